@@ -1,0 +1,300 @@
+//! Layered settings: the embedded `config/default.toml`, then an optional file, then the
+//! environment. Secrets come from the environment only and are held as `SecretString`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::Value;
+use figment::Figment;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::{Policy, RoleName, Severity};
+
+/// The documented defaults, compiled in so the binary runs with no file beside it.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Environment variables named by SPEC and the setting each one sets.
+const SPEC_VARIABLES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database_url"),
+    ("POMPIER_LISTEN", "listen"),
+    ("SLACK_API_URL", "slack.api_url"),
+    ("POMPIER_ANNOUNCE_CHANNEL", "slack.announce_channel"),
+    ("CONFLUENCE_BASE_URL", "confluence.base_url"),
+    ("CONFLUENCE_USER", "confluence.user"),
+    ("CONFLUENCE_SPACE_ID", "confluence.space_id"),
+    ("CONFLUENCE_PARENT_PAGE_ID", "confluence.parent_page_id"),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub database: DatabaseSettings,
+    pub slack: SlackSettings,
+    pub lifecycle: LifecycleSettings,
+    pub confluence: ConfluenceSettings,
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlackSettings {
+    pub api_url: String,
+    pub announce_channel: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LifecycleSettings {
+    pub postmortem_optional: Vec<Severity>,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfluenceSettings {
+    pub base_url: Option<String>,
+    pub user: Option<String>,
+    pub space_id: Option<String>,
+    pub parent_page_id: Option<String>,
+}
+
+/// Secrets, from the environment only. `Debug` prints them redacted.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    pub slack_signing_secret: Option<SecretString>,
+    pub slack_bot_token: Option<SecretString>,
+    pub confluence_api_token: Option<SecretString>,
+    pub api_token: Option<SecretString>,
+}
+
+/// A setting that is missing or wrong, named so the admin can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Defaults, then `file` if any, then `env` (pass `std::env::vars()`).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "--config/POMPIER_CONFIG: no such file {}",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let mut secrets = Secrets::default();
+        for (name, value) in env {
+            if value.is_empty() {
+                continue;
+            }
+            let secret = || Some(SecretString::from(value.clone()));
+            match name.as_str() {
+                "SLACK_SIGNING_SECRET" => secrets.slack_signing_secret = secret(),
+                "SLACK_BOT_TOKEN" => secrets.slack_bot_token = secret(),
+                "CONFLUENCE_API_TOKEN" => secrets.confluence_api_token = secret(),
+                "POMPIER_API_TOKEN" => secrets.api_token = secret(),
+                _ => {
+                    if let Some((_, key)) = SPEC_VARIABLES.iter().find(|(var, _)| *var == name) {
+                        figment = figment.merge(Serialized::default(key, value));
+                    } else if let Some(key) = nested_key(&name) {
+                        let value: Value = value.parse().unwrap_or(Value::from(value));
+                        figment = figment.merge(Serialized::default(&key, value));
+                    }
+                }
+            }
+        }
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError(one_line(&e)))?;
+        settings.secrets = secrets;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database_url;
+        if !(url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return Err(ConfigError(
+                "database_url (DATABASE_URL): use postgres://… or sqlite://FILE".into(),
+            ));
+        }
+        if !is_http_url(&self.slack.api_url) {
+            return Err(ConfigError(
+                "slack.api_url (SLACK_API_URL): must start with http:// or https://".into(),
+            ));
+        }
+        if let Some(base) = &self.confluence.base_url {
+            if !is_http_url(base) {
+                return Err(ConfigError(
+                    "confluence.base_url (CONFLUENCE_BASE_URL): must start with http:// or https://"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(public) = &self.public_url {
+            if !is_http_url(public) {
+                return Err(ConfigError(
+                    "public_url: must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if let Some(channel) = &self.slack.announce_channel {
+            channel.parse::<crate::domain::ChannelId>().map_err(|e| {
+                ConfigError(format!(
+                    "slack.announce_channel (POMPIER_ANNOUNCE_CHANNEL): {e}"
+                ))
+            })?;
+        }
+        for role in &self.lifecycle.roles {
+            role.parse::<RoleName>()
+                .map_err(|e| ConfigError(format!("lifecycle.roles: {e}")))?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "database.max_connections: must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            postmortem_optional: self.lifecycle.postmortem_optional.clone(),
+        }
+    }
+
+    /// Every role `/incident role` accepts: `lead`, `comms` and the configured ones.
+    pub fn roles(&self) -> Vec<RoleName> {
+        let mut roles = Vec::new();
+        let names = ["lead", "comms"].into_iter();
+        for name in names.chain(self.lifecycle.roles.iter().map(String::as_str)) {
+            if let Ok(role) = name.parse::<RoleName>() {
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+        }
+        roles
+    }
+}
+
+/// `POMPIER_DATABASE__MAX_CONNECTIONS` → `database.max_connections`.
+fn nested_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("POMPIER_")?;
+    rest.contains("__")
+        .then(|| rest.to_lowercase().replace("__", "."))
+}
+
+fn is_http_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
+}
+
+fn one_line(e: &figment::Error) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_defaults_start_on_sqlite_with_nothing_set() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.database_url, "sqlite://pompier.db");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.slack.api_url, "https://slack.com/api");
+        assert_eq!(s.slack.announce_channel, None);
+        assert_eq!(s.policy(), Policy::default());
+        assert!(s.secrets.api_token.is_none());
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_which_overrides_the_defaults() {
+        let dir = std::env::temp_dir().join(format!("pompier-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pompier.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[slack]\napi_url = \"http://file\"\n[database]\nmax_connections = 3\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&file),
+            env(&[
+                ("SLACK_API_URL", "http://env"),
+                ("CONFLUENCE_SPACE_ID", "12345"),
+                ("POMPIER_ANNOUNCE_CHANNEL", "C0ANNOUNCE"),
+                ("POMPIER_API_TOKEN", "s3cret"),
+                ("POMPIER_DATABASE__ACQUIRE_TIMEOUT_SECS", "7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.slack.api_url, "http://env");
+        assert_eq!(s.database.max_connections, 3);
+        assert_eq!(s.database.acquire_timeout_secs, 7);
+        assert_eq!(s.confluence.space_id.as_deref(), Some("12345"));
+        assert_eq!(s.slack.announce_channel.as_deref(), Some("C0ANNOUNCE"));
+        assert_eq!(s.secrets.api_token.as_ref().unwrap().expose_secret(), "s3cret");
+        assert!(!format!("{s:?}").contains("s3cret"), "secrets are redacted");
+    }
+
+    #[test]
+    fn a_bad_setting_fails_with_one_line_naming_it() {
+        let cases = [
+            (("DATABASE_URL", "mysql://x"), "DATABASE_URL"),
+            (("POMPIER_LISTEN", "not-an-address"), "listen"),
+            (("SLACK_API_URL", "ftp://x"), "SLACK_API_URL"),
+            (("POMPIER_ANNOUNCE_CHANNEL", "#general"), "POMPIER_ANNOUNCE_CHANNEL"),
+            (("POMPIER_DATABASE__MAX_CONNECTIONS", "many"), "max_connections"),
+        ];
+        for ((var, value), named) in cases {
+            let err = Settings::load(None, env(&[(var, value)])).unwrap_err().to_string();
+            assert!(err.contains(named), "{var}={value}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let err = Settings::load(Some(Path::new("/nonexistent/p.toml")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/p.toml"), "{err}");
+    }
+
+    #[test]
+    fn configured_roles_join_lead_and_comms() {
+        let s = Settings::load(None, env(&[("POMPIER_LIFECYCLE__ROLES", "[\"scribe\"]")])).unwrap();
+        let names: Vec<_> = s.roles().iter().map(|r| r.to_string()).collect();
+        assert_eq!(names, ["lead", "comms", "scribe"]);
+    }
+}

@@ -1,0 +1,340 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    ChannelId, IncidentId, Invalid, Policy, Refused, RoleName, Severity, SlackUserId, Status,
+    Transition,
+};
+
+/// Longest title, in characters: room for a channel name and a Slack header.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest note, in characters: fits one Slack section block.
+pub const MAX_NOTE_CHARS: usize = 2900;
+
+/// Times at which an incident reached each status (`opened_at` … `closed_at`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Milestones {
+    pub opened_at: Option<DateTime<Utc>>,
+    pub investigating_at: Option<DateTime<Utc>>,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub postmortem_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Milestones {
+    pub fn opened(at: DateTime<Utc>) -> Self {
+        Milestones {
+            opened_at: Some(at),
+            ..Default::default()
+        }
+    }
+
+    pub fn get(&self, status: Status) -> Option<DateTime<Utc>> {
+        *self.slot(status)
+    }
+
+    fn slot(&self, status: Status) -> &Option<DateTime<Utc>> {
+        match status {
+            Status::Open => &self.opened_at,
+            Status::Investigating => &self.investigating_at,
+            Status::Mitigated => &self.mitigated_at,
+            Status::Resolved => &self.resolved_at,
+            Status::Postmortem => &self.postmortem_at,
+            Status::Closed => &self.closed_at,
+        }
+    }
+
+    fn slot_mut(&mut self, status: Status) -> &mut Option<DateTime<Utc>> {
+        match status {
+            Status::Open => &mut self.opened_at,
+            Status::Investigating => &mut self.investigating_at,
+            Status::Mitigated => &mut self.mitigated_at,
+            Status::Resolved => &mut self.resolved_at,
+            Status::Postmortem => &mut self.postmortem_at,
+            Status::Closed => &mut self.closed_at,
+        }
+    }
+
+    /// The milestones after `transition` happened at `at`.
+    pub fn after(&self, transition: &Transition, at: DateTime<Utc>) -> Milestones {
+        let mut next = self.clone();
+        for status in &transition.clear {
+            *next.slot_mut(*status) = None;
+        }
+        for status in &transition.stamp {
+            next.slot_mut(*status).get_or_insert(at);
+        }
+        next
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub channel_id: Option<ChannelId>,
+    pub declared_by: SlackUserId,
+    pub roles: BTreeMap<RoleName, SlackUserId>,
+    pub milestones: Milestones,
+    pub postmortem_url: Option<String>,
+    /// Bumped by every stored change; writers compare-and-set on it.
+    pub version: i64,
+}
+
+/// A change decided on an incident: its state afterwards and the event that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub after: Incident,
+    pub event: Event,
+}
+
+/// Why a change was not made; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("{0}")]
+    Refused(#[from] Refused),
+    #[error("it is already {0}")]
+    Unchanged(String),
+}
+
+impl Incident {
+    /// A trimmed, non-empty title of at most `MAX_TITLE_CHARS` characters.
+    pub fn parse_title(text: &str) -> Result<String, Invalid> {
+        bounded_text(text, "title", MAX_TITLE_CHARS)
+    }
+
+    pub fn parse_note(text: &str) -> Result<String, Invalid> {
+        bounded_text(text, "note", MAX_NOTE_CHARS)
+    }
+
+    fn event(&self, kind: EventKind, actor: &SlackUserId, at: DateTime<Utc>) -> Event {
+        Event {
+            at,
+            kind,
+            actor: actor.clone(),
+            from: None,
+            to: None,
+            role: None,
+            note: None,
+        }
+    }
+
+    /// The incident moved to `to` by `actor` at `at`, as the lifecycle allows.
+    pub fn move_to(
+        &self,
+        to: Status,
+        actor: &SlackUserId,
+        note: Option<String>,
+        at: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<Change, Rejected> {
+        let transition = self.status.transition(to, self.severity, policy)?;
+        let mut after = self.clone();
+        after.status = to;
+        after.milestones = self.milestones.after(&transition, at);
+        let event = Event {
+            from: Some(self.status.to_string()),
+            to: Some(to.to_string()),
+            note,
+            ..self.event(EventKind::Status, actor, at)
+        };
+        Ok(Change { after, event })
+    }
+
+    pub fn set_severity(
+        &self,
+        severity: Severity,
+        actor: &SlackUserId,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        if severity == self.severity {
+            return Err(Rejected::Unchanged(severity.to_string()));
+        }
+        let after = Incident {
+            severity,
+            ..self.clone()
+        };
+        let event = Event {
+            from: Some(self.severity.to_string()),
+            to: Some(severity.to_string()),
+            ..self.event(EventKind::Severity, actor, at)
+        };
+        Ok(Change { after, event })
+    }
+
+    pub fn assign(
+        &self,
+        role: &RoleName,
+        user: &SlackUserId,
+        actor: &SlackUserId,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        let previous = self.roles.get(role);
+        if previous == Some(user) {
+            return Err(Rejected::Unchanged(format!("{user}'s role {role}")));
+        }
+        let mut after = self.clone();
+        after.roles.insert(role.clone(), user.clone());
+        let event = Event {
+            from: previous.map(|u| u.to_string()),
+            to: Some(user.to_string()),
+            role: Some(role.clone()),
+            ..self.event(EventKind::Role, actor, at)
+        };
+        Ok(Change { after, event })
+    }
+
+    pub fn add_note(&self, note: String, actor: &SlackUserId, at: DateTime<Utc>) -> Change {
+        Change {
+            after: self.clone(),
+            event: Event {
+                note: Some(note),
+                ..self.event(EventKind::Note, actor, at)
+            },
+        }
+    }
+}
+
+fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, Invalid> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Invalid(format!("the {what} is empty")));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(Invalid(format!(
+            "the {what} has {chars} characters; at most {max} are allowed"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Declared,
+    Status,
+    Severity,
+    Role,
+    Note,
+    Postmortem,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Declared,
+        EventKind::Status,
+        EventKind::Severity,
+        EventKind::Role,
+        EventKind::Note,
+        EventKind::Postmortem,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Declared => "declared",
+            EventKind::Status => "status",
+            EventKind::Severity => "severity",
+            EventKind::Role => "role",
+            EventKind::Note => "note",
+            EventKind::Postmortem => "postmortem",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One entry of an incident's append-only timeline.
+///
+/// `from`/`to` hold what changed: statuses for `declared` and `status`, severities for
+/// `severity`, user ids for `role` (with `role` naming the role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub actor: SlackUserId,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub role: Option<RoleName>,
+    pub note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident() -> Incident {
+        Incident {
+            id: IncidentId(7),
+            title: "Checkout returns 500".into(),
+            severity: Severity::Sev2,
+            status: Status::Open,
+            channel_id: None,
+            declared_by: "U1".parse().unwrap(),
+            roles: BTreeMap::new(),
+            milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
+            postmortem_url: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn a_move_records_who_when_from_to_and_the_note() {
+        let at = DateTime::from_timestamp(60, 0).unwrap();
+        let actor: SlackUserId = "U2".parse().unwrap();
+        let change = incident()
+            .move_to(Status::Mitigated, &actor, Some("rolled back".into()), at, &Policy::default())
+            .unwrap();
+        assert_eq!(change.after.status, Status::Mitigated);
+        assert_eq!(change.after.milestones.investigating_at, Some(at));
+        assert_eq!(change.event.kind, EventKind::Status);
+        assert_eq!(change.event.actor, actor);
+        assert_eq!(change.event.from.as_deref(), Some("open"));
+        assert_eq!(change.event.to.as_deref(), Some("mitigated"));
+        assert_eq!(change.event.note.as_deref(), Some("rolled back"));
+    }
+
+    #[test]
+    fn changes_to_the_same_value_are_rejected() {
+        let at = DateTime::from_timestamp(60, 0).unwrap();
+        let u: SlackUserId = "U2".parse().unwrap();
+        let lead: RoleName = "lead".parse().unwrap();
+        assert!(incident().set_severity(Severity::Sev2, &u, at).is_err());
+        let change = incident().assign(&lead, &u, &u, at).unwrap();
+        assert_eq!(change.event.role, Some(lead.clone()));
+        assert!(change.after.assign(&lead, &u, &u, at).is_err());
+    }
+
+    #[test]
+    fn titles_and_notes_are_trimmed_and_bounded() {
+        assert_eq!(Incident::parse_title("  db down ").unwrap(), "db down");
+        assert!(Incident::parse_title("   ").is_err());
+        assert!(Incident::parse_title(&"🔥".repeat(MAX_TITLE_CHARS)).is_ok());
+        assert!(Incident::parse_title(&"x".repeat(MAX_TITLE_CHARS + 1)).is_err());
+        assert!(Incident::parse_note(&"x".repeat(MAX_NOTE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn milestones_follow_the_transition_and_keep_earlier_stamps() {
+        let t0 = DateTime::from_timestamp(1_000, 0).unwrap();
+        let t1 = DateTime::from_timestamp(2_000, 0).unwrap();
+        let t2 = DateTime::from_timestamp(3_000, 0).unwrap();
+        let p = Policy::default();
+        let sev = Severity::Sev2;
+
+        let m = Milestones::opened(t0);
+        let m = m.after(&Status::Open.transition(Status::Investigating, sev, &p).unwrap(), t1);
+        assert_eq!(m.investigating_at, Some(t1));
+        let m = m.after(&Status::Investigating.transition(Status::Resolved, sev, &p).unwrap(), t2);
+        assert_eq!((m.mitigated_at, m.resolved_at), (Some(t2), Some(t2)));
+        let m = m.after(&Status::Resolved.transition(Status::Investigating, sev, &p).unwrap(), t2);
+        assert_eq!(m.opened_at, Some(t0));
+        assert_eq!(m.investigating_at, Some(t1), "time to acknowledge keeps the first ack");
+        assert_eq!((m.mitigated_at, m.resolved_at), (None, None));
+    }
+}

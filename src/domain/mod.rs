@@ -1,0 +1,19 @@
+//! The incident domain: pure types and rules, no I/O.
+//!
+//! Everything past the HTTP and Slack edges speaks in these types; the store persists
+//! them and the edges parse into them.
+
+pub mod ids;
+pub mod incident;
+pub mod lifecycle;
+pub mod severity;
+
+pub use ids::{ChannelId, IncidentId, RoleName, SlackUserId};
+pub use incident::{Change, Event, EventKind, Incident, Milestones, Rejected};
+pub use lifecycle::{Policy, Refused, Status, Transition};
+pub use severity::Severity;
+
+/// Text a user typed was refused: the message says why, in words for that user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);

@@ -1,0 +1,240 @@
+//! `/api/v1`: incidents for dashboards and scripts, behind `POMPIER_API_TOKEN`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use super::ApiError;
+use crate::app::AppState;
+use crate::domain::{Event, Incident, IncidentId, Severity, Status};
+use crate::store::{Cursor, Filter};
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+
+/// A request that carries `Authorization: Bearer $POMPIER_API_TOKEN`.
+pub struct Authorized;
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = &state.settings.secrets.api_token else {
+            return Err(ApiError::Unauthorized(
+                "POMPIER_API_TOKEN is not set on this pompier, so the API refuses every request"
+                    .into(),
+            ));
+        };
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer` token".into()))?;
+        if bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
+            Ok(Authorized)
+        } else {
+            Err(ApiError::Unauthorized("wrong API token".into()))
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct IncidentJson {
+    id: IncidentId,
+    title: String,
+    severity: Severity,
+    status: Status,
+    channel_id: Option<String>,
+    declared_by: String,
+    roles: BTreeMap<String, String>,
+    opened_at: Option<DateTime<Utc>>,
+    investigating_at: Option<DateTime<Utc>>,
+    mitigated_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    postmortem_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    postmortem_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<Vec<EventJson>>,
+}
+
+impl IncidentJson {
+    fn new(i: Incident, timeline: Option<Vec<Event>>) -> IncidentJson {
+        let m = i.milestones;
+        IncidentJson {
+            id: i.id,
+            title: i.title,
+            severity: i.severity,
+            status: i.status,
+            channel_id: i.channel_id.map(|c| c.to_string()),
+            declared_by: i.declared_by.to_string(),
+            roles: i
+                .roles
+                .into_iter()
+                .map(|(role, user)| (role.to_string(), user.to_string()))
+                .collect(),
+            opened_at: m.opened_at,
+            investigating_at: m.investigating_at,
+            mitigated_at: m.mitigated_at,
+            resolved_at: m.resolved_at,
+            postmortem_at: m.postmortem_at,
+            closed_at: m.closed_at,
+            postmortem_url: i.postmortem_url,
+            timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EventJson {
+    at: DateTime<Utc>,
+    kind: &'static str,
+    actor: String,
+    from: Option<String>,
+    to: Option<String>,
+    note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+}
+
+impl From<Event> for EventJson {
+    fn from(e: Event) -> Self {
+        EventJson {
+            at: e.at,
+            kind: e.kind.as_str(),
+            actor: e.actor.to_string(),
+            from: e.from,
+            to: e.to,
+            note: e.note,
+            role: e.role.map(|r| r.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct IncidentPage {
+    incidents: Vec<IncidentJson>,
+    next_cursor: Option<String>,
+}
+
+/// An RFC 3339 time from a query parameter.
+pub fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::BadRequest(format!("`{name}` must be an RFC 3339 time, got `{value}`")))
+}
+
+/// Values of a repeatable, comma-separated parameter.
+fn parse_list<T: std::str::FromStr>(name: &str, value: &str, into: &mut Vec<T>) -> Result<(), ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        into.push(item.parse().map_err(|e| ApiError::BadRequest(format!("`{name}`: {e}")))?);
+    }
+    Ok(())
+}
+
+fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
+    let mut filter = Filter {
+        limit: DEFAULT_LIMIT,
+        ..Filter::default()
+    };
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "status" => parse_list("status", &value, &mut filter.statuses)?,
+            "severity" => parse_list("severity", &value, &mut filter.severities)?,
+            "from" => filter.from = Some(parse_time("from", &value)?),
+            "to" => filter.to = Some(parse_time("to", &value)?),
+            "limit" => {
+                let limit: u32 = value.parse().ok().filter(|l| *l > 0).ok_or_else(|| {
+                    ApiError::BadRequest(format!("`limit` must be a number from 1 to {MAX_LIMIT}"))
+                })?;
+                filter.limit = limit.min(MAX_LIMIT);
+            }
+            "cursor" => {
+                filter.after = Some(Cursor::decode(&value).ok_or_else(|| {
+                    ApiError::BadRequest("`cursor` is not a `next_cursor` this API gave".into())
+                })?)
+            }
+            _ => {}
+        }
+    }
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if from > to {
+            return Err(ApiError::BadRequest("`from` is after `to`".into()));
+        }
+    }
+    Ok(filter)
+}
+
+/// `GET /api/v1/incidents`.
+pub async fn list_incidents(
+    _: Authorized,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<IncidentPage>, ApiError> {
+    let filter = parse_filter(query.as_deref())?;
+    let page = state.store.list(&filter).await?;
+    Ok(Json(IncidentPage {
+        incidents: page
+            .incidents
+            .into_iter()
+            .map(|i| IncidentJson::new(i, None))
+            .collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+/// `GET /api/v1/incidents/{id}`, with the timeline.
+pub async fn get_incident(
+    _: Authorized,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentJson>, ApiError> {
+    let id: IncidentId = id.parse().map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
+    let incident = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
+    let timeline = state.store.timeline(id).await?;
+    Ok(Json(IncidentJson::new(incident, Some(timeline))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_take_repeated_and_comma_separated_values() {
+        let f = parse_filter(Some("status=open,investigating&status=resolved&severity=sev1&limit=900")).unwrap();
+        assert_eq!(f.statuses, vec![Status::Open, Status::Investigating, Status::Resolved]);
+        assert_eq!(f.severities, vec![Severity::Sev1]);
+        assert_eq!(f.limit, MAX_LIMIT);
+        assert_eq!(parse_filter(None).unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn bad_filters_say_what_is_wrong() {
+        for (query, named) in [
+            ("status=burning", "status"),
+            ("severity=SEV9", "severity"),
+            ("from=yesterday", "from"),
+            ("limit=0", "limit"),
+            ("limit=-3", "limit"),
+            ("cursor=xyz", "cursor"),
+            ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "after"),
+        ] {
+            let err = parse_filter(Some(query)).err().unwrap().to_string();
+            assert!(err.contains(named), "{query}: {err}");
+        }
+    }
+}

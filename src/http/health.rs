@@ -1,0 +1,26 @@
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::ApiError;
+use crate::app::AppState;
+
+/// The process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The database answers, within two seconds.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let backend = state.store.backend();
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": backend }))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            Err(ApiError::Unavailable(format!("{backend} database unreachable")))
+        }
+        Err(_) => Err(ApiError::Unavailable(format!("{backend} database did not answer in 2 s"))),
+    }
+}

@@ -1,0 +1,80 @@
+//! pompier: a Slack incident-management bot.
+//!
+//! `main` parses the command line and settings, then calls [`run`] with a bound listener,
+//! so tests run the very same server on port 0.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod slack;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use app::AppState;
+use config::Settings;
+use store::Store;
+
+/// Now, at the precision both databases keep (microseconds), so a time read back from
+/// the store equals the time written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// Connects to the database and applies its migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database_url, &settings.database)
+        .await
+        .context("cannot open the database named by DATABASE_URL")?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+/// Says once, at start, which parts are off for want of a setting.
+fn warn_missing(settings: &Settings) {
+    let s = &settings.secrets;
+    if s.slack_signing_secret.is_none() {
+        tracing::warn!("SLACK_SIGNING_SECRET is not set: every /slack/* request is refused (401)");
+    }
+    if s.slack_bot_token.is_none() {
+        tracing::warn!("SLACK_BOT_TOKEN is not set: pompier cannot create channels or post messages");
+    }
+    if s.api_token.is_none() {
+        tracing::warn!("POMPIER_API_TOKEN is not set: /api/* refuses every request (401)");
+    }
+    if settings.confluence.base_url.is_none() {
+        tracing::info!("CONFLUENCE_BASE_URL is not set: no postmortem pages are drafted");
+    }
+}
+
+/// Serves pompier on `listener` until `shutdown` completes.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    warn_missing(&settings);
+    let state = AppState::new(store.clone(), settings);
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = store.backend(),
+        "pompier is serving"
+    );
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed")?;
+    store.close().await;
+    Ok(())
+}

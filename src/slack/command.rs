@@ -1,0 +1,276 @@
+//! The `/incident` grammar, parsed from the text Slack sends (mentions escaped as
+//! `<@U123>` or `<@U123|name>`). Pure: no I/O.
+
+use crate::domain::{Incident, IncidentId, Invalid, RoleName, Severity, SlackUserId, Status};
+
+/// A parsed `/incident` command: which incident (when named by number) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub incident: Option<IncidentId>,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    /// `open` with no title: the declare modal.
+    OpenModal { severity: Option<Severity> },
+    Declare {
+        severity: Option<Severity>,
+        title: String,
+    },
+    Move {
+        to: Status,
+        note: Option<String>,
+    },
+    Severity(Severity),
+    Assign {
+        role: RoleName,
+        user: SlackUserId,
+    },
+    Note(String),
+    Status,
+    List,
+}
+
+impl Command {
+    /// Commands about one incident, which need it named or found from the channel.
+    pub fn needs_incident(&self) -> bool {
+        matches!(
+            self,
+            Command::Move { .. }
+                | Command::Severity(_)
+                | Command::Assign { .. }
+                | Command::Note(_)
+                | Command::Status
+        )
+    }
+}
+
+pub const USAGE: &str = "\
+*/incident* usage:
+• `/incident open [sev1..sev4] TITLE`: declare an incident (`/incident` or `/incident open` alone opens the form)
+• `/incident investigating|mitigated|resolved|postmortem|closed [NOTE]`: move the incident of this channel
+• `/incident severity sev1..sev4`: change its severity
+• `/incident lead @user`, `/incident role NAME @user`: assign a role
+• `/incident note TEXT`: add a note to the timeline
+• `/incident status`: show the incident of this channel
+• `/incident list`: incidents still open, newest first
+• `/incident help`: this help
+Outside an incident's channel, name the incident first: `/incident 42 resolved`.";
+
+/// Splits off the first word; the rest keeps its inner spacing.
+fn next_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    match text.find(char::is_whitespace) {
+        Some(i) => (&text[..i], text[i..].trim_start()),
+        None => (text, ""),
+    }
+}
+
+/// `<@U123>` or `<@U123|name>`.
+pub fn parse_mention(word: &str) -> Result<SlackUserId, Invalid> {
+    let inner = word
+        .strip_prefix("<@")
+        .and_then(|w| w.strip_suffix('>'))
+        .ok_or_else(|| Invalid(format!("`{word}` is not a user: mention them with @")))?;
+    let id = inner.split('|').next().unwrap_or_default();
+    id.parse()
+}
+
+/// Parses the text after `/incident`; `roles` are the role names this team accepts.
+pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
+    let (mut word, mut rest) = next_word(text);
+    let mut incident = None;
+    if word.starts_with('#') || word.starts_with(|c: char| c.is_ascii_digit()) {
+        incident = Some(word.parse::<IncidentId>()?);
+        (word, rest) = next_word(rest);
+    }
+    let command = match word.to_ascii_lowercase().as_str() {
+        "" if incident.is_none() => Command::OpenModal { severity: None },
+        "" => Command::Status,
+        "open" | "declare" => {
+            if incident.is_some() {
+                return Err(Invalid(
+                    "`open` declares a new incident and takes no number".into(),
+                ));
+            }
+            let (first, after) = next_word(rest);
+            let (severity, title) = match first.parse::<Severity>() {
+                Ok(sev) => (Some(sev), after),
+                Err(_) => (None, rest),
+            };
+            if title.is_empty() {
+                Command::OpenModal { severity }
+            } else {
+                Command::Declare {
+                    severity,
+                    title: Incident::parse_title(title)?,
+                }
+            }
+        }
+        "help" => Command::Help,
+        "status" | "show" => no_more(rest, Command::Status)?,
+        "list" => no_more(rest, Command::List)?,
+        "severity" | "sev" => {
+            let (level, after) = next_word(rest);
+            if level.is_empty() {
+                return Err(Invalid("`severity` needs a level: sev1, sev2, sev3 or sev4".into()));
+            }
+            no_more(after, Command::Severity(level.parse()?))?
+        }
+        "lead" => assign("lead".parse()?, rest)?,
+        "role" => {
+            let (name, after) = next_word(rest);
+            let role: RoleName = name.to_ascii_lowercase().parse()?;
+            if !roles.contains(&role) {
+                let known: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                return Err(Invalid(format!(
+                    "unknown role `{name}`: this team uses {}",
+                    known.join(", ")
+                )));
+            }
+            assign(role, after)?
+        }
+        "note" => Command::Note(Incident::parse_note(rest)?),
+        other => match other.parse::<Status>() {
+            Ok(Status::Open) | Err(_) => {
+                return Err(Invalid(format!("unknown command `{word}`")));
+            }
+            Ok(to) => Command::Move {
+                to,
+                note: if rest.is_empty() {
+                    None
+                } else {
+                    Some(Incident::parse_note(rest)?)
+                },
+            },
+        },
+    };
+    if incident.is_some() && matches!(command, Command::List | Command::Help) {
+        return Err(Invalid(format!("`{word}` takes no incident number")));
+    }
+    Ok(Invocation { incident, command })
+}
+
+fn no_more(rest: &str, command: Command) -> Result<Command, Invalid> {
+    if rest.is_empty() {
+        Ok(command)
+    } else {
+        Err(Invalid(format!("unexpected `{rest}`")))
+    }
+}
+
+fn assign(role: RoleName, rest: &str) -> Result<Command, Invalid> {
+    let (who, after) = next_word(rest);
+    if who.is_empty() {
+        return Err(Invalid(format!("`{role}` needs a user: `{role} @user`")));
+    }
+    let user = parse_mention(who)?;
+    no_more(after, Command::Assign { role, user })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles() -> Vec<RoleName> {
+        ["lead", "comms", "scribe"].iter().map(|r| r.parse().unwrap()).collect()
+    }
+
+    fn ok(text: &str) -> Invocation {
+        parse(text, &roles()).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn cmd(text: &str) -> Command {
+        ok(text).command
+    }
+
+    fn err(text: &str) -> String {
+        parse(text, &roles()).expect_err(text).to_string()
+    }
+
+    fn user(id: &str) -> SlackUserId {
+        id.parse().unwrap()
+    }
+
+    #[test]
+    fn open_declares_with_or_without_severity_and_keeps_the_title_as_typed() {
+        assert_eq!(
+            cmd("open sev1 Checkout  returns 500"),
+            Command::Declare { severity: Some(Severity::Sev1), title: "Checkout  returns 500".into() }
+        );
+        assert_eq!(
+            cmd("OPEN Checkout <!channel> & co"),
+            Command::Declare { severity: None, title: "Checkout <!channel> & co".into() }
+        );
+        assert_eq!(
+            cmd("open SEV2 sev4"),
+            Command::Declare { severity: Some(Severity::Sev2), title: "sev4".into() }
+        );
+    }
+
+    #[test]
+    fn empty_text_or_a_bare_open_asks_for_the_form() {
+        assert_eq!(cmd(""), Command::OpenModal { severity: None });
+        assert_eq!(cmd("   "), Command::OpenModal { severity: None });
+        assert_eq!(cmd("open"), Command::OpenModal { severity: None });
+        assert_eq!(cmd("open sev2"), Command::OpenModal { severity: Some(Severity::Sev2) });
+    }
+
+    #[test]
+    fn every_status_but_open_is_a_move_with_an_optional_note() {
+        for to in [Status::Investigating, Status::Mitigated, Status::Resolved, Status::Postmortem, Status::Closed] {
+            assert_eq!(cmd(to.as_str()), Command::Move { to, note: None });
+            assert_eq!(
+                cmd(&format!("{to} rolled back v2.3")),
+                Command::Move { to, note: Some("rolled back v2.3".into()) }
+            );
+        }
+    }
+
+    #[test]
+    fn a_number_first_names_the_incident() {
+        assert_eq!(ok("42 resolved"), Invocation { incident: Some(IncidentId(42)), command: Command::Move { to: Status::Resolved, note: None } });
+        assert_eq!(ok("#7 status").incident, Some(IncidentId(7)));
+        assert_eq!(ok("7").command, Command::Status);
+        assert!(err("42 open title").contains("no number"));
+        assert!(err("42 list").contains("no incident number"));
+        assert!(err("4x2 resolved").contains("not an incident number"));
+    }
+
+    #[test]
+    fn roles_take_escaped_mentions_in_both_forms() {
+        let lead: RoleName = "lead".parse().unwrap();
+        assert_eq!(cmd("lead <@U0456>"), Command::Assign { role: lead.clone(), user: user("U0456") });
+        assert_eq!(cmd("lead <@U0456|alice>"), Command::Assign { role: lead, user: user("U0456") });
+        assert_eq!(
+            cmd("role Scribe <@W99>"),
+            Command::Assign { role: "scribe".parse().unwrap(), user: user("W99") }
+        );
+        assert!(err("role chef <@U1>").contains("unknown role `chef`"));
+        assert!(err("lead @alice").contains("mention them with @"));
+        assert!(err("lead").contains("needs a user"));
+        assert!(err("lead <@U1> <@U2>").contains("unexpected"));
+    }
+
+    #[test]
+    fn severity_notes_status_list_and_help() {
+        assert_eq!(cmd("severity sev1"), Command::Severity(Severity::Sev1));
+        assert_eq!(cmd("sev SEV4"), Command::Severity(Severity::Sev4));
+        assert!(err("severity").contains("needs a level"));
+        assert!(err("severity sev9").contains("unknown severity"));
+        assert_eq!(cmd("note  DB failover <b>done</b> "), Command::Note("DB failover <b>done</b>".into()));
+        assert!(err("note").contains("empty"));
+        assert_eq!(cmd("status"), Command::Status);
+        assert_eq!(cmd("list"), Command::List);
+        assert_eq!(cmd("help"), Command::Help);
+        assert!(err("status now").contains("unexpected"));
+    }
+
+    #[test]
+    fn unknown_words_are_refused() {
+        assert!(err("frobnicate").contains("unknown command `frobnicate`"));
+        assert!(err("42 frobnicate").contains("unknown command"));
+    }
+}

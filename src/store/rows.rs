@@ -1,0 +1,97 @@
+//! Rows as both backends return them, and their checked conversion to domain types.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::domain::{Event, EventKind, Incident, IncidentId, Milestones};
+
+fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} `{value}`")))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct IncidentRow {
+    pub id: i64,
+    title: String,
+    severity: String,
+    status: String,
+    channel_id: Option<String>,
+    declared_by: String,
+    pub opened_at: DateTime<Utc>,
+    investigating_at: Option<DateTime<Utc>>,
+    mitigated_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    postmortem_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    postmortem_url: Option<String>,
+    version: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct RoleRow {
+    pub incident_id: i64,
+    role: String,
+    user_id: String,
+}
+
+impl IncidentRow {
+    pub fn into_incident(self, roles: Vec<RoleRow>) -> Result<Incident, StoreError> {
+        let roles = roles
+            .into_iter()
+            .map(|r| Ok((parse(&r.role, "role")?, parse(&r.user_id, "user id")?)))
+            .collect::<Result<BTreeMap<_, _>, StoreError>>()?;
+        Ok(Incident {
+            id: IncidentId(self.id),
+            title: self.title,
+            severity: parse(&self.severity, "severity")?,
+            status: parse(&self.status, "status")?,
+            channel_id: self
+                .channel_id
+                .map(|c| parse(&c, "channel id"))
+                .transpose()?,
+            declared_by: parse(&self.declared_by, "user id")?,
+            roles,
+            milestones: Milestones {
+                opened_at: Some(self.opened_at),
+                investigating_at: self.investigating_at,
+                mitigated_at: self.mitigated_at,
+                resolved_at: self.resolved_at,
+                postmortem_at: self.postmortem_at,
+                closed_at: self.closed_at,
+            },
+            postmortem_url: self.postmortem_url,
+            version: self.version,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct EventRow {
+    at: DateTime<Utc>,
+    kind: String,
+    actor: String,
+    from_value: Option<String>,
+    to_value: Option<String>,
+    role: Option<String>,
+    note: Option<String>,
+}
+
+impl EventRow {
+    pub fn into_event(self) -> Result<Event, StoreError> {
+        Ok(Event {
+            at: self.at,
+            kind: EventKind::parse(&self.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("event kind `{}`", self.kind)))?,
+            actor: parse(&self.actor, "user id")?,
+            from: self.from_value,
+            to: self.to_value,
+            role: self.role.map(|r| parse(&r, "role")).transpose()?,
+            note: self.note,
+        })
+    }
+}
