@@ -124,9 +124,7 @@ impl Settings {
                 }
             }
         }
-        let mut settings: Settings = figment
-            .extract()
-            .map_err(|e| ConfigError(one_line(&e)))?;
+        let mut settings: Settings = figment.extract().map_err(|e| ConfigError(one_line(&e)))?;
         settings.secrets = secrets;
         settings.validate()?;
         Ok(settings)
@@ -267,7 +265,10 @@ mod tests {
         assert_eq!(s.database.acquire_timeout_secs, 7);
         assert_eq!(s.confluence.space_id.as_deref(), Some("12345"));
         assert_eq!(s.slack.announce_channel.as_deref(), Some("C0ANNOUNCE"));
-        assert_eq!(s.secrets.api_token.as_ref().unwrap().expose_secret(), "s3cret");
+        assert_eq!(
+            s.secrets.api_token.as_ref().unwrap().expose_secret(),
+            "s3cret"
+        );
         assert!(!format!("{s:?}").contains("s3cret"), "secrets are redacted");
     }
 
@@ -277,11 +278,19 @@ mod tests {
             (("DATABASE_URL", "mysql://x"), "DATABASE_URL"),
             (("POMPIER_LISTEN", "not-an-address"), "listen"),
             (("SLACK_API_URL", "ftp://x"), "SLACK_API_URL"),
-            (("POMPIER_ANNOUNCE_CHANNEL", "#general"), "POMPIER_ANNOUNCE_CHANNEL"),
-            (("POMPIER_DATABASE__MAX_CONNECTIONS", "many"), "max_connections"),
+            (
+                ("POMPIER_ANNOUNCE_CHANNEL", "#general"),
+                "POMPIER_ANNOUNCE_CHANNEL",
+            ),
+            (
+                ("POMPIER_DATABASE__MAX_CONNECTIONS", "many"),
+                "max_connections",
+            ),
         ];
         for ((var, value), named) in cases {
-            let err = Settings::load(None, env(&[(var, value)])).unwrap_err().to_string();
+            let err = Settings::load(None, env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(named), "{var}={value}: {err}");
             assert!(!err.contains('\n'), "{err}");
         }

@@ -47,7 +47,9 @@ fn warn_missing(settings: &Settings) {
         tracing::warn!("SLACK_SIGNING_SECRET is not set: every /slack/* request is refused (401)");
     }
     if s.slack_bot_token.is_none() {
-        tracing::warn!("SLACK_BOT_TOKEN is not set: pompier cannot create channels or post messages");
+        tracing::warn!(
+            "SLACK_BOT_TOKEN is not set: pompier cannot create channels or post messages"
+        );
     }
     if s.api_token.is_none() {
         tracing::warn!("POMPIER_API_TOKEN is not set: /api/* refuses every request (401)");
@@ -57,13 +59,23 @@ fn warn_missing(settings: &Settings) {
     }
 }
 
-/// Serves pompier on `listener` until `shutdown` completes.
+/// Opens the database, then serves pompier on `listener` until `shutdown` completes.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
+    serve(store, settings, listener, shutdown).await
+}
+
+/// Serves pompier on `listener`, with an open and migrated `store`, until `shutdown`.
+pub async fn serve(
+    store: Store,
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     warn_missing(&settings);
     let state = AppState::new(store.clone(), settings);
     tracing::info!(

@@ -33,7 +33,8 @@ fn slack_id(s: &str, prefixes: &[char], what: &str) -> Result<String, Invalid> {
     let ok = s.len() >= 2
         && s.len() <= 32
         && s.starts_with(prefixes)
-        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if ok {
         Ok(s.to_owned())
     } else {

@@ -288,7 +288,13 @@ mod tests {
         let at = DateTime::from_timestamp(60, 0).unwrap();
         let actor: SlackUserId = "U2".parse().unwrap();
         let change = incident()
-            .move_to(Status::Mitigated, &actor, Some("rolled back".into()), at, &Policy::default())
+            .move_to(
+                Status::Mitigated,
+                &actor,
+                Some("rolled back".into()),
+                at,
+                &Policy::default(),
+            )
             .unwrap();
         assert_eq!(change.after.status, Status::Mitigated);
         assert_eq!(change.after.milestones.investigating_at, Some(at));
@@ -328,13 +334,32 @@ mod tests {
         let sev = Severity::Sev2;
 
         let m = Milestones::opened(t0);
-        let m = m.after(&Status::Open.transition(Status::Investigating, sev, &p).unwrap(), t1);
+        let m = m.after(
+            &Status::Open
+                .transition(Status::Investigating, sev, &p)
+                .unwrap(),
+            t1,
+        );
         assert_eq!(m.investigating_at, Some(t1));
-        let m = m.after(&Status::Investigating.transition(Status::Resolved, sev, &p).unwrap(), t2);
+        let m = m.after(
+            &Status::Investigating
+                .transition(Status::Resolved, sev, &p)
+                .unwrap(),
+            t2,
+        );
         assert_eq!((m.mitigated_at, m.resolved_at), (Some(t2), Some(t2)));
-        let m = m.after(&Status::Resolved.transition(Status::Investigating, sev, &p).unwrap(), t2);
+        let m = m.after(
+            &Status::Resolved
+                .transition(Status::Investigating, sev, &p)
+                .unwrap(),
+            t2,
+        );
         assert_eq!(m.opened_at, Some(t0));
-        assert_eq!(m.investigating_at, Some(t1), "time to acknowledge keeps the first ack");
+        assert_eq!(
+            m.investigating_at,
+            Some(t1),
+            "time to acknowledge keeps the first ack"
+        );
         assert_eq!((m.mitigated_at, m.resolved_at), (None, None));
     }
 }

@@ -111,12 +111,7 @@ impl FromStr for Status {
         Status::ALL
             .into_iter()
             .find(|st| st.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                Invalid(format!(
-                    "unknown status `{s}`: use {}",
-                    list(&Status::ALL)
-                ))
-            })
+            .ok_or_else(|| Invalid(format!("unknown status `{s}`: use {}", list(&Status::ALL))))
     }
 }
 
@@ -227,7 +222,10 @@ mod tests {
                     );
                     if let Err(refused) = result {
                         assert_eq!(refused.allowed, from.allowed_next(sev, &policy));
-                        assert!(refused.allowed.iter().all(|s| spec_allows(from, *s, optional)));
+                        assert!(refused
+                            .allowed
+                            .iter()
+                            .all(|s| spec_allows(from, *s, optional)));
                     }
                 }
             }
@@ -242,7 +240,9 @@ mod tests {
         assert!(t.clear.is_empty());
         let t = Open.transition(Investigating, Severity::Sev2, &p).unwrap();
         assert_eq!(t.stamp, vec![Investigating]);
-        let t = Investigating.transition(Resolved, Severity::Sev2, &p).unwrap();
+        let t = Investigating
+            .transition(Resolved, Severity::Sev2, &p)
+            .unwrap();
         assert_eq!(t.stamp, vec![Mitigated, Resolved]);
     }
 
@@ -257,10 +257,14 @@ mod tests {
     #[test]
     fn a_move_back_clears_the_milestones_that_no_longer_hold() {
         let p = Policy::default();
-        let t = Mitigated.transition(Investigating, Severity::Sev1, &p).unwrap();
+        let t = Mitigated
+            .transition(Investigating, Severity::Sev1, &p)
+            .unwrap();
         assert!(t.stamp.is_empty());
         assert_eq!(t.clear, vec![Mitigated, Resolved, Postmortem, Closed]);
-        let t = Resolved.transition(Investigating, Severity::Sev1, &p).unwrap();
+        let t = Resolved
+            .transition(Investigating, Severity::Sev1, &p)
+            .unwrap();
         assert_eq!(t.clear, vec![Mitigated, Resolved, Postmortem, Closed]);
     }
 
@@ -274,7 +278,10 @@ mod tests {
             "it cannot go from resolved to closed; allowed next: postmortem, investigating"
         );
         let refused = Closed.transition(Open, Severity::Sev1, &p).unwrap_err();
-        assert_eq!(refused.to_string(), "it cannot go from closed to open; closed is final");
+        assert_eq!(
+            refused.to_string(),
+            "it cannot go from closed to open; closed is final"
+        );
         let refused = Open.transition(Open, Severity::Sev1, &p).unwrap_err();
         assert!(refused.to_string().starts_with("it is already open"));
     }
@@ -284,7 +291,9 @@ mod tests {
         let strict = Policy {
             postmortem_optional: vec![],
         };
-        assert!(Resolved.transition(Closed, Severity::Sev4, &strict).is_err());
+        assert!(Resolved
+            .transition(Closed, Severity::Sev4, &strict)
+            .is_err());
         let lax = Policy {
             postmortem_optional: Severity::ALL.to_vec(),
         };

@@ -13,7 +13,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Sev1, Severity::Sev2, Severity::Sev3, Severity::Sev4];
+    pub const ALL: [Severity; 4] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+    ];
 
     /// What a new incident gets when its declarer names none.
     pub const DEFAULT: Severity = Severity::Sev3;
@@ -42,7 +47,11 @@ impl FromStr for Severity {
         Severity::ALL
             .into_iter()
             .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Invalid(format!("unknown severity `{s}`: use SEV1, SEV2, SEV3 or SEV4")))
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "unknown severity `{s}`: use SEV1, SEV2, SEV3 or SEV4"
+                ))
+            })
     }
 }
 

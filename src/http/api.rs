@@ -36,7 +36,9 @@ impl FromRequestParts<AppState> for Authorized {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer` token".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("missing `Authorization: Bearer` token".into())
+            })?;
         if bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
             Ok(Authorized)
         } else {
@@ -128,16 +130,25 @@ pub struct IncidentPage {
 pub fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::BadRequest(format!("`{name}` must be an RFC 3339 time, got `{value}`")))
+        .map_err(|_| {
+            ApiError::BadRequest(format!("`{name}` must be an RFC 3339 time, got `{value}`"))
+        })
 }
 
 /// Values of a repeatable, comma-separated parameter.
-fn parse_list<T: std::str::FromStr>(name: &str, value: &str, into: &mut Vec<T>) -> Result<(), ApiError>
+fn parse_list<T: std::str::FromStr>(
+    name: &str,
+    value: &str,
+    into: &mut Vec<T>,
+) -> Result<(), ApiError>
 where
     T::Err: std::fmt::Display,
 {
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        into.push(item.parse().map_err(|e| ApiError::BadRequest(format!("`{name}`: {e}")))?);
+        into.push(
+            item.parse()
+                .map_err(|e| ApiError::BadRequest(format!("`{name}`: {e}")))?,
+        );
     }
     Ok(())
 }
@@ -199,7 +210,9 @@ pub async fn get_incident(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentJson>, ApiError> {
-    let id: IncidentId = id.parse().map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
+    let id: IncidentId = id
+        .parse()
+        .map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
     let incident = state
         .store
         .get(id)
@@ -215,8 +228,14 @@ mod tests {
 
     #[test]
     fn filters_take_repeated_and_comma_separated_values() {
-        let f = parse_filter(Some("status=open,investigating&status=resolved&severity=sev1&limit=900")).unwrap();
-        assert_eq!(f.statuses, vec![Status::Open, Status::Investigating, Status::Resolved]);
+        let f = parse_filter(Some(
+            "status=open,investigating&status=resolved&severity=sev1&limit=900",
+        ))
+        .unwrap();
+        assert_eq!(
+            f.statuses,
+            vec![Status::Open, Status::Investigating, Status::Resolved]
+        );
         assert_eq!(f.severities, vec![Severity::Sev1]);
         assert_eq!(f.limit, MAX_LIMIT);
         assert_eq!(parse_filter(None).unwrap().limit, DEFAULT_LIMIT);

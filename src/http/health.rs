@@ -19,8 +19,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": backend }))),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            Err(ApiError::Unavailable(format!("{backend} database unreachable")))
+            Err(ApiError::Unavailable(format!(
+                "{backend} database unreachable"
+            )))
         }
-        Err(_) => Err(ApiError::Unavailable(format!("{backend} database did not answer in 2 s"))),
+        Err(_) => Err(ApiError::Unavailable(format!(
+            "{backend} database did not answer in 2 s"
+        ))),
     }
 }

@@ -14,7 +14,9 @@ pub struct Invocation {
 pub enum Command {
     Help,
     /// `open` with no title: the declare modal.
-    OpenModal { severity: Option<Severity> },
+    OpenModal {
+        severity: Option<Severity>,
+    },
     Declare {
         severity: Option<Severity>,
         title: String,
@@ -115,7 +117,9 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         "severity" | "sev" => {
             let (level, after) = next_word(rest);
             if level.is_empty() {
-                return Err(Invalid("`severity` needs a level: sev1, sev2, sev3 or sev4".into()));
+                return Err(Invalid(
+                    "`severity` needs a level: sev1, sev2, sev3 or sev4".into(),
+                ));
             }
             no_more(after, Command::Severity(level.parse()?))?
         }
@@ -175,7 +179,10 @@ mod tests {
     use super::*;
 
     fn roles() -> Vec<RoleName> {
-        ["lead", "comms", "scribe"].iter().map(|r| r.parse().unwrap()).collect()
+        ["lead", "comms", "scribe"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect()
     }
 
     fn ok(text: &str) -> Invocation {
@@ -198,15 +205,24 @@ mod tests {
     fn open_declares_with_or_without_severity_and_keeps_the_title_as_typed() {
         assert_eq!(
             cmd("open sev1 Checkout  returns 500"),
-            Command::Declare { severity: Some(Severity::Sev1), title: "Checkout  returns 500".into() }
+            Command::Declare {
+                severity: Some(Severity::Sev1),
+                title: "Checkout  returns 500".into()
+            }
         );
         assert_eq!(
             cmd("OPEN Checkout <!channel> & co"),
-            Command::Declare { severity: None, title: "Checkout <!channel> & co".into() }
+            Command::Declare {
+                severity: None,
+                title: "Checkout <!channel> & co".into()
+            }
         );
         assert_eq!(
             cmd("open SEV2 sev4"),
-            Command::Declare { severity: Some(Severity::Sev2), title: "sev4".into() }
+            Command::Declare {
+                severity: Some(Severity::Sev2),
+                title: "sev4".into()
+            }
         );
     }
 
@@ -215,23 +231,46 @@ mod tests {
         assert_eq!(cmd(""), Command::OpenModal { severity: None });
         assert_eq!(cmd("   "), Command::OpenModal { severity: None });
         assert_eq!(cmd("open"), Command::OpenModal { severity: None });
-        assert_eq!(cmd("open sev2"), Command::OpenModal { severity: Some(Severity::Sev2) });
+        assert_eq!(
+            cmd("open sev2"),
+            Command::OpenModal {
+                severity: Some(Severity::Sev2)
+            }
+        );
     }
 
     #[test]
     fn every_status_but_open_is_a_move_with_an_optional_note() {
-        for to in [Status::Investigating, Status::Mitigated, Status::Resolved, Status::Postmortem, Status::Closed] {
+        for to in [
+            Status::Investigating,
+            Status::Mitigated,
+            Status::Resolved,
+            Status::Postmortem,
+            Status::Closed,
+        ] {
             assert_eq!(cmd(to.as_str()), Command::Move { to, note: None });
             assert_eq!(
                 cmd(&format!("{to} rolled back v2.3")),
-                Command::Move { to, note: Some("rolled back v2.3".into()) }
+                Command::Move {
+                    to,
+                    note: Some("rolled back v2.3".into())
+                }
             );
         }
     }
 
     #[test]
     fn a_number_first_names_the_incident() {
-        assert_eq!(ok("42 resolved"), Invocation { incident: Some(IncidentId(42)), command: Command::Move { to: Status::Resolved, note: None } });
+        assert_eq!(
+            ok("42 resolved"),
+            Invocation {
+                incident: Some(IncidentId(42)),
+                command: Command::Move {
+                    to: Status::Resolved,
+                    note: None
+                }
+            }
+        );
         assert_eq!(ok("#7 status").incident, Some(IncidentId(7)));
         assert_eq!(ok("7").command, Command::Status);
         assert!(err("42 open title").contains("no number"));
@@ -242,11 +281,26 @@ mod tests {
     #[test]
     fn roles_take_escaped_mentions_in_both_forms() {
         let lead: RoleName = "lead".parse().unwrap();
-        assert_eq!(cmd("lead <@U0456>"), Command::Assign { role: lead.clone(), user: user("U0456") });
-        assert_eq!(cmd("lead <@U0456|alice>"), Command::Assign { role: lead, user: user("U0456") });
+        assert_eq!(
+            cmd("lead <@U0456>"),
+            Command::Assign {
+                role: lead.clone(),
+                user: user("U0456")
+            }
+        );
+        assert_eq!(
+            cmd("lead <@U0456|alice>"),
+            Command::Assign {
+                role: lead,
+                user: user("U0456")
+            }
+        );
         assert_eq!(
             cmd("role Scribe <@W99>"),
-            Command::Assign { role: "scribe".parse().unwrap(), user: user("W99") }
+            Command::Assign {
+                role: "scribe".parse().unwrap(),
+                user: user("W99")
+            }
         );
         assert!(err("role chef <@U1>").contains("unknown role `chef`"));
         assert!(err("lead @alice").contains("mention them with @"));
@@ -260,7 +314,10 @@ mod tests {
         assert_eq!(cmd("sev SEV4"), Command::Severity(Severity::Sev4));
         assert!(err("severity").contains("needs a level"));
         assert!(err("severity sev9").contains("unknown severity"));
-        assert_eq!(cmd("note  DB failover <b>done</b> "), Command::Note("DB failover <b>done</b>".into()));
+        assert_eq!(
+            cmd("note  DB failover <b>done</b> "),
+            Command::Note("DB failover <b>done</b>".into())
+        );
         assert!(err("note").contains("empty"));
         assert_eq!(cmd("status"), Command::Status);
         assert_eq!(cmd("list"), Command::List);

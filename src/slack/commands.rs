@@ -16,7 +16,11 @@ pub struct Caller {
 /// Most incidents `/incident list` shows.
 const LIST_LIMIT: u32 = 20;
 
-pub async fn execute(state: &AppState, inv: Invocation, caller: &Caller) -> Result<Reply, StoreError> {
+pub async fn execute(
+    state: &AppState,
+    inv: Invocation,
+    caller: &Caller,
+) -> Result<Reply, StoreError> {
     let store = &state.store;
     let at = crate::now();
     let id = if inv.command.needs_incident() {
@@ -83,15 +87,30 @@ pub async fn execute(state: &AppState, inv: Invocation, caller: &Caller) -> Resu
         }
         Command::Severity(severity) => {
             let id = id.expect("severity needs an incident");
-            changed(store.change(id, |i| i.set_severity(severity, user, at)).await)
+            changed(
+                store
+                    .change(id, |i| i.set_severity(severity, user, at))
+                    .await,
+            )
         }
-        Command::Assign { role, user: assignee } => {
+        Command::Assign {
+            role,
+            user: assignee,
+        } => {
             let id = id.expect("a role needs an incident");
-            changed(store.change(id, |i| i.assign(&role, &assignee, user, at)).await)
+            changed(
+                store
+                    .change(id, |i| i.assign(&role, &assignee, user, at))
+                    .await,
+            )
         }
         Command::Note(text) => {
             let id = id.expect("a note needs an incident");
-            changed(store.change(id, |i| Ok(i.add_note(text.clone(), user, at))).await)
+            changed(
+                store
+                    .change(id, |i| Ok(i.add_note(text.clone(), user, at)))
+                    .await,
+            )
         }
     }
 }
@@ -119,7 +138,9 @@ async fn find_incident(
 }
 
 fn not_found(id: IncidentId) -> Reply {
-    Reply::ephemeral(format!("Incident #{id} does not exist. `/incident list` shows the open ones."))
+    Reply::ephemeral(format!(
+        "Incident #{id} does not exist. `/incident list` shows the open ones."
+    ))
 }
 
 fn not_changed(id: Option<IncidentId>, why: &Rejected) -> Reply {

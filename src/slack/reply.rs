@@ -142,10 +142,16 @@ mod tests {
             postmortem_url: None,
             version: 0,
         };
-        for reply in [declared(&incident), status(&incident, &[]), list(&[incident.clone()], false)] {
+        for reply in [
+            declared(&incident),
+            status(&incident, &[]),
+            list(std::slice::from_ref(&incident), false),
+        ] {
             assert!(!reply.text.contains("<!channel>"), "{}", reply.text);
             assert!(!reply.text.contains("<https://evil"), "{}", reply.text);
-            assert!(reply.text.contains("&lt;!channel&gt; &lt;https://evil|click&gt; &amp; co"));
+            assert!(reply
+                .text
+                .contains("&lt;!channel&gt; &lt;https://evil|click&gt; &amp; co"));
         }
     }
 }

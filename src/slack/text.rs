@@ -26,7 +26,10 @@ mod tests {
 
     #[test]
     fn control_sequences_arrive_as_plain_text() {
-        assert_eq!(escape("<!channel> & <https://evil|click>"), "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;");
+        assert_eq!(
+            escape("<!channel> & <https://evil|click>"),
+            "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
+        );
         assert_eq!(escape("plain 🔥 text"), "plain 🔥 text");
     }
 }

@@ -79,7 +79,13 @@ mod tests {
     const SIG: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
     const NOW: i64 = 1531420618;
 
-    fn check(secret: &[u8], ts: Option<&str>, sig: Option<&str>, body: &str, now: i64) -> Result<(), VerifyError> {
+    fn check(
+        secret: &[u8],
+        ts: Option<&str>,
+        sig: Option<&str>,
+        body: &str,
+        now: i64,
+    ) -> Result<(), VerifyError> {
         verify(secret, ts, sig, body.as_bytes(), now)
     }
 
@@ -95,38 +101,80 @@ mod tests {
         let body = r#"{"token":"aF5ynEYQH0dFN9imlgcADxDB","team_id":"XXXXXXXXX","api_app_id":"YYYYYYYYY","event":{"type":"app_mention","user":"AAAAAAAAA","text":"<@EEEEEEEEE> hello world","client_msg_id":"477cc591-ch73-a14z-4db8-g0cd76321bec","ts":"1531431954.000073","channel":"TTTTTTTTT","event_ts":"1531431954.000073"},"type":"event_callback","event_id":"TvBP7LRED7","event_time":1531431954,"authed_users":["EEEEEEEEE"]}"#;
         let sig = "v0=adada4ed31709aef585c2580ca3267678c6a8eaeb7e0c1aca3ee57b656886b2c";
         let secret = b"e6b19c573432dcc6b075501d51b51bb8";
-        assert_eq!(check(secret, Some("1531431954"), Some(sig), body, 1531431954), Ok(()));
         assert_eq!(
-            check(b"e6b19c573432dcc6b075501d51b51boo", Some("1531431954"), Some(sig), body, 1531431954),
+            check(secret, Some("1531431954"), Some(sig), body, 1531431954),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                b"e6b19c573432dcc6b075501d51b51boo",
+                Some("1531431954"),
+                Some(sig),
+                body,
+                1531431954
+            ),
             Err(VerifyError::Mismatch)
         );
-        assert_eq!(sign(SECRET, TS, b""), "v0=55f41ec73231010289b54e669149ea021fccab11b5524355523533ce930cb739");
+        assert_eq!(
+            sign(SECRET, TS, b""),
+            "v0=55f41ec73231010289b54e669149ea021fccab11b5524355523533ce930cb739"
+        );
     }
 
     #[test]
     fn a_tampered_body_or_wrong_secret_is_refused() {
         let tampered = BODY.replace("text=", "text=resolved");
-        assert_eq!(check(SECRET, Some(TS), Some(SIG), &tampered, NOW), Err(VerifyError::Mismatch));
-        assert_eq!(check(b"another-secret", Some(TS), Some(SIG), BODY, NOW), Err(VerifyError::Mismatch));
-        assert_eq!(check(SECRET, Some(TS), Some("v0=zz"), BODY, NOW), Err(VerifyError::Mismatch));
-        assert_eq!(check(SECRET, Some(TS), Some(&SIG[3..]), BODY, NOW), Err(VerifyError::Mismatch));
+        assert_eq!(
+            check(SECRET, Some(TS), Some(SIG), &tampered, NOW),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(b"another-secret", Some(TS), Some(SIG), BODY, NOW),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(SECRET, Some(TS), Some("v0=zz"), BODY, NOW),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(SECRET, Some(TS), Some(&SIG[3..]), BODY, NOW),
+            Err(VerifyError::Mismatch)
+        );
         let other_ts = (NOW + 1).to_string();
-        assert_eq!(check(SECRET, Some(&other_ts), Some(SIG), BODY, NOW), Err(VerifyError::Mismatch));
+        assert_eq!(
+            check(SECRET, Some(&other_ts), Some(SIG), BODY, NOW),
+            Err(VerifyError::Mismatch)
+        );
     }
 
     #[test]
     fn the_window_is_five_minutes_either_way() {
         assert_eq!(check(SECRET, Some(TS), Some(SIG), BODY, NOW + 300), Ok(()));
         assert_eq!(check(SECRET, Some(TS), Some(SIG), BODY, NOW - 300), Ok(()));
-        assert_eq!(check(SECRET, Some(TS), Some(SIG), BODY, NOW + 301), Err(VerifyError::Stale));
-        assert_eq!(check(SECRET, Some(TS), Some(SIG), BODY, NOW - 301), Err(VerifyError::Stale));
+        assert_eq!(
+            check(SECRET, Some(TS), Some(SIG), BODY, NOW + 301),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            check(SECRET, Some(TS), Some(SIG), BODY, NOW - 301),
+            Err(VerifyError::Stale)
+        );
     }
 
     #[test]
     fn missing_or_garbled_headers_are_refused() {
-        assert_eq!(check(SECRET, None, Some(SIG), BODY, NOW), Err(VerifyError::MissingTimestamp));
-        assert_eq!(check(SECRET, Some(TS), None, BODY, NOW), Err(VerifyError::MissingSignature));
-        assert_eq!(check(SECRET, Some("soon"), Some(SIG), BODY, NOW), Err(VerifyError::BadTimestamp));
+        assert_eq!(
+            check(SECRET, None, Some(SIG), BODY, NOW),
+            Err(VerifyError::MissingTimestamp)
+        );
+        assert_eq!(
+            check(SECRET, Some(TS), None, BODY, NOW),
+            Err(VerifyError::MissingSignature)
+        );
+        assert_eq!(
+            check(SECRET, Some("soon"), Some(SIG), BODY, NOW),
+            Err(VerifyError::BadTimestamp)
+        );
         assert_eq!(
             check(SECRET, Some("-99999999999999999999"), Some(SIG), BODY, NOW),
             Err(VerifyError::BadTimestamp)

@@ -52,15 +52,27 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 #[derive(Clone)]
 enum Db {
     Postgres(PgPool),
-    Sqlite(SqlitePool),
+    /// SQLite takes one writer at a time: writers queue for the single connection of
+    /// `write` instead of spinning on SQLITE_BUSY, and readers use `read` meanwhile (WAL).
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool this store has.
+/// Runs `$body` with `$pool` bound to whichever pool this store has: `read` for
+/// queries, `write` for anything that changes the database.
 macro_rules! with_db {
-    ($self:ident, $pool:ident => $body:expr) => {
+    ($self:ident, read $pool:ident => $body:expr) => {
         match &$self.db {
             Db::Postgres($pool) => $body,
-            Db::Sqlite($pool) => $body,
+            Db::Sqlite { read: $pool, .. } => $body,
+        }
+    };
+    ($self:ident, write $pool:ident => $body:expr) => {
+        match &$self.db {
+            Db::Postgres($pool) => $body,
+            Db::Sqlite { write: $pool, .. } => $body,
         }
     };
 }
@@ -98,8 +110,8 @@ pub struct NewIncident {
     pub at: DateTime<Utc>,
 }
 
-/// What `list` returns: newest first.
-#[derive(Debug, Clone, Default)]
+/// Which incidents `list` returns, newest first.
+#[derive(Debug, Clone)]
 pub struct Filter {
     pub statuses: Vec<Status>,
     pub severities: Vec<Severity>,
@@ -107,6 +119,20 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
     pub limit: u32,
     pub after: Option<Cursor>,
+}
+
+impl Default for Filter {
+    /// Every incident, a page of 50.
+    fn default() -> Self {
+        Filter {
+            statuses: Vec::new(),
+            severities: Vec::new(),
+            from: None,
+            to: None,
+            limit: 50,
+            after: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,12 +157,15 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
                 .disable_statement_logging();
-            let pool = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout())
-                .connect_with(options)
-                .await?;
-            Db::Sqlite(pool)
+            let pool = |size| {
+                SqlitePoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(settings.acquire_timeout())
+                    .connect_with(options.clone())
+            };
+            let write = pool(1).await?;
+            let read = pool(settings.max_connections).await?;
+            Db::Sqlite { read, write }
         } else {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
             let pool = PgPoolOptions::new()
@@ -153,7 +182,7 @@ impl Store {
     pub fn backend(&self) -> &'static str {
         match self.db {
             Db::Postgres(_) => "postgres",
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite { .. } => "sqlite",
         }
     }
 
@@ -161,21 +190,27 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.db {
             Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
-            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
         }
         Ok(())
     }
 
     /// The database answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_db!(self, pool => {
+        with_db!(self, read pool => {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
     }
 
     pub async fn close(&self) {
-        with_db!(self, pool => pool.close().await)
+        match &self.db {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+        }
     }
 
     #[tracing::instrument(skip_all, fields(severity = %new.severity))]
@@ -189,29 +224,49 @@ impl Store {
             role: None,
             note: None,
         };
-        let row: IncidentRow = with_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: IncidentRow = sqlx::query_as(&format!(
-                "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
-            ))
-            .bind(&new.title)
-            .bind(new.severity.as_str())
-            .bind(Status::Open.as_str())
-            .bind(new.declared_by.as_str())
-            .bind(new.at)
-            .fetch_one(&mut *tx)
-            .await?;
-            insert_event!(&mut *tx, row.id, &event);
-            tx.commit().await?;
-            row
-        });
+        let insert = format!(
+            "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
+        );
+        let row: IncidentRow = match &self.db {
+            // The hot path: one statement, so one round trip and an implicit transaction.
+            Db::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "WITH incident AS ({insert}), \
+                     event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) \
+                               SELECT id, $5, $6, $4, $3 FROM incident) \
+                     SELECT {INCIDENT_COLUMNS} FROM incident"
+                ))
+                .bind(&new.title)
+                .bind(new.severity.as_str())
+                .bind(Status::Open.as_str())
+                .bind(new.declared_by.as_str())
+                .bind(new.at)
+                .bind(EventKind::Declared.as_str())
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Sqlite { write, .. } => {
+                let mut tx = write.begin().await?;
+                let row: IncidentRow = sqlx::query_as(&insert)
+                    .bind(&new.title)
+                    .bind(new.severity.as_str())
+                    .bind(Status::Open.as_str())
+                    .bind(new.declared_by.as_str())
+                    .bind(new.at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                insert_event!(&mut *tx, row.id, &event);
+                tx.commit().await?;
+                row
+            }
+        };
         row.into_incident(Vec::new())
     }
 
     #[tracing::instrument(skip(self))]
     pub async fn get(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
-        let found: Option<(IncidentRow, Vec<RoleRow>)> = with_db!(self, pool => {
+        let found: Option<(IncidentRow, Vec<RoleRow>)> = with_db!(self, read pool => {
             let row: Option<IncidentRow> = sqlx::query_as(&format!(
                 "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
             ))
@@ -232,7 +287,9 @@ impl Store {
                 }
             }
         });
-        found.map(|(row, roles)| row.into_incident(roles)).transpose()
+        found
+            .map(|(row, roles)| row.into_incident(roles))
+            .transpose()
     }
 
     async fn require(&self, id: IncidentId) -> Result<Incident, StoreError> {
@@ -244,7 +301,7 @@ impl Store {
         &self,
         channel: &ChannelId,
     ) -> Result<Option<IncidentId>, StoreError> {
-        let id: Option<i64> = with_db!(self, pool => {
+        let id: Option<i64> = with_db!(self, read pool => {
             sqlx::query_scalar("SELECT id FROM incidents WHERE channel_id = $1")
                 .bind(channel.as_str())
                 .fetch_optional(pool)
@@ -255,7 +312,7 @@ impl Store {
 
     /// Records the Slack channel opened for incident `id`.
     pub async fn set_channel(&self, id: IncidentId, channel: &ChannelId) -> Result<(), StoreError> {
-        let done = with_db!(self, pool => {
+        let done = with_db!(self, write pool => {
             sqlx::query("UPDATE incidents SET channel_id = $2 WHERE id = $1")
                 .bind(id.0)
                 .bind(channel.as_str())
@@ -271,7 +328,7 @@ impl Store {
 
     /// The timeline of incident `id`, oldest first.
     pub async fn timeline(&self, id: IncidentId) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<EventRow> = with_db!(self, pool => {
+        let rows: Vec<EventRow> = with_db!(self, read pool => {
             sqlx::query_as(
                 "SELECT at, kind, actor, from_value, to_value, role, note FROM events \
                  WHERE incident_id = $1 ORDER BY id",
@@ -309,7 +366,7 @@ impl Store {
         let after = &change.after;
         let m = &after.milestones;
         let id = before.id.0;
-        with_db!(self, pool => {
+        with_db!(self, write pool => {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(
                 "UPDATE incidents SET title = $3, severity = $4, status = $5, \
@@ -378,10 +435,16 @@ impl Store {
             sql += &format!(" AND severity IN ({})", list.join(", "));
         }
         if let Some(from) = filter.from {
-            sql += &format!(" AND opened_at >= {}", placeholder(&mut params, Param::Time(from)));
+            sql += &format!(
+                " AND opened_at >= {}",
+                placeholder(&mut params, Param::Time(from))
+            );
         }
         if let Some(to) = filter.to {
-            sql += &format!(" AND opened_at <= {}", placeholder(&mut params, Param::Time(to)));
+            sql += &format!(
+                " AND opened_at <= {}",
+                placeholder(&mut params, Param::Time(to))
+            );
         }
         if let Some(cursor) = &filter.after {
             let at = placeholder(&mut params, Param::Time(cursor.opened_at));
@@ -391,7 +454,7 @@ impl Store {
         let limit = placeholder(&mut params, Param::Int(i64::from(filter.limit) + 1));
         sql += &format!(" ORDER BY opened_at DESC, id DESC LIMIT {limit}");
 
-        let (mut rows, roles): (Vec<IncidentRow>, Vec<RoleRow>) = with_db!(self, pool => {
+        let (mut rows, roles): (Vec<IncidentRow>, Vec<RoleRow>) = with_db!(self, read pool => {
             let mut query = sqlx::query_as(&sql);
             for p in &params {
                 query = match p {
@@ -421,15 +484,22 @@ impl Store {
 
         let more = rows.len() > filter.limit as usize;
         rows.truncate(filter.limit as usize);
-        let next = more.then(|| rows.last().map(|r| Cursor {
-            opened_at: r.opened_at,
-            id: r.id,
-        }))
-        .flatten();
+        let next = more
+            .then(|| {
+                rows.last().map(|r| Cursor {
+                    opened_at: r.opened_at,
+                    id: r.id,
+                })
+            })
+            .flatten();
         let incidents = rows
             .into_iter()
             .map(|row| {
-                let mine = roles.iter().filter(|r| r.incident_id == row.id).cloned().collect();
+                let mine = roles
+                    .iter()
+                    .filter(|r| r.incident_id == row.id)
+                    .cloned()
+                    .collect();
                 row.into_incident(mine)
             })
             .collect::<Result<_, _>>()?;

@@ -1,0 +1,344 @@
+//! The test harness: each test gets its own database (a PostgreSQL database or a SQLite
+//! file), the real server on port 0, and typed helpers to talk to it.
+
+use std::sync::OnceLock;
+
+use pompier::config::Settings;
+use pompier::domain::{ChannelId, IncidentId};
+use pompier::slack::verify::sign;
+use pompier::store::Store;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret";
+pub const API_TOKEN: &str = "test-api-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Where the PostgreSQL tests create their databases.
+fn postgres_admin_url() -> String {
+    std::env::var("POMPIER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// PostgreSQL tests run unless a developer opts out; CI never may.
+pub fn skip(backend: Backend) -> bool {
+    if backend != Backend::Postgres || std::env::var("POMPIER_TEST_SKIP_POSTGRES").is_err() {
+        return false;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "POMPIER_TEST_SKIP_POSTGRES is set in CI, where the PostgreSQL tests must run"
+    );
+    static SAID: OnceLock<()> = OnceLock::new();
+    SAID.get_or_init(|| eprintln!("POMPIER_TEST_SKIP_POSTGRES is set: skipping PostgreSQL tests"));
+    true
+}
+
+/// Runs each named `async fn(Backend)` of the calling module on PostgreSQL and on SQLite.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !$crate::helpers::skip($crate::helpers::Backend::Postgres) {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+    };
+}
+
+/// A database of one test's own, removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let name = format!("pompier_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    backend,
+                    name: path.display().to_string(),
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL is unreachable at {admin} ({e}). Start it (see README), \
+                             point POMPIER_TEST_POSTGRES_URL at one, or set \
+                             POMPIER_TEST_SKIP_POSTGRES=1 to skip these tests outside CI."
+                        )
+                    });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("cannot create a test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    name,
+                }
+            }
+        }
+    }
+
+    /// Makes the database unreachable, for readiness tests.
+    pub async fn drop_now(&self) {
+        if self.backend == Backend::Postgres {
+            drop_postgres(&self.name).await;
+        }
+    }
+}
+
+async fn drop_postgres(name: &str) {
+    if let Ok(mut conn) =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self.backend {
+            Backend::Sqlite => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.name));
+                }
+            }
+            Backend::Postgres => {
+                let name = self.name.clone();
+                // Drop cannot await: do it on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(drop_postgres(&name))
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Settings as a user would give them, through the environment.
+pub fn settings(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("POMPIER_LISTEN".into(), "127.0.0.1:0".into()),
+        ("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into()),
+        ("POMPIER_API_TOKEN".into(), API_TOKEN.into()),
+        ("POMPIER_LIFECYCLE__ROLES".into(), "[\"scribe\"]".into()),
+    ];
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    Settings::load(None, env).expect("test settings")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// The app with extra environment variables (`("POMPIER_API_TOKEN", "")` unsets one).
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let settings = settings(&db, extra);
+    let store = pompier::open_store(&settings)
+        .await
+        .expect("open test store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(pompier::serve(store.clone(), settings, listener, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        store,
+        client: reqwest::Client::new(),
+        db,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+/// A slash command's form body, as Slack encodes it.
+pub fn command_body(user: &str, channel: &str, text: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", "deprecated")
+        .append_pair("team_id", "T0001")
+        .append_pair("channel_id", channel)
+        .append_pair("channel_name", "test")
+        .append_pair("user_id", user)
+        .append_pair("user_name", "someone")
+        .append_pair("command", "/incident")
+        .append_pair("text", text)
+        .append_pair("response_url", "https://hooks.slack.com/commands/1/2/3")
+        .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
+        .finish()
+}
+
+pub fn now_ts() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Posts `body` to `path` signed with `secret` at `timestamp`.
+    pub async fn post_signed_as(
+        &self,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+        secret: &str,
+        timestamp: i64,
+    ) -> reqwest::Response {
+        let body = body.into();
+        let ts = timestamp.to_string();
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", &ts)
+            .header("x-slack-signature", sign(secret.as_bytes(), &ts, &body))
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_signed(&self, path: &str, body: impl Into<Vec<u8>>) -> reqwest::Response {
+        self.post_signed_as(path, body, SIGNING_SECRET, now_ts())
+            .await
+    }
+
+    /// `/incident TEXT` typed by `user` in `channel`; the HTTP status and Slack reply.
+    pub async fn slash_as(&self, user: &str, channel: &str, text: &str) -> (StatusCode, Value) {
+        let response = self
+            .post_signed("/slack/commands", command_body(user, channel, text))
+            .await;
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// `/incident TEXT` by U0456 in C0123; asserts HTTP 200 and returns the reply.
+    pub async fn slash(&self, text: &str) -> Value {
+        let (status, body) = self.slash_as("U0456", "C0123", text).await;
+        assert_eq!(status, StatusCode::OK, "/incident {text}: {body}");
+        body
+    }
+
+    /// Declares an incident by slash command and returns its number.
+    pub async fn declare(&self, text: &str) -> IncidentId {
+        let reply = self.slash(&format!("open {text}")).await;
+        assert_eq!(reply["response_type"], "in_channel", "{reply}");
+        let page = self
+            .store
+            .list(&pompier::store::Filter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        page.incidents[0].id
+    }
+
+    /// Declares an incident and gives it channel `channel`, as the Slack worker would.
+    pub async fn declare_in(&self, channel: &str, text: &str) -> IncidentId {
+        let id = self.declare(text).await;
+        let channel: ChannelId = channel.parse().unwrap();
+        self.store.set_channel(id, &channel).await.unwrap();
+        id
+    }
+
+    pub async fn api_get_with(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs an API path with the right token; asserts 200.
+    pub async fn api_get(&self, path: &str) -> Value {
+        let (status, body) = self.api_get_with(path, Some(API_TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    pub async fn incident_json(&self, id: IncidentId) -> Value {
+        self.api_get(&format!("/api/v1/incidents/{id}")).await
+    }
+
+    /// Every incident and event stored, to check that a refused request left no trace.
+    pub async fn trace_count(&self) -> (usize, usize) {
+        let page = self
+            .store
+            .list(&pompier::store::Filter {
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut events = 0;
+        for incident in &page.incidents {
+            events += self.store.timeline(incident.id).await.unwrap().len();
+        }
+        (page.incidents.len(), events)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.store.close().await;
+    }
+}

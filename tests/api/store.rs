@@ -1,0 +1,189 @@
+//! The store contract, checked the same way on both backends.
+
+use std::collections::BTreeMap;
+
+use pompier::domain::{EventKind, Incident, Policy, Rejected, Severity, SlackUserId, Status};
+use pompier::store::{Filter, NewIncident, Store, StoreError};
+
+use crate::helpers::{settings, Backend, TestDb};
+
+async fn store(backend: Backend) -> (Store, TestDb) {
+    let db = TestDb::new(backend).await;
+    let store = pompier::open_store(&settings(&db, &[])).await.unwrap();
+    (store, db)
+}
+
+fn user(id: &str) -> SlackUserId {
+    id.parse().unwrap()
+}
+
+async fn declared(store: &Store, title: &str) -> Incident {
+    store
+        .declare(NewIncident {
+            title: title.into(),
+            severity: Severity::Sev2,
+            declared_by: user("U1"),
+            at: pompier::now(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn what_is_written_reads_back_the_same(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let incident = declared(&store, "Ünïcödé 🔥 & <b>").await;
+    assert_eq!(
+        store.get(incident.id).await.unwrap(),
+        Some(incident.clone())
+    );
+    let at = pompier::now();
+    let change = store
+        .change(incident.id, |i| {
+            i.move_to(Status::Resolved, &user("U2"), None, at, &Policy::default())
+        })
+        .await
+        .unwrap();
+    let read = store.get(incident.id).await.unwrap().unwrap();
+    assert_eq!(read, change.after);
+    assert_eq!(read.milestones.resolved_at, Some(at));
+    let timeline = store.timeline(incident.id).await.unwrap();
+    assert_eq!(timeline.last(), Some(&change.event));
+    // Migrations run twice are a no-op.
+    store.migrate().await.unwrap();
+    assert!(store.get(incident.id).await.unwrap().is_some());
+}
+
+async fn a_rejected_change_writes_nothing(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let incident = declared(&store, "x").await;
+    let result = store
+        .change(incident.id, |i| {
+            i.move_to(
+                Status::Closed,
+                &user("U2"),
+                None,
+                pompier::now(),
+                &Policy::default(),
+            )
+        })
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Rejected(Rejected::Refused(_)))),
+        "{result:?}"
+    );
+    assert_eq!(
+        store.get(incident.id).await.unwrap(),
+        Some(incident.clone())
+    );
+    assert_eq!(store.timeline(incident.id).await.unwrap().len(), 1);
+    let missing = store
+        .change(pompier::domain::IncidentId(999), |i| {
+            Ok(i.add_note("n".into(), &user("U1"), pompier::now()))
+        })
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+}
+
+async fn concurrent_writers_lose_no_update(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let incident = declared(&store, "busy").await;
+    let writers = (0..20).map(|i| {
+        let store = store.clone();
+        let id = incident.id;
+        tokio::spawn(async move {
+            let at = pompier::now();
+            if i % 2 == 0 {
+                store
+                    .change(id, |inc| {
+                        Ok(inc.add_note(format!("note {i}"), &user("U1"), at))
+                    })
+                    .await
+            } else {
+                let role = format!("r{i}").parse().unwrap();
+                store
+                    .change(id, |inc| {
+                        inc.assign(&role, &user(&format!("U{i}")), &user("U1"), at)
+                    })
+                    .await
+            }
+        })
+    });
+    for writer in futures::future::join_all(writers).await {
+        writer.unwrap().unwrap();
+    }
+    let after = store.get(incident.id).await.unwrap().unwrap();
+    assert_eq!(after.version, incident.version + 20);
+    assert_eq!(after.roles.len(), 10);
+    let timeline = store.timeline(incident.id).await.unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::Note)
+            .count(),
+        10
+    );
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::Role)
+            .count(),
+        10
+    );
+}
+
+async fn channels_find_their_incident(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let incident = declared(&store, "x").await;
+    let channel = "C0CHAN".parse().unwrap();
+    assert_eq!(store.find_by_channel(&channel).await.unwrap(), None);
+    store.set_channel(incident.id, &channel).await.unwrap();
+    assert_eq!(
+        store.find_by_channel(&channel).await.unwrap(),
+        Some(incident.id)
+    );
+    let read = store.get(incident.id).await.unwrap().unwrap();
+    assert_eq!(read.channel_id, Some(channel));
+    assert_eq!(read.roles, BTreeMap::new());
+}
+
+async fn list_is_newest_first_and_pages_without_gaps(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    // Several incidents opened at the same instant: the id breaks the tie.
+    let at = pompier::now();
+    let mut ids = vec![];
+    for i in 0..5 {
+        let incident = store
+            .declare(NewIncident {
+                title: format!("t{i}"),
+                severity: Severity::Sev4,
+                declared_by: user("U1"),
+                at,
+            })
+            .await
+            .unwrap();
+        ids.push(incident.id);
+    }
+    ids.reverse();
+    let mut seen = vec![];
+    let mut filter = Filter {
+        limit: 2,
+        ..Default::default()
+    };
+    loop {
+        let page = store.list(&filter).await.unwrap();
+        seen.extend(page.incidents.iter().map(|i| i.id));
+        match page.next {
+            Some(next) => filter.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+}
+
+crate::on_both_backends!(
+    what_is_written_reads_back_the_same,
+    a_rejected_change_writes_nothing,
+    concurrent_writers_lose_no_update,
+    channels_find_their_incident,
+    list_is_newest_first_and_pages_without_gaps,
+);
