@@ -37,6 +37,7 @@ pub struct Settings {
     pub slack: SlackSettings,
     pub lifecycle: LifecycleSettings,
     pub confluence: ConfluenceSettings,
+    pub jobs: JobSettings,
     #[serde(skip)]
     pub secrets: Secrets,
 }
@@ -57,6 +58,34 @@ impl DatabaseSettings {
 pub struct SlackSettings {
     pub api_url: String,
     pub announce_channel: Option<String>,
+    pub timeout_secs: u64,
+    pub archive_on_close: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    pub enabled: bool,
+    pub concurrency: usize,
+    pub poll_interval_ms: u64,
+    pub lease_secs: u64,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+}
+
+impl JobSettings {
+    pub fn worker(&self) -> crate::jobs::worker::WorkerSettings {
+        crate::jobs::worker::WorkerSettings {
+            concurrency: self.concurrency,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            lease: Duration::from_secs(self.lease_secs),
+            max_attempts: self.max_attempts,
+            backoff: crate::jobs::retry::Backoff {
+                base: Duration::from_millis(self.backoff_base_ms),
+                max: Duration::from_secs(self.backoff_max_secs),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,12 +200,29 @@ impl Settings {
             role.parse::<RoleName>()
                 .map_err(|e| ConfigError(format!("lifecycle.roles: {e}")))?;
         }
+        if self.jobs.concurrency == 0 || self.jobs.max_attempts == 0 || self.jobs.lease_secs == 0 {
+            return Err(ConfigError(
+                "jobs.concurrency, jobs.max_attempts and jobs.lease_secs: must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.slack.timeout_secs == 0 {
+            return Err(ConfigError("slack.timeout_secs: must be at least 1".into()));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError(
                 "database.max_connections: must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The announce channel, already checked by `validate`.
+    pub fn announce_channel(&self) -> Option<crate::domain::ChannelId> {
+        self.slack
+            .announce_channel
+            .as_deref()
+            .and_then(|c| c.parse().ok())
     }
 
     pub fn policy(&self) -> Policy {

@@ -8,6 +8,8 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod jobs;
+pub mod metrics;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
@@ -19,6 +21,9 @@ use tokio::net::TcpListener;
 
 use app::AppState;
 use config::Settings;
+use jobs::slack_jobs::SlackJobs;
+use jobs::Worker;
+use slack::client::SlackClient;
 use store::Store;
 
 /// Now, at the precision both databases keep (microseconds), so a time read back from
@@ -78,15 +83,48 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     warn_missing(&settings);
     let state = AppState::new(store.clone(), settings);
+    let workers = match worker(&state) {
+        Some(worker) if state.settings.jobs.enabled => {
+            Some(worker.spawn(state.jobs_queued.clone()))
+        }
+        _ => None,
+    };
     tracing::info!(
         address = %listener.local_addr()?,
         database = store.backend(),
         "pompier is serving"
     );
-    axum::serve(listener, http::router(state))
+    let served = axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("HTTP server failed")?;
+        .context("HTTP server failed");
+    if let Some(workers) = workers {
+        workers.stop().await;
+    }
     store.close().await;
-    Ok(())
+    served
+}
+
+/// The job worker of this app, or `None` without `SLACK_BOT_TOKEN` (its jobs then wait).
+pub fn worker(state: &AppState) -> Option<Worker> {
+    let settings = &state.settings;
+    let token = settings.secrets.slack_bot_token.clone()?;
+    let slack = SlackClient::new(
+        &settings.slack.api_url,
+        token,
+        std::time::Duration::from_secs(settings.slack.timeout_secs),
+    );
+    let jobs = SlackJobs {
+        slack,
+        store: state.store.clone(),
+        effects: (*state.effects).clone(),
+        announce_channel: settings.announce_channel(),
+        public_url: settings.public_url.clone(),
+    };
+    Some(Worker::new(
+        state.store.clone(),
+        jobs,
+        settings.jobs.worker(),
+        state.metrics.clone(),
+    ))
 }

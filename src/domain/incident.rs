@@ -81,6 +81,8 @@ pub struct Incident {
     pub roles: BTreeMap<RoleName, SlackUserId>,
     pub milestones: Milestones,
     pub postmortem_url: Option<String>,
+    /// The `ts` of the pinned summary message in the incident's channel, once posted.
+    pub summary_ts: Option<String>,
     /// Bumped by every stored change; writers compare-and-set on it.
     pub version: i64,
 }
@@ -279,6 +281,7 @@ mod tests {
             roles: BTreeMap::new(),
             milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
             postmortem_url: None,
+            summary_ts: None,
             version: 0,
         }
     }

@@ -1,6 +1,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -27,4 +29,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
             "{backend} database did not answer in 2 s"
         ))),
     }
+}
+
+/// Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let body = state.metrics.render(&state.store).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/slack/commands", post(slack::run_command))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/api/v1/incidents", get(api::list_incidents))
         .route("/api/v1/incidents/{id}", get(api::get_incident))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -32,9 +32,13 @@ pub async fn execute(
         None
     };
     let user = &caller.user;
+    let effects = |change: &crate::domain::Change| state.effects.on_change(change);
     let changed = |result| -> Result<Reply, StoreError> {
         match result {
-            Ok(change) => Ok(reply::changed(&change)),
+            Ok(change) => {
+                state.jobs_queued.notify_waiters();
+                Ok(reply::changed(&change))
+            }
             Err(StoreError::Rejected(why)) => Ok(not_changed(id, &why)),
             Err(StoreError::NotFound(id)) => Ok(not_found(id)),
             Err(e) => Err(e),
@@ -48,13 +52,17 @@ pub async fn execute(
         )),
         Command::Declare { severity, title } => {
             let incident = store
-                .declare(NewIncident {
-                    title,
-                    severity: severity.unwrap_or(crate::domain::Severity::DEFAULT),
-                    declared_by: user.clone(),
-                    at,
-                })
+                .declare(
+                    NewIncident {
+                        title,
+                        severity: severity.unwrap_or(crate::domain::Severity::DEFAULT),
+                        declared_by: user.clone(),
+                        at,
+                    },
+                    &state.effects.on_declare(),
+                )
                 .await?;
+            state.jobs_queued.notify_waiters();
             Ok(reply::declared(&incident))
         }
         Command::List => {
@@ -81,7 +89,11 @@ pub async fn execute(
             let id = id.expect("a move needs an incident");
             changed(
                 store
-                    .change(id, |i| i.move_to(to, user, note.clone(), at, policy))
+                    .change(
+                        id,
+                        |i| i.move_to(to, user, note.clone(), at, policy),
+                        effects,
+                    )
                     .await,
             )
         }
@@ -89,7 +101,7 @@ pub async fn execute(
             let id = id.expect("severity needs an incident");
             changed(
                 store
-                    .change(id, |i| i.set_severity(severity, user, at))
+                    .change(id, |i| i.set_severity(severity, user, at), effects)
                     .await,
             )
         }
@@ -100,7 +112,7 @@ pub async fn execute(
             let id = id.expect("a role needs an incident");
             changed(
                 store
-                    .change(id, |i| i.assign(&role, &assignee, user, at))
+                    .change(id, |i| i.assign(&role, &assignee, user, at), effects)
                     .await,
             )
         }
@@ -108,7 +120,7 @@ pub async fn execute(
             let id = id.expect("a note needs an incident");
             changed(
                 store
-                    .change(id, |i| Ok(i.add_note(text.clone(), user, at)))
+                    .change(id, |i| Ok(i.add_note(text.clone(), user, at)), effects)
                     .await,
             )
         }

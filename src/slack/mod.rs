@@ -1,7 +1,10 @@
 //! Slack's side: request signatures, the `/incident` grammar, and message text.
 
+pub mod blocks;
+pub mod client;
 pub mod command;
 pub mod commands;
+pub mod names;
 pub mod reply;
 pub mod text;
 pub mod verify;

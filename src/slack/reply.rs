@@ -140,6 +140,7 @@ mod tests {
             roles: Default::default(),
             milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
             postmortem_url: None,
+            summary_ts: None,
             version: 0,
         };
         for reply in [

@@ -18,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::ConnectOptions;
 
 pub use cursor::Cursor;
+pub use jobs::{ClaimedJob, Finish, JobRecord};
 use rows::{EventRow, IncidentRow, RoleRow};
 
 use crate::config::DatabaseSettings;
@@ -25,6 +26,7 @@ use crate::domain::{
     Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity, SlackUserId,
     Status,
 };
+use crate::jobs::Job;
 
 /// How often a change is re-decided when another writer got there first.
 const MAX_ATTEMPTS: usize = 32;
@@ -98,8 +100,28 @@ macro_rules! insert_event {
     }};
 }
 
+/// Queues `$job` for incident `$id` on executor `$ex`, due at `$now`.
+macro_rules! insert_job {
+    ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
+        let job: &Job = $job;
+        sqlx::query(
+            "INSERT INTO jobs (incident_id, kind, payload, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind($id)
+        .bind(job.kind())
+        .bind(job.to_payload())
+        .bind($now)
+        .execute($ex)
+        .await?
+    }};
+}
+
+mod jobs;
+
 const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
-     investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, version";
+     investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
+     version";
 
 /// A new incident, as declared.
 #[derive(Debug, Clone)]
@@ -214,7 +236,8 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all, fields(severity = %new.severity))]
-    pub async fn declare(&self, new: NewIncident) -> Result<Incident, StoreError> {
+    /// Stores a new incident, its `declared` event and `jobs`, in one transaction.
+    pub async fn declare(&self, new: NewIncident, jobs: &[Job]) -> Result<Incident, StoreError> {
         let event = Event {
             at: new.at,
             kind: EventKind::Declared,
@@ -231,20 +254,33 @@ impl Store {
         let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
             Db::Postgres(pool) => {
-                sqlx::query_as(&format!(
+                let queued: String = (0..jobs.len())
+                    .map(|i| {
+                        format!(
+                            ", job{i} AS (INSERT INTO jobs (incident_id, kind, payload, \
+                             next_attempt_at, created_at) SELECT id, ${}, ${}, $5, $5 FROM incident)",
+                            7 + 2 * i,
+                            8 + 2 * i
+                        )
+                    })
+                    .collect();
+                let sql = format!(
                     "WITH incident AS ({insert}), \
                      event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) \
-                               SELECT id, $5, $6, $4, $3 FROM incident) \
+                               SELECT id, $5, $6, $4, $3 FROM incident){queued} \
                      SELECT {INCIDENT_COLUMNS} FROM incident"
-                ))
-                .bind(&new.title)
-                .bind(new.severity.as_str())
-                .bind(Status::Open.as_str())
-                .bind(new.declared_by.as_str())
-                .bind(new.at)
-                .bind(EventKind::Declared.as_str())
-                .fetch_one(pool)
-                .await?
+                );
+                let mut query = sqlx::query_as(&sql)
+                    .bind(&new.title)
+                    .bind(new.severity.as_str())
+                    .bind(Status::Open.as_str())
+                    .bind(new.declared_by.as_str())
+                    .bind(new.at)
+                    .bind(EventKind::Declared.as_str());
+                for job in jobs {
+                    query = query.bind(job.kind()).bind(job.to_payload());
+                }
+                query.fetch_one(pool).await?
             }
             Db::Sqlite { write, .. } => {
                 let mut tx = write.begin().await?;
@@ -257,6 +293,9 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                 insert_event!(&mut *tx, row.id, &event);
+                for job in jobs {
+                    insert_job!(&mut *tx, row.id, job, new.at);
+                }
                 tx.commit().await?;
                 row
             }
@@ -341,18 +380,26 @@ impl Store {
     }
 
     /// Decides a change on the current state of incident `id` with `decide` and stores
-    /// it with its event, unless another writer changed the incident in between: then
-    /// it decides again on the new state. So concurrent identical moves make one
-    /// transition, and the others are rejected as already done.
-    #[tracing::instrument(skip(self, decide))]
-    pub async fn change<F>(&self, id: IncidentId, decide: F) -> Result<Change, StoreError>
+    /// it with its event and the jobs `effects` derives from it, unless another writer
+    /// changed the incident in between: then it decides again on the new state. So
+    /// concurrent identical moves make one transition, and the others are rejected as
+    /// already done.
+    #[tracing::instrument(skip(self, decide, effects))]
+    pub async fn change<F, E>(
+        &self,
+        id: IncidentId,
+        decide: F,
+        effects: E,
+    ) -> Result<Change, StoreError>
     where
         F: Fn(&Incident) -> Result<Change, Rejected>,
+        E: Fn(&Change) -> Vec<Job>,
     {
         for _ in 0..MAX_ATTEMPTS {
             let before = self.require(id).await?;
             let change = decide(&before)?;
-            if self.write_change(&before, &change).await? {
+            let jobs = effects(&change);
+            if self.write_change(&before, &change, &jobs).await? {
                 let mut change = change;
                 change.after.version = before.version + 1;
                 return Ok(change);
@@ -362,7 +409,12 @@ impl Store {
     }
 
     /// Writes `change` if the incident is still at `before.version`; false if it is not.
-    async fn write_change(&self, before: &Incident, change: &Change) -> Result<bool, StoreError> {
+    async fn write_change(
+        &self,
+        before: &Incident,
+        change: &Change,
+        jobs: &[Job],
+    ) -> Result<bool, StoreError> {
         let after = &change.after;
         let m = &after.milestones;
         let id = before.id.0;
@@ -405,6 +457,9 @@ impl Store {
                 }
             }
             insert_event!(&mut *tx, id, &change.event);
+            for job in jobs {
+                insert_job!(&mut *tx, id, job, change.event.at);
+            }
             tx.commit().await?;
         });
         Ok(true)

@@ -29,6 +29,7 @@ pub(super) struct IncidentRow {
     postmortem_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
     postmortem_url: Option<String>,
+    summary_ts: Option<String>,
     version: i64,
 }
 
@@ -65,6 +66,7 @@ impl IncidentRow {
                 closed_at: self.closed_at,
             },
             postmortem_url: self.postmortem_url,
+            summary_ts: self.summary_ts,
             version: self.version,
         })
     }

@@ -3,13 +3,17 @@
 
 use std::sync::OnceLock;
 
+use pompier::app::AppState;
 use pompier::config::Settings;
 use pompier::domain::{ChannelId, IncidentId};
+use pompier::jobs::Worker;
 use pompier::slack::verify::sign;
 use pompier::store::Store;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
+
+use crate::fake_slack::{FakeSlack, BOT_TOKEN};
 
 pub const SIGNING_SECRET: &str = "test-signing-secret";
 pub const API_TOKEN: &str = "test-api-token";
@@ -151,10 +155,16 @@ impl Drop for TestDb {
     }
 }
 
-/// Settings as a user would give them, through the environment.
-pub fn settings(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
+/// Settings as a user would give them, through the environment. Workers are off: tests
+/// drain the queue themselves with `run_pending_jobs`.
+pub fn settings(db: &TestDb, slack_url: &str, extra: &[(&str, &str)]) -> Settings {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), db.url.clone()),
+        ("SLACK_API_URL".into(), slack_url.into()),
+        ("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into()),
+        ("POMPIER_JOBS__ENABLED".into(), "false".into()),
+        ("POMPIER_JOBS__LEASE_SECS".into(), "30".into()),
+        ("POMPIER_SLACK__TIMEOUT_SECS".into(), "2".into()),
         ("POMPIER_LISTEN".into(), "127.0.0.1:0".into()),
         ("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into()),
         ("POMPIER_API_TOKEN".into(), API_TOKEN.into()),
@@ -171,6 +181,8 @@ pub struct TestApp {
     pub address: String,
     pub store: Store,
     pub client: reqwest::Client,
+    pub slack: FakeSlack,
+    pub state: AppState,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -183,13 +195,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// The app with extra environment variables (`("POMPIER_API_TOKEN", "")` unsets one).
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new(backend).await;
-    let settings = settings(&db, extra);
+    let slack = FakeSlack::start().await;
+    start(db, slack, extra).await
+}
+
+/// Starts the server on `db`, talking to `slack`.
+pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> TestApp {
+    let settings = settings(&db, &slack.url, extra);
     let store = pompier::open_store(&settings)
         .await
         .expect("open test store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), settings.clone());
     let server = tokio::spawn(pompier::serve(store.clone(), settings, listener, async {
         let _ = stopped.await;
     }));
@@ -197,6 +216,8 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         address,
         store,
         client: reqwest::Client::new(),
+        slack,
+        state,
         db,
         stop: Some(stop),
         server: Some(server),
@@ -332,7 +353,7 @@ impl TestApp {
         (page.incidents.len(), events)
     }
 
-    pub async fn stop(mut self) {
+    async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -340,5 +361,31 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
         self.store.close().await;
+    }
+
+    pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// Stops this app and starts another on the same database and fake Slack.
+    pub async fn restart(mut self, extra: &[(&str, &str)]) -> TestApp {
+        self.shut_down().await;
+        let TestApp { db, slack, .. } = self;
+        start(db, slack, extra).await
+    }
+
+    /// A job worker as `pompier serve` runs it (`None` without a bot token).
+    pub fn worker(&self) -> Option<Worker> {
+        pompier::worker(&self.state)
+    }
+
+    /// Runs every job due now, as the workers would; how many ran.
+    pub async fn run_pending_jobs(&self) -> usize {
+        self.run_jobs_at(pompier::now()).await
+    }
+
+    /// Runs every job due at `at`: a later time lets backoffs and leases expire.
+    pub async fn run_jobs_at(&self, at: chrono::DateTime<chrono::Utc>) -> usize {
+        self.worker().expect("a bot token").drain(at).await.unwrap()
     }
 }

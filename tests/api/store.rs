@@ -9,8 +9,15 @@ use crate::helpers::{settings, Backend, TestDb};
 
 async fn store(backend: Backend) -> (Store, TestDb) {
     let db = TestDb::new(backend).await;
-    let store = pompier::open_store(&settings(&db, &[])).await.unwrap();
+    let store = pompier::open_store(&settings(&db, "http://127.0.0.1:9/api", &[]))
+        .await
+        .unwrap();
     (store, db)
+}
+
+/// No jobs for a change.
+fn none(_: &pompier::domain::Change) -> Vec<pompier::jobs::Job> {
+    vec![]
 }
 
 fn user(id: &str) -> SlackUserId {
@@ -19,12 +26,15 @@ fn user(id: &str) -> SlackUserId {
 
 async fn declared(store: &Store, title: &str) -> Incident {
     store
-        .declare(NewIncident {
-            title: title.into(),
-            severity: Severity::Sev2,
-            declared_by: user("U1"),
-            at: pompier::now(),
-        })
+        .declare(
+            NewIncident {
+                title: title.into(),
+                severity: Severity::Sev2,
+                declared_by: user("U1"),
+                at: pompier::now(),
+            },
+            &[],
+        )
         .await
         .unwrap()
 }
@@ -38,9 +48,11 @@ async fn what_is_written_reads_back_the_same(backend: Backend) {
     );
     let at = pompier::now();
     let change = store
-        .change(incident.id, |i| {
-            i.move_to(Status::Resolved, &user("U2"), None, at, &Policy::default())
-        })
+        .change(
+            incident.id,
+            |i| i.move_to(Status::Resolved, &user("U2"), None, at, &Policy::default()),
+            none,
+        )
         .await
         .unwrap();
     let read = store.get(incident.id).await.unwrap().unwrap();
@@ -57,15 +69,19 @@ async fn a_rejected_change_writes_nothing(backend: Backend) {
     let (store, _db) = store(backend).await;
     let incident = declared(&store, "x").await;
     let result = store
-        .change(incident.id, |i| {
-            i.move_to(
-                Status::Closed,
-                &user("U2"),
-                None,
-                pompier::now(),
-                &Policy::default(),
-            )
-        })
+        .change(
+            incident.id,
+            |i| {
+                i.move_to(
+                    Status::Closed,
+                    &user("U2"),
+                    None,
+                    pompier::now(),
+                    &Policy::default(),
+                )
+            },
+            none,
+        )
         .await;
     assert!(
         matches!(result, Err(StoreError::Rejected(Rejected::Refused(_)))),
@@ -77,9 +93,11 @@ async fn a_rejected_change_writes_nothing(backend: Backend) {
     );
     assert_eq!(store.timeline(incident.id).await.unwrap().len(), 1);
     let missing = store
-        .change(pompier::domain::IncidentId(999), |i| {
-            Ok(i.add_note("n".into(), &user("U1"), pompier::now()))
-        })
+        .change(
+            pompier::domain::IncidentId(999),
+            |i| Ok(i.add_note("n".into(), &user("U1"), pompier::now())),
+            none,
+        )
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 }
@@ -94,16 +112,20 @@ async fn concurrent_writers_lose_no_update(backend: Backend) {
             let at = pompier::now();
             if i % 2 == 0 {
                 store
-                    .change(id, |inc| {
-                        Ok(inc.add_note(format!("note {i}"), &user("U1"), at))
-                    })
+                    .change(
+                        id,
+                        |inc| Ok(inc.add_note(format!("note {i}"), &user("U1"), at)),
+                        none,
+                    )
                     .await
             } else {
                 let role = format!("r{i}").parse().unwrap();
                 store
-                    .change(id, |inc| {
-                        inc.assign(&role, &user(&format!("U{i}")), &user("U1"), at)
-                    })
+                    .change(
+                        id,
+                        |inc| inc.assign(&role, &user(&format!("U{i}")), &user("U1"), at),
+                        none,
+                    )
                     .await
             }
         })
@@ -153,12 +175,15 @@ async fn list_is_newest_first_and_pages_without_gaps(backend: Backend) {
     let mut ids = vec![];
     for i in 0..5 {
         let incident = store
-            .declare(NewIncident {
-                title: format!("t{i}"),
-                severity: Severity::Sev4,
-                declared_by: user("U1"),
-                at,
-            })
+            .declare(
+                NewIncident {
+                    title: format!("t{i}"),
+                    severity: Severity::Sev4,
+                    declared_by: user("U1"),
+                    at,
+                },
+                &[],
+            )
             .await
             .unwrap();
         ids.push(incident.id);

@@ -1,0 +1,224 @@
+//! Each job, carried out against Slack. What Slack made (channel id, summary `ts`) is
+//! recorded at once, so a retried job continues where it stopped instead of making a
+//! second channel or message.
+
+use serde_json::json;
+
+use super::{Effects, Job};
+use crate::domain::{ChannelId, Incident};
+use crate::slack::blocks;
+use crate::slack::client::{SlackClient, SlackError};
+use crate::slack::names::{channel_name, truncate};
+use crate::store::{Store, StoreError};
+
+/// Longest topic Slack accepts.
+const MAX_TOPIC: usize = 250;
+/// Names tried after `name_taken` before giving up.
+const NAME_TRIES: u32 = 20;
+
+/// Why a job did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl JobError {
+    /// Whether running the job again may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            JobError::Slack(SlackError::Refused { .. }) | JobError::Permanent(_) => false,
+            JobError::Slack(_) => true,
+            JobError::Store(StoreError::NotFound(_) | StoreError::Corrupt(_)) => false,
+            JobError::Store(_) => true,
+        }
+    }
+}
+
+/// What the Slack jobs need.
+pub struct SlackJobs {
+    pub slack: SlackClient,
+    pub store: Store,
+    pub effects: Effects,
+    pub announce_channel: Option<ChannelId>,
+    pub public_url: Option<String>,
+}
+
+impl SlackJobs {
+    /// Runs `job` for incident `incident_id`; the jobs to queue after it.
+    pub async fn run(
+        &self,
+        incident_id: crate::domain::IncidentId,
+        job: &Job,
+    ) -> Result<Vec<Job>, JobError> {
+        let incident = self
+            .store
+            .get(incident_id)
+            .await?
+            .ok_or(StoreError::NotFound(incident_id))?;
+        match job {
+            Job::CreateChannel => self.create_channel(incident).await,
+            Job::Invite { users } => self.invite(&incident, users).await.map(|_| vec![]),
+            Job::SetTopic => {
+                let topic = truncate(
+                    &format!("Incident #{}: {}", incident.id, incident.title),
+                    MAX_TOPIC,
+                );
+                let channel = channel(&incident)?;
+                self.slack
+                    .call(
+                        "conversations.setTopic",
+                        &json!({"channel": channel, "topic": topic}),
+                    )
+                    .await?;
+                Ok(vec![])
+            }
+            Job::PostSummary => self.post_summary(&incident).await.map(|_| vec![]),
+            Job::UpdateSummary => {
+                if let Some(ts) = &incident.summary_ts {
+                    let channel = channel(&incident)?;
+                    self.slack
+                        .call(
+                            "chat.update",
+                            &json!({"channel": channel, "ts": ts,
+                                    "text": blocks::summary_text(&incident),
+                                    "blocks": blocks::summary(&incident, self.public_url.as_deref())}),
+                        )
+                        .await?;
+                }
+                // No summary yet: the pending PostSummary will show the present state.
+                Ok(vec![])
+            }
+            Job::Post { text } => {
+                let channel = channel(&incident)?;
+                self.post(channel.as_str(), text).await.map(|_| vec![])
+            }
+            Job::Announce { text } => {
+                if let Some(announce) = &self.announce_channel {
+                    self.post(announce.as_str(), text).await?;
+                }
+                Ok(vec![])
+            }
+            Job::ArchiveChannel => {
+                let channel = channel(&incident)?;
+                match self
+                    .slack
+                    .call("conversations.archive", &json!({"channel": channel}))
+                    .await
+                {
+                    Err(e) if e.code() == Some("already_archived") => Ok(vec![]),
+                    other => other.map(|_| vec![]).map_err(Into::into),
+                }
+            }
+        }
+    }
+
+    async fn post(&self, channel: &str, text: &str) -> Result<String, JobError> {
+        let response = self
+            .slack
+            .call(
+                "chat.postMessage",
+                &json!({"channel": channel, "text": truncate(text, 4000), "blocks": blocks::message(text)}),
+            )
+            .await?;
+        Ok(response["ts"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn create_channel(&self, mut incident: Incident) -> Result<Vec<Job>, JobError> {
+        if incident.channel_id.is_none() {
+            let mut created = None;
+            for suffix in 0..NAME_TRIES {
+                let name = channel_name(incident.id.0, &incident.title, suffix);
+                match self
+                    .slack
+                    .call("conversations.create", &json!({"name": name}))
+                    .await
+                {
+                    Ok(response) => {
+                        created = response["channel"]["id"].as_str().map(str::to_owned);
+                        break;
+                    }
+                    Err(e) if e.code() == Some("name_taken") => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let id: ChannelId = created
+                .ok_or_else(|| {
+                    JobError::Permanent(format!("{NAME_TRIES} channel names were taken"))
+                })?
+                .parse()
+                .map_err(|e| JobError::Permanent(format!("conversations.create: {e}")))?;
+            // Recorded before anything else, so a retry never creates a second channel.
+            self.store.set_channel(incident.id, &id).await?;
+            incident.channel_id = Some(id);
+        }
+        Ok(self.effects.after_channel(&incident))
+    }
+
+    /// Invites each user on their own, so one who cannot be invited does not keep the
+    /// others out; such a refusal is logged, not retried.
+    async fn invite(&self, incident: &Incident, users: &[String]) -> Result<(), JobError> {
+        let channel = channel(incident)?;
+        for user in users {
+            match self
+                .slack
+                .call(
+                    "conversations.invite",
+                    &json!({"channel": channel, "users": user}),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("already_in_channel") => {}
+                Err(e @ SlackError::Refused { .. }) => {
+                    tracing::warn!(incident = %incident.id, %user, error = %e, "cannot invite user");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_summary(&self, incident: &Incident) -> Result<(), JobError> {
+        let channel = channel(incident)?;
+        let ts = match &incident.summary_ts {
+            Some(ts) => ts.clone(),
+            None => {
+                let response = self
+                    .slack
+                    .call(
+                        "chat.postMessage",
+                        &json!({"channel": channel, "text": blocks::summary_text(incident),
+                                "blocks": blocks::summary(incident, self.public_url.as_deref())}),
+                    )
+                    .await?;
+                let ts = response["ts"]
+                    .as_str()
+                    .ok_or_else(|| JobError::Permanent("chat.postMessage returned no ts".into()))?
+                    .to_owned();
+                // Recorded before pinning, so a retry pins this message and posts no other.
+                self.store.set_summary_ts(incident.id, &ts).await?;
+                ts
+            }
+        };
+        match self
+            .slack
+            .call("pins.add", &json!({"channel": channel, "timestamp": ts}))
+            .await
+        {
+            Err(e) if e.code() == Some("already_pinned") => Ok(()),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+}
+
+fn channel(incident: &Incident) -> Result<&ChannelId, JobError> {
+    incident
+        .channel_id
+        .as_ref()
+        .ok_or_else(|| JobError::Permanent(format!("incident #{} has no channel", incident.id)))
+}

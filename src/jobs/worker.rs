@@ -1,0 +1,172 @@
+//! Workers: claim a due job under a lease, run it, record how it ended. Several run in
+//! each `pompier serve`, and several instances may share one PostgreSQL queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use super::retry::Backoff;
+use super::slack_jobs::SlackJobs;
+use crate::metrics::Metrics;
+use crate::store::{ClaimedJob, Finish, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub lease: Duration,
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    jobs: Arc<SlackJobs>,
+    settings: WorkerSettings,
+    metrics: Arc<Metrics>,
+    /// Who holds a lease: unique per worker, so a worker that lost its lease cannot
+    /// finish a job another worker took over.
+    owner: String,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        jobs: SlackJobs,
+        settings: WorkerSettings,
+        metrics: Arc<Metrics>,
+    ) -> Worker {
+        Worker {
+            store,
+            jobs: Arc::new(jobs),
+            settings,
+            metrics,
+            owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
+        }
+    }
+
+    /// Claims and runs one job due at `now`; false when none is due.
+    pub async fn run_one(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(claimed) = self
+            .store
+            .claim_job(&self.owner, now, self.settings.lease)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let finish = self.execute(&claimed, now).await;
+        match &finish {
+            Finish::Done { .. } => self.metrics.job_done(),
+            Finish::Retry { error, .. } => {
+                self.metrics.job_retried();
+                tracing::warn!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed; will retry");
+            }
+            Finish::Dead { error } => {
+                self.metrics.job_dead();
+                tracing::error!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead");
+            }
+        }
+        if !self
+            .store
+            .finish_job(&claimed, &self.owner, now, finish)
+            .await?
+        {
+            tracing::warn!(
+                job = claimed.id,
+                "lease lost: another worker took this job over"
+            );
+        }
+        Ok(true)
+    }
+
+    async fn execute(&self, claimed: &ClaimedJob, now: DateTime<Utc>) -> Finish {
+        let job = match &claimed.job {
+            Ok(job) => job,
+            Err(payload) => {
+                return Finish::Dead {
+                    error: format!("unreadable job payload: {payload}"),
+                }
+            }
+        };
+        match self.jobs.run(claimed.incident_id, job).await {
+            Ok(followups) => Finish::Done { followups },
+            Err(e) if e.is_transient() && claimed.attempts < self.settings.max_attempts => {
+                let retry_after = match &e {
+                    super::slack_jobs::JobError::Slack(
+                        crate::slack::client::SlackError::RateLimited { retry_after },
+                    ) => *retry_after,
+                    _ => None,
+                };
+                let wait =
+                    self.settings
+                        .backoff
+                        .next(claimed.attempts, retry_after, rand::random());
+                Finish::Retry {
+                    at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
+                    error: format!("{} {e}", job.kind()),
+                }
+            }
+            Err(e) => Finish::Dead {
+                error: format!("{} {e}", job.kind()),
+            },
+        }
+    }
+
+    /// Runs jobs due at `now` until none is; how many ran. Tests call this to drain the
+    /// queue without sleeping, passing a later `now` to let backoffs expire.
+    pub async fn drain(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut ran = 0;
+        while self.run_one(now).await? {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Starts `concurrency` loops that drain the queue whenever `wake` fires or every
+    /// poll interval, until stopped.
+    pub fn spawn(self, wake: Arc<Notify>) -> WorkerHandle {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for _ in 0..self.settings.concurrency.max(1) {
+            let (worker, wake, mut stopped) = (self.clone(), wake.clone(), stopped.clone());
+            tasks.spawn(async move {
+                loop {
+                    // Each job is claimed at the time it starts.
+                    loop {
+                        match worker.run_one(crate::now()).await {
+                            Ok(true) => continue,
+                            Ok(false) => break,
+                            Err(e) => {
+                                tracing::error!(error = ?e, "job queue unavailable");
+                                break;
+                            }
+                        }
+                    }
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(worker.settings.poll_interval) => {}
+                        _ = stopped.changed() => break,
+                    }
+                }
+            });
+        }
+        WorkerHandle { stop, tasks }
+    }
+}
+
+/// Running workers; `stop` lets each finish the job in hand.
+pub struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl WorkerHandle {
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,169 @@
+//! The pinned summary of an incident, in Block Kit, within Slack's limits (header text
+//! ≤ 150 characters, section text ≤ 3000, ≤ 50 blocks).
+
+use serde_json::{json, Value};
+
+use super::names::truncate;
+use super::text::{escape, mention};
+use crate::domain::{Incident, Status};
+
+pub const MAX_HEADER: usize = 150;
+pub const MAX_SECTION: usize = 3000;
+pub const MAX_BLOCKS: usize = 50;
+
+/// Slack's date token: each reader sees the time in their own zone.
+fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// Notification text shown where blocks are not (and in the channel list).
+pub fn summary_text(incident: &Incident) -> String {
+    truncate(
+        &format!(
+            "Incident #{} {} ({}, {})",
+            incident.id,
+            escape(&incident.title),
+            incident.severity,
+            incident.status
+        ),
+        MAX_SECTION,
+    )
+}
+
+/// The summary message: title, severity, status, roles, declared time, links.
+pub fn summary(incident: &Incident, public_url: Option<&str>) -> Vec<Value> {
+    let header = truncate(&format!("#{} {}", incident.id, incident.title), MAX_HEADER);
+    let mut fields = vec![
+        format!("*Severity*\n{}", incident.severity),
+        format!("*Status*\n{}", incident.status),
+    ];
+    for (role, user) in &incident.roles {
+        fields.push(format!("*{}*\n{}", escape(role.as_str()), mention(user)));
+    }
+    if let Some(at) = incident.milestones.opened_at {
+        fields.push(format!(
+            "*Declared*\n{} by {}",
+            local_time(at),
+            mention(&incident.declared_by)
+        ));
+    }
+    // A section holds at most 10 fields.
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": {"type": "plain_text", "text": header, "emoji": true}
+    })];
+    for chunk in fields.chunks(10) {
+        blocks.push(json!({
+            "type": "section",
+            "fields": chunk.iter().map(|f| json!({"type": "mrkdwn", "text": truncate(f, 2000)})).collect::<Vec<_>>()
+        }));
+    }
+    let milestones: Vec<String> = Status::ALL[1..]
+        .iter()
+        .filter_map(|s| {
+            incident
+                .milestones
+                .get(*s)
+                .map(|at| format!("{s} {}", local_time(at)))
+        })
+        .collect();
+    if !milestones.is_empty() {
+        blocks.push(json!({
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": truncate(&milestones.join(" · "), MAX_SECTION)}]
+        }));
+    }
+    let mut links = vec![];
+    if let Some(base) = public_url {
+        links.push(format!(
+            "<{}/api/v1/incidents/{}|Incident #{} in pompier>",
+            base.trim_end_matches('/'),
+            incident.id,
+            incident.id
+        ));
+    }
+    if let Some(url) = &incident.postmortem_url {
+        links.push(format!("<{}|Postmortem>", escape(url)));
+    }
+    links
+        .push("Move it with `/incident investigating|mitigated|resolved|postmortem|closed`".into());
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(&links.join(" · "), MAX_SECTION)}]
+    }));
+    blocks.truncate(MAX_BLOCKS);
+    blocks
+}
+
+/// A message of `text` (mrkdwn, already escaped) cut into sections within the limits.
+pub fn message(text: &str) -> Vec<Value> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(MAX_SECTION)
+        .take(MAX_BLOCKS)
+        .map(|chunk| {
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk.iter().collect::<String>()}})
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{IncidentId, Milestones, Severity};
+    use chrono::DateTime;
+
+    fn incident(title: &str) -> Incident {
+        Incident {
+            id: IncidentId(42),
+            title: title.into(),
+            severity: Severity::Sev2,
+            status: Status::Investigating,
+            channel_id: None,
+            declared_by: "U1".parse().unwrap(),
+            roles: [("lead".parse().unwrap(), "U2".parse().unwrap())].into(),
+            milestones: Milestones {
+                investigating_at: DateTime::from_timestamp(1_700_000_100, 0),
+                ..Milestones::opened(DateTime::from_timestamp(1_700_000_000, 0).unwrap())
+            },
+            postmortem_url: None,
+            summary_ts: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn the_summary_shows_state_roles_and_local_time() {
+        let blocks = summary(&incident("DB down"), Some("https://pompier.example.com/"));
+        let all = serde_json::to_string(&blocks).unwrap();
+        assert_eq!(blocks[0]["text"]["text"], "#42 DB down");
+        for part in [
+            "SEV2",
+            "investigating",
+            "*lead*\\n<@U2>",
+            "<!date^1700000000^",
+            "https://pompier.example.com/api/v1/incidents/42|",
+        ] {
+            assert!(all.contains(part), "{part} in {all}");
+        }
+    }
+
+    #[test]
+    fn hostile_and_huge_text_stays_escaped_and_within_limits() {
+        let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
+        let blocks = summary(&incident(&title), None);
+        assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
+        assert!(summary_text(&incident(&title))
+            .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));
+        let long = message(&"x".repeat(10_000));
+        assert_eq!(long.len(), 4);
+        assert!(long
+            .iter()
+            .all(|b| b["text"]["text"].as_str().unwrap().chars().count() <= MAX_SECTION));
+        assert_eq!(message(&"y".repeat(MAX_SECTION * 60)).len(), MAX_BLOCKS);
+    }
+}

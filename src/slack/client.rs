@@ -1,0 +1,124 @@
+//! Slack's Web API: one `reqwest` client with timeouts, the bot token as a secret, and
+//! Slack's `ok:false` (sent with HTTP 200) turned into an error carrying Slack's code.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// HTTP 429 or `ratelimited`: wait `retry_after` if Slack said.
+    #[error("rate limited by Slack (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Worth trying again: a 5xx, a timeout, a dropped connection, Slack's own hiccups.
+    #[error("Slack unreachable or failing: {0}")]
+    Transient(String),
+    /// Slack refused the call; trying again will not help.
+    #[error("Slack refused {method}: {code}")]
+    Refused { method: String, code: String },
+}
+
+impl SlackError {
+    /// Slack's error code, when Slack refused the call.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SlackError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// `ok:false` codes that mean "try again later" rather than "never".
+const TRANSIENT_CODES: &[&str] = &[
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "ratelimited",
+    "rate_limited",
+];
+
+#[derive(Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base: String,
+    token: SecretString,
+}
+
+impl SlackClient {
+    pub fn new(base: &str, token: SecretString, timeout: Duration) -> SlackClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .timeout(timeout)
+            .user_agent(concat!("pompier/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client");
+        SlackClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    /// Calls `method` with a JSON body; the response's JSON when `ok` is true.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let response = self
+            .http
+            .post(format!("{}/{method}", self.base))
+            .bearer_auth(self.token.expose_secret())
+            .json(body)
+            .send()
+            .await
+            // Without the URL: nothing secret is in it, but it says nothing useful either.
+            .map_err(|e| SlackError::Transient(e.without_url().to_string()))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(SlackError::RateLimited {
+                retry_after: retry_after(response.headers()),
+            });
+        }
+        if status.is_server_error() {
+            return Err(SlackError::Transient(format!("HTTP {status}")));
+        }
+        let headers = response.headers().clone();
+        let json: Value = response.json().await.map_err(|e| {
+            SlackError::Transient(format!(
+                "HTTP {status}, unreadable body: {}",
+                e.without_url()
+            ))
+        })?;
+        if json["ok"].as_bool() == Some(true) {
+            return Ok(json);
+        }
+        let code = json["error"].as_str().unwrap_or("unknown_error").to_owned();
+        if code == "ratelimited" || code == "rate_limited" {
+            return Err(SlackError::RateLimited {
+                retry_after: retry_after(&headers),
+            });
+        }
+        if TRANSIENT_CODES.contains(&code.as_str())
+            || !status.is_success() && code == "unknown_error"
+        {
+            return Err(SlackError::Transient(format!("HTTP {status}, {code}")));
+        }
+        Err(SlackError::Refused {
+            method: method.to_owned(),
+            code,
+        })
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}

@@ -1,0 +1,188 @@
+//! The job queue's storage: claim under a lease, finish, retry, bury.
+//!
+//! PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so several instances share the work;
+//! SQLite's single writer makes the same statement atomic. Only the oldest pending job
+//! of an incident can be claimed, so one incident's jobs run in order.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Store, StoreError};
+use crate::domain::IncidentId;
+use crate::jobs::Job;
+
+/// A job this worker holds until `lease_until`.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub incident_id: IncidentId,
+    /// `Err` carries the payload that did not decode; such a job is buried.
+    pub job: Result<Job, String>,
+    /// Including this one.
+    pub attempts: u32,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// Done; `followups` are queued in the same transaction.
+    Done { followups: Vec<Job> },
+    /// Failed for now; runs again at `at`.
+    Retry { at: DateTime<Utc>, error: String },
+    /// Failed for good; kept as `dead` for people and metrics to see.
+    Dead { error: String },
+}
+
+/// A job as stored, for inspection.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    incident_id: i64,
+    payload: String,
+    attempts: i32,
+}
+
+const CLAIM: &str = "UPDATE jobs SET attempts = attempts + 1, lease_owner = $1, lease_until = $3 \
+     WHERE id = (SELECT j.id FROM jobs j \
+                 WHERE j.state = 'pending' AND j.next_attempt_at <= $2 \
+                   AND (j.lease_until IS NULL OR j.lease_until < $2) \
+                   AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.incident_id = j.incident_id \
+                                   AND e.state = 'pending' AND e.id < j.id) \
+                 ORDER BY j.next_attempt_at, j.id LIMIT 1 {LOCK}) \
+     RETURNING id, incident_id, payload, attempts";
+
+impl Store {
+    /// Claims the next due job for `owner` until `now + lease`, if there is one.
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let row: Option<ClaimRow> = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_as(&CLAIM.replace("{LOCK}", "FOR UPDATE SKIP LOCKED"))
+                    .bind(owner)
+                    .bind(now)
+                    .bind(until)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Sqlite { write, .. } => {
+                sqlx::query_as(&CLAIM.replace("{LOCK}", ""))
+                    .bind(owner)
+                    .bind(now)
+                    .bind(until)
+                    .fetch_optional(write)
+                    .await?
+            }
+        };
+        Ok(row.map(|r| ClaimedJob {
+            id: r.id,
+            incident_id: IncidentId(r.incident_id),
+            job: serde_json::from_str(&r.payload).map_err(|_| r.payload.clone()),
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+        }))
+    }
+
+    /// Records how `job` ended, if `owner` still holds it; false when its lease was lost
+    /// to another worker, whose outcome then stands.
+    pub async fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        owner: &str,
+        now: DateTime<Utc>,
+        finish: Finish,
+    ) -> Result<bool, StoreError> {
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let (state, next, error) = match &finish {
+                Finish::Done { .. } => ("done", None, None),
+                Finish::Retry { at, error } => ("pending", Some(*at), Some(error.as_str())),
+                Finish::Dead { error } => ("dead", None, Some(error.as_str())),
+            };
+            let updated = sqlx::query(
+                "UPDATE jobs SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
+                 last_error = $5, finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6 END, \
+                 lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+            )
+            .bind(job.id)
+            .bind(owner)
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Ok(false);
+            }
+            if let Finish::Done { followups } = &finish {
+                for followup in followups {
+                    insert_job!(&mut *tx, job.incident_id.0, followup, now);
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Jobs by state (`pending`, `done`, `dead`), for metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// The jobs of incident `id`, oldest first.
+    pub async fn jobs_of(&self, id: IncidentId) -> Result<Vec<JobRecord>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_as(
+                "SELECT id, incident_id, kind, payload, state, attempts, next_attempt_at, last_error \
+                 FROM jobs WHERE incident_id = $1 ORDER BY id",
+            )
+            .bind(id.0)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The earliest time a pending job is due, if any is pending.
+    pub async fn next_job_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'pending'")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Records the `ts` of the incident's pinned summary message.
+    pub async fn set_summary_ts(&self, id: IncidentId, ts: &str) -> Result<(), StoreError> {
+        with_db!(self, write pool => {
+            sqlx::query("UPDATE incidents SET summary_ts = $2 WHERE id = $1")
+                .bind(id.0)
+                .bind(ts)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,315 @@
+//! A fake Slack Web API: a real HTTP server on port 0 that keeps channels, messages and
+//! pins, checks what real Slack checks (token, channel names, Block Kit limits), and
+//! fails on cue (5xx, 429 with Retry-After, `ok:false`, a hang).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+
+#[derive(Debug, Clone)]
+pub enum Failure {
+    Status(u16),
+    RateLimited(u64),
+    Error(&'static str),
+    /// Answers nothing for a long time (a worker killed meanwhile never hears back).
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub name: String,
+    pub topic: Option<String>,
+    pub members: Vec<String>,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub channel: String,
+    pub ts: String,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Slack {
+    calls: Vec<(String, Value)>,
+    channels: Vec<Channel>,
+    messages: Vec<Message>,
+    updates: Vec<Message>,
+    pins: Vec<(String, String)>,
+    failures: HashMap<String, VecDeque<Failure>>,
+    counter: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    pub url: String,
+    state: Arc<Mutex<Slack>>,
+    /// Fires when a call starts to hang.
+    pub hanging: Arc<Notify>,
+}
+
+fn ok(extra: Value) -> Response {
+    let mut body = json!({"ok": true});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    Json(body).into_response()
+}
+
+fn refuse(code: &str) -> Response {
+    Json(json!({"ok": false, "error": code})).into_response()
+}
+
+fn valid_channel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 80
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Block Kit's limits, as Slack enforces them.
+fn valid_blocks(blocks: &Value) -> bool {
+    let Some(blocks) = blocks.as_array() else {
+        return true;
+    };
+    let text_len = |v: &Value| v["text"].as_str().map_or(0, |t| t.chars().count());
+    blocks.len() <= 50
+        && blocks.iter().all(|b| match b["type"].as_str() {
+            Some("header") => text_len(&b["text"]) <= 150,
+            Some("section") => {
+                text_len(&b["text"]) <= 3000
+                    && b["fields"]
+                        .as_array()
+                        .is_none_or(|f| f.len() <= 10 && f.iter().all(|f| text_len(f) <= 2000))
+            }
+            _ => true,
+        })
+}
+
+async fn api(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let failure = {
+        let mut s = fake.state.lock().unwrap();
+        s.calls.push((method.clone(), body.clone()));
+        s.failures.get_mut(&method).and_then(VecDeque::pop_front)
+    };
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {BOT_TOKEN}"))
+    {
+        return refuse("invalid_auth");
+    }
+    match failure {
+        Some(Failure::Status(code)) => {
+            return (StatusCode::from_u16(code).unwrap(), "upstream failure").into_response()
+        }
+        Some(Failure::RateLimited(secs)) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", secs.to_string())],
+                Json(json!({"ok": false, "error": "ratelimited"})),
+            )
+                .into_response()
+        }
+        Some(Failure::Error(code)) => return refuse(code),
+        Some(Failure::Hang) => {
+            fake.hanging.notify_one();
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            return (StatusCode::GATEWAY_TIMEOUT, "hung").into_response();
+        }
+        None => {}
+    }
+    let mut s = fake.state.lock().unwrap();
+    s.counter += 1;
+    let n = s.counter;
+    let channel = body["channel"].as_str().unwrap_or_default().to_owned();
+    let known = s.channels.iter().any(|c| c.id == channel);
+    match method.as_str() {
+        "conversations.create" => {
+            let name = body["name"].as_str().unwrap_or_default().to_owned();
+            if !valid_channel_name(&name) {
+                return refuse("invalid_name_specials");
+            }
+            if s.channels.iter().any(|c| c.name == name) {
+                return refuse("name_taken");
+            }
+            let id = format!("C{n:08}");
+            s.channels.push(Channel {
+                id: id.clone(),
+                name: name.clone(),
+                topic: None,
+                members: vec![],
+                archived: false,
+            });
+            ok(json!({"channel": {"id": id, "name": name}}))
+        }
+        "conversations.invite" => {
+            let users = body["users"].as_str().unwrap_or_default().to_owned();
+            if users.contains("BAD") {
+                return refuse("user_not_found");
+            }
+            let Some(c) = s.channels.iter_mut().find(|c| c.id == channel) else {
+                return refuse("channel_not_found");
+            };
+            if c.members.contains(&users) {
+                return refuse("already_in_channel");
+            }
+            c.members.push(users);
+            ok(json!({"channel": {"id": channel}}))
+        }
+        "conversations.setTopic" => {
+            let topic = body["topic"].as_str().unwrap_or_default().to_owned();
+            if topic.chars().count() > 250 {
+                return refuse("too_long");
+            }
+            let Some(c) = s.channels.iter_mut().find(|c| c.id == channel) else {
+                return refuse("channel_not_found");
+            };
+            c.topic = Some(topic);
+            ok(json!({}))
+        }
+        "conversations.archive" => {
+            let Some(c) = s.channels.iter_mut().find(|c| c.id == channel) else {
+                return refuse("channel_not_found");
+            };
+            if c.archived {
+                return refuse("already_archived");
+            }
+            c.archived = true;
+            ok(json!({}))
+        }
+        "chat.postMessage" | "chat.update" => {
+            if !known && !channel.starts_with("C0ANN") {
+                return refuse("channel_not_found");
+            }
+            if !valid_blocks(&body["blocks"]) {
+                return refuse("invalid_blocks");
+            }
+            if method == "chat.update" {
+                let ts = body["ts"].as_str().unwrap_or_default().to_owned();
+                if !s
+                    .messages
+                    .iter()
+                    .any(|m| m.channel == channel && m.ts == ts)
+                {
+                    return refuse("message_not_found");
+                }
+                s.updates.push(Message {
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                    body,
+                });
+                return ok(json!({"channel": channel, "ts": ts}));
+            }
+            let ts = format!("1700000000.{n:06}");
+            s.messages.push(Message {
+                channel: channel.clone(),
+                ts: ts.clone(),
+                body,
+            });
+            ok(json!({"channel": channel, "ts": ts}))
+        }
+        "pins.add" => {
+            let ts = body["timestamp"].as_str().unwrap_or_default().to_owned();
+            if s.pins.contains(&(channel.clone(), ts.clone())) {
+                return refuse("already_pinned");
+            }
+            s.pins.push((channel, ts));
+            ok(json!({}))
+        }
+        _ => refuse("unknown_method"),
+    }
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = FakeSlack {
+            url: format!("http://{}/api", listener.local_addr().unwrap()),
+            state: Arc::default(),
+            hanging: Arc::new(Notify::new()),
+        };
+        let app = Router::new()
+            .route("/api/{method}", post(api))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        fake
+    }
+
+    /// The next calls of `method` fail as listed, in order.
+    pub fn fail(&self, method: &str, failures: impl IntoIterator<Item = Failure>) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .entry(method.into())
+            .or_default()
+            .extend(failures);
+    }
+
+    /// Every call received, in order: method and body.
+    pub fn calls(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn methods(&self) -> Vec<String> {
+        self.calls().into_iter().map(|(m, _)| m).collect()
+    }
+
+    pub fn channels(&self) -> Vec<Channel> {
+        self.state.lock().unwrap().channels.clone()
+    }
+
+    pub fn messages_in(&self, channel: &str) -> Vec<Message> {
+        self.state
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel)
+            .cloned()
+            .collect()
+    }
+
+    pub fn messages(&self) -> Vec<Message> {
+        self.state.lock().unwrap().messages.clone()
+    }
+
+    pub fn updates(&self) -> Vec<Message> {
+        self.state.lock().unwrap().updates.clone()
+    }
+
+    pub fn pins(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().pins.clone()
+    }
+
+    /// A channel someone else already made.
+    pub fn add_channel(&self, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.counter += 1;
+        let id = format!("C9{:07}", s.counter);
+        s.channels.push(Channel {
+            id,
+            name: name.into(),
+            topic: None,
+            members: vec![],
+            archived: false,
+        });
+    }
+}
