@@ -28,10 +28,13 @@ impl Metrics {
 
     pub async fn render(&self, store: &Store) -> Result<String, StoreError> {
         let mut out = String::new();
-        out.push_str("# HELP pompier_jobs Jobs in the queue by state (pending, done, dead).\n");
+        out.push_str(
+            "# HELP pompier_jobs Jobs by state: queued (behind another job of its incident), \
+             pending (due or retrying), done, dead.\n",
+        );
         out.push_str("# TYPE pompier_jobs gauge\n");
         let counts = store.job_counts().await?;
-        for state in ["pending", "done", "dead"] {
+        for state in ["queued", "pending", "done", "dead"] {
             let n = counts
                 .iter()
                 .find(|(s, _)| s == state)

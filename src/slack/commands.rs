@@ -63,7 +63,14 @@ pub async fn execute(
                 )
                 .await?;
             state.jobs_queued.notify_waiters();
-            Ok(reply::declared(&incident))
+            let mut reply = reply::declared(&incident);
+            if state.settings.secrets.slack_bot_token.is_none() {
+                reply.text.push_str(
+                    "\n:warning: SLACK_BOT_TOKEN is not set on this pompier: the incident's \
+                     channel will be created once it is.",
+                );
+            }
+            Ok(reply)
         }
         Command::List => {
             let page = store

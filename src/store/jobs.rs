@@ -1,8 +1,9 @@
 //! The job queue's storage: claim under a lease, finish, retry, bury.
 //!
 //! PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so several instances share the work;
-//! SQLite's single writer makes the same statement atomic. Only the oldest pending job
-//! of an incident can be claimed, so one incident's jobs run in order.
+//! SQLite's single writer makes the same statement atomic. Only an incident's oldest
+//! unfinished job is `pending`; the rest are `queued` and promoted one by one as jobs
+//! finish, so one incident's jobs run in order and a claim needs no look at the others.
 
 use std::time::Duration;
 
@@ -56,12 +57,10 @@ struct ClaimRow {
 }
 
 const CLAIM: &str = "UPDATE jobs SET attempts = attempts + 1, lease_owner = $1, lease_until = $3 \
-     WHERE id = (SELECT j.id FROM jobs j \
-                 WHERE j.state = 'pending' AND j.next_attempt_at <= $2 \
-                   AND (j.lease_until IS NULL OR j.lease_until < $2) \
-                   AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.incident_id = j.incident_id \
-                                   AND e.state = 'pending' AND e.id < j.id) \
-                 ORDER BY j.next_attempt_at, j.id LIMIT 1 {LOCK}) \
+     WHERE id = (SELECT id FROM jobs \
+                 WHERE state = 'pending' AND next_attempt_at <= $2 \
+                   AND (lease_until IS NULL OR lease_until < $2) \
+                 ORDER BY next_attempt_at, id LIMIT 1 {LOCK}) \
      RETURNING id, incident_id, payload, attempts";
 
 impl Store {
@@ -108,8 +107,17 @@ impl Store {
         now: DateTime<Utc>,
         finish: Finish,
     ) -> Result<bool, StoreError> {
+        let postgres = matches!(self.db, Db::Postgres(_));
         with_db!(self, write pool => {
             let mut tx = pool.begin().await?;
+            if postgres {
+                // Serializes with changes to the incident, which queue jobs under the
+                // same row lock, so no job is left queued behind nothing.
+                sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
+                    .bind(job.incident_id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let (state, next, error) = match &finish {
                 Finish::Done { .. } => ("done", None, None),
                 Finish::Retry { at, error } => ("pending", Some(*at), Some(error.as_str())),
@@ -138,12 +146,23 @@ impl Store {
                     insert_job!(&mut *tx, job.incident_id.0, followup, now);
                 }
             }
+            if state != "pending" {
+                // The next job of the incident, if one waits and none runs.
+                sqlx::query(
+                    "UPDATE jobs SET state = 'pending' WHERE id = (SELECT MIN(id) FROM jobs \
+                     WHERE incident_id = $1 AND state = 'queued') \
+                     AND NOT EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 AND state = 'pending')",
+                )
+                .bind(job.incident_id.0)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
         });
         Ok(true)
     }
 
-    /// Jobs by state (`pending`, `done`, `dead`), for metrics.
+    /// Jobs by state (`queued`, `pending`, `done`, `dead`), for metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(with_db!(self, read pool => {
             sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
@@ -162,15 +181,6 @@ impl Store {
             .bind(id.0)
             .fetch_all(pool)
             .await?
-        }))
-    }
-
-    /// The earliest time a pending job is due, if any is pending.
-    pub async fn next_job_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(with_db!(self, read pool => {
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'pending'")
-                .fetch_one(pool)
-                .await?
         }))
     }
 

@@ -100,13 +100,15 @@ macro_rules! insert_event {
     }};
 }
 
-/// Queues `$job` for incident `$id` on executor `$ex`, due at `$now`.
+/// Queues `$job` for incident `$id` on executor `$ex`, due at `$now`: `pending` when the
+/// incident has no unfinished job, else `queued` behind the ones it has.
 macro_rules! insert_job {
     ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
         let job: &Job = $job;
         sqlx::query(
-            "INSERT INTO jobs (incident_id, kind, payload, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO jobs (incident_id, kind, payload, state, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 \
+                     AND state IN ('queued', 'pending')) THEN 'queued' ELSE 'pending' END, $4, $4)",
         )
         .bind($id)
         .bind(job.kind())
@@ -256,11 +258,14 @@ impl Store {
             Db::Postgres(pool) => {
                 let queued: String = (0..jobs.len())
                     .map(|i| {
+                        // A new incident: its first job runs first, the others wait.
                         format!(
-                            ", job{i} AS (INSERT INTO jobs (incident_id, kind, payload, \
-                             next_attempt_at, created_at) SELECT id, ${}, ${}, $5, $5 FROM incident)",
+                            ", job{i} AS (INSERT INTO jobs (incident_id, kind, payload, state, \
+                             next_attempt_at, created_at) SELECT id, ${}, ${}, '{}', $5, $5 \
+                             FROM incident)",
                             7 + 2 * i,
-                            8 + 2 * i
+                            8 + 2 * i,
+                            if i == 0 { "pending" } else { "queued" }
                         )
                     })
                     .collect();

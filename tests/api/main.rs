@@ -6,6 +6,7 @@ mod helpers;
 mod api_incidents;
 mod health;
 mod signature;
+mod slack_client;
 mod slack_jobs;
 mod slash_commands;
 mod store;

@@ -417,7 +417,15 @@ async fn a_permanent_refusal_is_kept_as_dead_and_counted(backend: Backend) {
 async fn without_a_bot_token_jobs_wait_until_one_is_set(backend: Backend) {
     let app = spawn_app_with(backend, &[("SLACK_BOT_TOKEN", "")]).await;
     assert!(app.worker().is_none());
-    let id = app.declare("No token yet").await;
+    let reply = app.slash("open No token yet").await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("SLACK_BOT_TOKEN is not set"),
+        "{reply}"
+    );
+    let id = IncidentId(1);
     assert_eq!(
         job_states(&app, id).await,
         [("create_channel".to_string(), "pending".to_string())]

@@ -1,0 +1,99 @@
+//! pompier-bench-jobs: how fast the job queue drains against a Slack that answers at
+//! once. Declares `--incidents` incidents (each queues create_channel, then invite,
+//! topic and summary: 4 jobs), then times `--concurrency` workers draining the queue.
+//!
+//!   pompier-bench-jobs --database-url postgres://postgres@127.0.0.1/bench --incidents 2000
+//!
+//! The fake Slack listens on 127.0.0.1 only; the run is bounded by `--incidents`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use clap::Parser;
+use serde_json::{json, Value};
+
+use pompier::app::AppState;
+use pompier::config::Settings;
+use pompier::store::NewIncident;
+
+#[derive(Parser)]
+#[command(name = "pompier-bench-jobs", version)]
+struct Args {
+    /// Database to use; its queue should start empty.
+    #[arg(long, default_value = "sqlite://pompier-bench-jobs.db")]
+    database_url: String,
+    #[arg(long, default_value_t = 1000)]
+    incidents: usize,
+    /// Workers draining at once (the `jobs.concurrency` setting).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+/// Answers every Web API call with success at once.
+async fn slack(State(counter): State<Arc<AtomicU64>>, Path(_method): Path<String>) -> Json<Value> {
+    let n = counter.fetch_add(1, Ordering::Relaxed);
+    Json(
+        json!({"ok": true, "channel": {"id": format!("C{n:09}")}, "ts": format!("1700000000.{n:06}")}),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let slack_url = format!("http://{}/api", listener.local_addr()?);
+    let app = Router::new()
+        .route("/api/{method}", post(slack))
+        .with_state(Arc::new(AtomicU64::new(0)));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let env = [
+        ("DATABASE_URL", args.database_url.as_str()),
+        ("SLACK_API_URL", slack_url.as_str()),
+        ("SLACK_BOT_TOKEN", "xoxb-bench"),
+    ];
+    let settings = Settings::load(None, env.map(|(k, v)| (k.to_owned(), v.to_owned())))?;
+    let store = pompier::open_store(&settings).await?;
+    let state = AppState::new(store.clone(), settings);
+    for i in 0..args.incidents {
+        let new = NewIncident {
+            title: format!("Bench incident {i}"),
+            severity: pompier::domain::Severity::Sev3,
+            declared_by: "U0BENCH".parse().unwrap(),
+            at: pompier::now(),
+        };
+        store.declare(new, &state.effects.on_declare()).await?;
+    }
+    let worker = pompier::worker(&state).expect("a bot token is set");
+    let started = Instant::now();
+    let mut drains = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        let worker = worker.clone();
+        drains.spawn(async move {
+            let mut ran = 0;
+            while worker.run_one(pompier::now()).await? {
+                ran += 1;
+            }
+            anyhow::Ok(ran)
+        });
+    }
+    let mut jobs = 0;
+    while let Some(ran) = drains.join_next().await {
+        jobs += ran??;
+    }
+    let wall = started.elapsed();
+    let counts = store.job_counts().await?;
+    println!(
+        "backend={} incidents={} concurrency={} jobs={jobs} wall={:.2}s throughput={:.0} jobs/s queue={counts:?}",
+        store.backend(),
+        args.incidents,
+        args.concurrency,
+        wall.as_secs_f64(),
+        jobs as f64 / wall.as_secs_f64(),
+    );
+    Ok(())
+}
