@@ -17,7 +17,7 @@ CREATE TABLE jobs (
     finished_at     TIMESTAMPTZ
 );
 CREATE INDEX jobs_due ON jobs (next_attempt_at, id) WHERE state = 'pending';
-CREATE INDEX jobs_unfinished_by_incident ON jobs (incident_id, id) WHERE state IN ('queued', 'pending');
+CREATE INDEX jobs_by_incident ON jobs (incident_id, state, id);
 -- A queue table churns: keep its statistics and dead tuples in check.
 ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
                       autovacuum_analyze_threshold = 100);

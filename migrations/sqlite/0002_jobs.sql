@@ -17,7 +17,7 @@ CREATE TABLE jobs (
     finished_at     TEXT
 );
 CREATE INDEX jobs_due ON jobs (next_attempt_at, id) WHERE state = 'pending';
-CREATE INDEX jobs_unfinished_by_incident ON jobs (incident_id, id) WHERE state IN ('queued', 'pending');
+CREATE INDEX jobs_by_incident ON jobs (incident_id, state, id);
 
 -- What pompier made in Slack, recorded as soon as it exists so a retry never makes it twice.
 ALTER TABLE incidents ADD COLUMN summary_ts TEXT;

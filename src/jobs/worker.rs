@@ -1,6 +1,7 @@
 //! Workers: claim a due job under a lease, run it, record how it ended. Several run in
 //! each `pompier serve`, and several instances may share one PostgreSQL queue.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,9 @@ use super::retry::Backoff;
 use super::slack_jobs::SlackJobs;
 use crate::metrics::Metrics;
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
+
+/// Claims between two refreshes of the queue's statistics.
+const STATS_EVERY: u64 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -28,6 +32,8 @@ pub struct Worker {
     jobs: Arc<SlackJobs>,
     settings: WorkerSettings,
     metrics: Arc<Metrics>,
+    /// Jobs claimed by this process, to refresh the queue's statistics now and then.
+    claimed: Arc<AtomicU64>,
     /// Who holds a lease: unique per worker, so a worker that lost its lease cannot
     /// finish a job another worker took over.
     owner: String,
@@ -45,6 +51,7 @@ impl Worker {
             jobs: Arc::new(jobs),
             settings,
             metrics,
+            claimed: Arc::default(),
             owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
         }
     }
@@ -58,6 +65,9 @@ impl Worker {
         else {
             return Ok(false);
         };
+        if self.claimed.fetch_add(1, Ordering::Relaxed) % STATS_EVERY == STATS_EVERY - 1 {
+            self.store.refresh_job_stats().await?;
+        }
         let finish = self.execute(&claimed, now).await;
         match &finish {
             Finish::Done { .. } => self.metrics.job_done(),

@@ -184,6 +184,15 @@ impl Store {
         }))
     }
 
+    /// Refreshes PostgreSQL's statistics of the queue, so that a burst of jobs (say,
+    /// after a Slack outage) is claimed through the index rather than by sorting them all.
+    pub async fn refresh_job_stats(&self) -> Result<(), StoreError> {
+        if let Db::Postgres(pool) = &self.db {
+            sqlx::query("ANALYZE jobs").execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Records the `ts` of the incident's pinned summary message.
     pub async fn set_summary_ts(&self, id: IncidentId, ts: &str) -> Result<(), StoreError> {
         with_db!(self, write pool => {

@@ -108,7 +108,8 @@ macro_rules! insert_job {
         sqlx::query(
             "INSERT INTO jobs (incident_id, kind, payload, state, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 \
-                     AND state IN ('queued', 'pending')) THEN 'queued' ELSE 'pending' END, $4, $4)",
+                     AND state = 'pending') OR EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 \
+                     AND state = 'queued') THEN 'queued' ELSE 'pending' END, $4, $4)",
         )
         .bind($id)
         .bind(job.kind())
