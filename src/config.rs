@@ -257,8 +257,22 @@ fn is_http_url(s: &str) -> bool {
     (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
 }
 
+/// `jobs.concurrency (POMPIER_JOBS__CONCURRENCY): invalid type: …`: the setting, the
+/// variable that sets it, and what is wrong, on one line.
 fn one_line(e: &figment::Error) -> String {
-    e.to_string().replace('\n', " ")
+    let first = e.clone().into_iter().next().unwrap_or_else(|| e.clone());
+    let key = first.path.join(".");
+    let variable = SPEC_VARIABLES
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map(|(var, _)| var.to_string())
+        .unwrap_or_else(|| format!("POMPIER_{}", key.to_uppercase().replace('.', "__")));
+    let what = first.kind.to_string().replace('\n', " ");
+    if key.is_empty() {
+        what
+    } else {
+        format!("{key} ({variable}): {what}")
+    }
 }
 
 #[cfg(test)]

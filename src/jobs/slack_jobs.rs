@@ -15,6 +15,8 @@ use crate::store::{Store, StoreError};
 const MAX_TOPIC: usize = 250;
 /// Names tried after `name_taken` before giving up.
 const NAME_TRIES: u32 = 20;
+/// Pages of `conversations.list` searched for a channel this bot made.
+const LIST_PAGES: usize = 20;
 
 /// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +51,13 @@ pub struct SlackJobs {
 }
 
 impl SlackJobs {
-    /// Runs `job` for incident `incident_id`; the jobs to queue after it.
+    /// Runs `job` for incident `incident_id`, its `attempt`-th run; the jobs to queue
+    /// after it.
     pub async fn run(
         &self,
         incident_id: crate::domain::IncidentId,
         job: &Job,
+        attempt: u32,
     ) -> Result<Vec<Job>, JobError> {
         let incident = self
             .store
@@ -61,7 +65,7 @@ impl SlackJobs {
             .await?
             .ok_or(StoreError::NotFound(incident_id))?;
         match job {
-            Job::CreateChannel => self.create_channel(incident).await,
+            Job::CreateChannel => self.create_channel(incident, attempt).await,
             Job::Invite { users } => self.invite(&incident, users).await.map(|_| vec![]),
             Job::SetTopic => {
                 let topic = truncate(
@@ -128,7 +132,11 @@ impl SlackJobs {
         Ok(response["ts"].as_str().unwrap_or_default().to_owned())
     }
 
-    async fn create_channel(&self, mut incident: Incident) -> Result<Vec<Job>, JobError> {
+    async fn create_channel(
+        &self,
+        mut incident: Incident,
+        attempt: u32,
+    ) -> Result<Vec<Job>, JobError> {
         if incident.channel_id.is_none() {
             let mut created = None;
             for suffix in 0..NAME_TRIES {
@@ -142,7 +150,17 @@ impl SlackJobs {
                         created = response["channel"]["id"].as_str().map(str::to_owned);
                         break;
                     }
-                    Err(e) if e.code() == Some("name_taken") => continue,
+                    Err(e) if e.code() == Some("name_taken") => {
+                        // A retry after an answer that never came (a timeout, a 5xx): the
+                        // channel may be the one this job made. Take it rather than make
+                        // a second.
+                        if attempt > 1 {
+                            if let Some(id) = self.own_channel(&name).await? {
+                                created = Some(id);
+                                break;
+                            }
+                        }
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -157,6 +175,41 @@ impl SlackJobs {
             incident.channel_id = Some(id);
         }
         Ok(self.effects.after_channel(&incident))
+    }
+
+    /// The unarchived public channel named `name` that this bot created, if any.
+    async fn own_channel(&self, name: &str) -> Result<Option<String>, JobError> {
+        let me = self.slack.call("auth.test", &json!({})).await?;
+        let me = me["user_id"].as_str().unwrap_or_default().to_owned();
+        let mut cursor = String::new();
+        for _ in 0..LIST_PAGES {
+            let page = self
+                .slack
+                .call_form(
+                    "conversations.list",
+                    &[
+                        ("types", "public_channel"),
+                        ("exclude_archived", "true"),
+                        ("limit", "1000"),
+                        ("cursor", &cursor),
+                    ],
+                )
+                .await?;
+            let found = page["channels"].as_array().into_iter().flatten().find(|c| {
+                c["name"].as_str() == Some(name) && c["creator"].as_str() == Some(me.as_str())
+            });
+            if let Some(channel) = found {
+                return Ok(channel["id"].as_str().map(str::to_owned));
+            }
+            cursor = page["response_metadata"]["next_cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// Invites each user on their own, so one who cannot be invited does not keep the

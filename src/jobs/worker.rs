@@ -102,7 +102,11 @@ impl Worker {
                 }
             }
         };
-        match self.jobs.run(claimed.incident_id, job).await {
+        match self
+            .jobs
+            .run(claimed.incident_id, job, claimed.attempts)
+            .await
+        {
             Ok(followups) => Finish::Done { followups },
             Err(e) if e.is_transient() && claimed.attempts < self.settings.max_attempts => {
                 let retry_after = match &e {

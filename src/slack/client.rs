@@ -66,11 +66,32 @@ impl SlackClient {
     /// Calls `method` with a JSON body; the response's JSON when `ok` is true.
     #[tracing::instrument(skip(self, body))]
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
-        let response = self
-            .http
+        self.send(method, self.request(method).json(body)).await
+    }
+
+    /// Calls `method` with form fields: read methods such as `conversations.list` take
+    /// no JSON body.
+    #[tracing::instrument(skip(self, form))]
+    pub async fn call_form(
+        &self,
+        method: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        self.send(method, self.request(method).form(form)).await
+    }
+
+    fn request(&self, method: &str) -> reqwest::RequestBuilder {
+        self.http
             .post(format!("{}/{method}", self.base))
             .bearer_auth(self.token.expose_secret())
-            .json(body)
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, SlackError> {
+        let response = request
             .send()
             .await
             // Without the URL: nothing secret is in it, but it says nothing useful either.

@@ -23,12 +23,19 @@ pub enum Failure {
     Error(&'static str),
     /// Answers nothing for a long time (a worker killed meanwhile never hears back).
     Hang,
+    /// Does what was asked, then answers with this HTTP status (the caller cannot know
+    /// it worked).
+    AfterEffect(u16),
 }
+
+/// The bot's own user id, as `auth.test` tells it.
+pub const BOT_USER: &str = "U0BOT";
 
 #[derive(Debug, Clone)]
 pub struct Channel {
     pub id: String,
     pub name: String,
+    pub creator: String,
     pub topic: Option<String>,
     pub members: Vec<String>,
     pub archived: bool,
@@ -103,8 +110,19 @@ async fn api(
     State(fake): State<FakeSlack>,
     Path(method): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
+    // JSON for write methods, a form for read methods, as Slack takes them.
+    let body: Value =
+        if headers.get("content-type").and_then(|v| v.to_str().ok()) == Some("application/json") {
+            serde_json::from_slice(&raw).unwrap_or(Value::Null)
+        } else {
+            Value::Object(
+                form_urlencoded::parse(&raw)
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect(),
+            )
+        };
     let failure = {
         let mut s = fake.state.lock().unwrap();
         s.calls.push((method.clone(), body.clone()));
@@ -133,14 +151,32 @@ async fn api(
             tokio::time::sleep(Duration::from_secs(600)).await;
             return (StatusCode::GATEWAY_TIMEOUT, "hung").into_response();
         }
+        Some(Failure::AfterEffect(code)) => {
+            let _done = answer(&fake, &method, body);
+            return (StatusCode::from_u16(code).unwrap(), "failed after the fact").into_response();
+        }
         None => {}
     }
+    answer(&fake, &method, body)
+}
+
+fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
     let mut s = fake.state.lock().unwrap();
     s.counter += 1;
     let n = s.counter;
     let channel = body["channel"].as_str().unwrap_or_default().to_owned();
     let known = s.channels.iter().any(|c| c.id == channel);
-    match method.as_str() {
+    match method {
+        "auth.test" => ok(json!({"user_id": BOT_USER})),
+        "conversations.list" => {
+            let channels: Vec<Value> = s
+                .channels
+                .iter()
+                .filter(|c| !c.archived)
+                .map(|c| json!({"id": c.id, "name": c.name, "creator": c.creator}))
+                .collect();
+            ok(json!({"channels": channels, "response_metadata": {"next_cursor": ""}}))
+        }
         "conversations.create" => {
             let name = body["name"].as_str().unwrap_or_default().to_owned();
             if !valid_channel_name(&name) {
@@ -153,6 +189,7 @@ async fn api(
             s.channels.push(Channel {
                 id: id.clone(),
                 name: name.clone(),
+                creator: BOT_USER.into(),
                 topic: None,
                 members: vec![],
                 archived: false,
@@ -307,6 +344,7 @@ impl FakeSlack {
         s.channels.push(Channel {
             id,
             name: name.into(),
+            creator: "U0SOMEONE".into(),
             topic: None,
             members: vec![],
             archived: false,

@@ -251,6 +251,33 @@ fn channel_of_sync(app: &TestApp, id: IncidentId) -> String {
     futures::executor::block_on(channel_of(app, id))
 }
 
+async fn a_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.slack.add_channel("inc-1-lost-answer-1");
+    app.slack
+        .fail("conversations.create", [Failure::AfterEffect(502)]);
+    let id = app.declare("Lost answer").await;
+    app.run_pending_jobs().await;
+    assert_eq!(
+        app.slack.channels().len(),
+        2,
+        "Slack made it, pompier heard a 502"
+    );
+    app.run_jobs_at(later(60)).await;
+    let mine: Vec<_> = app
+        .slack
+        .channels()
+        .into_iter()
+        .filter(|c| {
+            c.name.starts_with("inc-1-lost-answer") && c.creator == crate::fake_slack::BOT_USER
+        })
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(channel_of(&app, id).await, mine[0].id);
+    assert_eq!(mine[0].name, "inc-1-lost-answer");
+    assert_eq!(app.slack.messages_in(&mine[0].id).len(), 1);
+}
+
 async fn a_long_title_of_emoji_and_punctuation_makes_a_valid_channel(backend: Backend) {
     let app = spawn_app(backend).await;
     let title =
@@ -465,6 +492,7 @@ crate::on_both_backends!(
     server_errors_then_a_restart_complete_the_work_once,
     a_taken_name_gets_a_suffix,
     a_long_title_of_emoji_and_punctuation_makes_a_valid_channel,
+    a_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled,
     hostile_titles_arrive_escaped,
     a_worker_killed_mid_job_is_replaced_after_its_lease,
     one_failing_call_does_not_stop_the_others,
