@@ -18,6 +18,17 @@ const NAME_TRIES: u32 = 20;
 /// Pages of `conversations.list` searched for a channel this bot made.
 const LIST_PAGES: usize = 20;
 
+/// The `event_type` of the metadata pompier puts on its messages.
+const METADATA_EVENT: &str = "pompier_job";
+
+/// Which run of which job this is.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub job_id: i64,
+    /// 1 for the first.
+    pub attempt: u32,
+}
+
 /// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -51,13 +62,12 @@ pub struct SlackJobs {
 }
 
 impl SlackJobs {
-    /// Runs `job` for incident `incident_id`, its `attempt`-th run; the jobs to queue
-    /// after it.
+    /// Runs `job` for incident `incident_id`; the jobs to queue after it.
     pub async fn run(
         &self,
         incident_id: crate::domain::IncidentId,
         job: &Job,
-        attempt: u32,
+        run: Run,
     ) -> Result<Vec<Job>, JobError> {
         let incident = self
             .store
@@ -65,7 +75,7 @@ impl SlackJobs {
             .await?
             .ok_or(StoreError::NotFound(incident_id))?;
         match job {
-            Job::CreateChannel => self.create_channel(incident, attempt).await,
+            Job::CreateChannel => self.create_channel(incident, run.attempt).await,
             Job::Invite { users } => self.invite(&incident, users).await.map(|_| vec![]),
             Job::SetTopic => {
                 let topic = truncate(
@@ -81,7 +91,7 @@ impl SlackJobs {
                     .await?;
                 Ok(vec![])
             }
-            Job::PostSummary => self.post_summary(&incident).await.map(|_| vec![]),
+            Job::PostSummary => self.post_summary(&incident, run).await.map(|_| vec![]),
             Job::UpdateSummary => {
                 if let Some(ts) = &incident.summary_ts {
                     let channel = channel(&incident)?;
@@ -99,11 +109,12 @@ impl SlackJobs {
             }
             Job::Post { text } => {
                 let channel = channel(&incident)?;
-                self.post(channel.as_str(), text).await.map(|_| vec![])
+                let channel = channel.to_string();
+                self.post_text(run, &channel, text).await.map(|_| vec![])
             }
             Job::Announce { text } => {
                 if let Some(announce) = &self.announce_channel {
-                    self.post(announce.as_str(), text).await?;
+                    self.post_text(run, announce.as_str(), text).await?;
                 }
                 Ok(vec![])
             }
@@ -121,15 +132,56 @@ impl SlackJobs {
         }
     }
 
-    async fn post(&self, channel: &str, text: &str) -> Result<String, JobError> {
-        let response = self
+    async fn post_text(&self, run: Run, channel: &str, text: &str) -> Result<String, JobError> {
+        let message = json!({"channel": channel, "text": truncate(text, 4000), "blocks": blocks::message(text)});
+        self.post(run, message).await
+    }
+
+    /// Posts `message` once: each message carries its job's id as metadata, and a retry
+    /// first looks in the channel for a message an earlier attempt posted (one whose
+    /// answer was lost to a timeout or a 5xx) and takes its `ts` instead of posting again.
+    async fn post(&self, run: Run, mut message: serde_json::Value) -> Result<String, JobError> {
+        let channel = message["channel"].as_str().unwrap_or_default().to_owned();
+        if run.attempt > 1 {
+            if let Some(ts) = self.posted_by(&channel, run.job_id).await {
+                return Ok(ts);
+            }
+        }
+        message["metadata"] =
+            json!({"event_type": METADATA_EVENT, "event_payload": {"job": run.job_id}});
+        let response = self.slack.call("chat.postMessage", &message).await?;
+        response["ts"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| JobError::Permanent("chat.postMessage returned no ts".into()))
+    }
+
+    /// The `ts` of the recent message in `channel` posted for job `job_id`, if Slack
+    /// lets this bot read the channel's history (scope `channels:history`).
+    async fn posted_by(&self, channel: &str, job_id: i64) -> Option<String> {
+        let history = self
             .slack
-            .call(
-                "chat.postMessage",
-                &json!({"channel": channel, "text": truncate(text, 4000), "blocks": blocks::message(text)}),
+            .call_form(
+                "conversations.history",
+                &[
+                    ("channel", channel),
+                    ("limit", "100"),
+                    ("include_all_metadata", "true"),
+                ],
             )
-            .await?;
-        Ok(response["ts"].as_str().unwrap_or_default().to_owned())
+            .await;
+        let history = match history {
+            Ok(history) => history,
+            Err(e) => {
+                tracing::warn!(%channel, error = %e, "cannot read the channel to avoid a double post");
+                return None;
+            }
+        };
+        history["messages"].as_array()?.iter().find_map(|m| {
+            let ours = m["metadata"]["event_type"] == METADATA_EVENT
+                && m["metadata"]["event_payload"]["job"].as_i64() == Some(job_id);
+            ours.then(|| m["ts"].as_str().map(str::to_owned)).flatten()
+        })
     }
 
     async fn create_channel(
@@ -236,23 +288,14 @@ impl SlackJobs {
         Ok(())
     }
 
-    async fn post_summary(&self, incident: &Incident) -> Result<(), JobError> {
+    async fn post_summary(&self, incident: &Incident, run: Run) -> Result<(), JobError> {
         let channel = channel(incident)?;
         let ts = match &incident.summary_ts {
             Some(ts) => ts.clone(),
             None => {
-                let response = self
-                    .slack
-                    .call(
-                        "chat.postMessage",
-                        &json!({"channel": channel, "text": blocks::summary_text(incident),
-                                "blocks": blocks::summary(incident, self.public_url.as_deref())}),
-                    )
-                    .await?;
-                let ts = response["ts"]
-                    .as_str()
-                    .ok_or_else(|| JobError::Permanent("chat.postMessage returned no ts".into()))?
-                    .to_owned();
+                let message = json!({"channel": channel, "text": blocks::summary_text(incident),
+                                     "blocks": blocks::summary(incident, self.public_url.as_deref())});
+                let ts = self.post(run, message).await?;
                 // Recorded before pinning, so a retry pins this message and posts no other.
                 self.store.set_summary_ts(incident.id, &ts).await?;
                 ts

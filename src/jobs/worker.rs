@@ -102,11 +102,11 @@ impl Worker {
                 }
             }
         };
-        match self
-            .jobs
-            .run(claimed.incident_id, job, claimed.attempts)
-            .await
-        {
+        let run = super::slack_jobs::Run {
+            job_id: claimed.id,
+            attempt: claimed.attempts,
+        };
+        match self.jobs.run(claimed.incident_id, job, run).await {
             Ok(followups) => Finish::Done { followups },
             Err(e) if e.is_transient() && claimed.attempts < self.settings.max_attempts => {
                 let retry_after = match &e {

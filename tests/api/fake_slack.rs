@@ -177,6 +177,21 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
                 .collect();
             ok(json!({"channels": channels, "response_metadata": {"next_cursor": ""}}))
         }
+        "conversations.history" => {
+            if !known && !channel.starts_with("C0ANN") {
+                return refuse("channel_not_found");
+            }
+            let messages: Vec<Value> = s
+                .messages
+                .iter()
+                .rev()
+                .filter(|m| m.channel == channel)
+                .map(
+                    |m| json!({"ts": m.ts, "text": m.body["text"], "metadata": m.body["metadata"]}),
+                )
+                .collect();
+            ok(json!({"messages": messages}))
+        }
         "conversations.create" => {
             let name = body["name"].as_str().unwrap_or_default().to_owned();
             if !valid_channel_name(&name) {

@@ -278,6 +278,44 @@ async fn a_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled(backe
     assert_eq!(app.slack.messages_in(&mine[0].id).len(), 1);
 }
 
+async fn a_message_posted_by_a_call_that_seemed_to_fail_is_not_posted_again(backend: Backend) {
+    let app = with_announce(backend).await;
+    app.slack.fail(
+        "chat.postMessage",
+        [Failure::AfterEffect(500), Failure::AfterEffect(503)],
+    );
+    let id = app.declare("Lost post").await;
+    app.run_pending_jobs().await;
+    app.run_jobs_at(later(60)).await;
+    app.run_jobs_at(later(600)).await;
+    let channel = channel_of(&app, id).await;
+    let summaries = app.slack.messages_in(&channel);
+    assert_eq!(summaries.len(), 1, "one summary");
+    assert_eq!(
+        app.store
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .summary_ts
+            .as_deref(),
+        Some(summaries[0].ts.as_str())
+    );
+    assert_eq!(
+        app.slack.pins(),
+        [(channel.clone(), summaries[0].ts.clone())]
+    );
+    assert_eq!(app.slack.messages_in(ANNOUNCE).len(), 1, "one announcement");
+    assert!(job_states(&app, id).await.iter().all(|(_, s)| s == "done"));
+    let history_reads = app
+        .slack
+        .methods()
+        .iter()
+        .filter(|m| *m == "conversations.history")
+        .count();
+    assert_eq!(history_reads, 2, "only retries look back");
+}
+
 async fn a_long_title_of_emoji_and_punctuation_makes_a_valid_channel(backend: Backend) {
     let app = spawn_app(backend).await;
     let title =
@@ -493,6 +531,7 @@ crate::on_both_backends!(
     a_taken_name_gets_a_suffix,
     a_long_title_of_emoji_and_punctuation_makes_a_valid_channel,
     a_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled,
+    a_message_posted_by_a_call_that_seemed_to_fail_is_not_posted_again,
     hostile_titles_arrive_escaped,
     a_worker_killed_mid_job_is_replaced_after_its_lease,
     one_failing_call_does_not_stop_the_others,
