@@ -72,24 +72,19 @@ impl Store {
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let row: Option<ClaimRow> = match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query_as(&CLAIM.replace("{LOCK}", "FOR UPDATE SKIP LOCKED"))
-                    .bind(owner)
-                    .bind(now)
-                    .bind(until)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Db::Sqlite { write, .. } => {
-                sqlx::query_as(&CLAIM.replace("{LOCK}", ""))
-                    .bind(owner)
-                    .bind(now)
-                    .bind(until)
-                    .fetch_optional(write)
-                    .await?
-            }
+        let lock = match self.db {
+            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+            Db::Sqlite { .. } => "",
         };
+        let claim = CLAIM.replace("{LOCK}", lock);
+        let row: Option<ClaimRow> = with_db!(self, write pool => {
+            sqlx::query_as(&claim)
+                .bind(owner)
+                .bind(now)
+                .bind(until)
+                .fetch_optional(pool)
+                .await?
+        });
         Ok(row.map(|r| ClaimedJob {
             id: r.id,
             incident_id: IncidentId(r.incident_id),

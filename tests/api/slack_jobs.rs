@@ -31,6 +31,13 @@ async fn channel_of(app: &TestApp, id: IncidentId) -> String {
         .to_string()
 }
 
+async fn job_of(app: &TestApp, id: IncidentId, kind: &str) -> pompier::store::JobRecord {
+    let jobs = app.store.jobs_of(id).await.unwrap();
+    jobs.into_iter()
+        .find(|j| j.kind == kind)
+        .expect("a job of that kind")
+}
+
 async fn job_states(app: &TestApp, id: IncidentId) -> Vec<(String, String)> {
     app.store
         .jobs_of(id)
@@ -163,14 +170,7 @@ async fn rate_limits_are_honoured_and_the_message_is_posted_once(backend: Backen
     let id = app.declare("Rate limited").await;
     let start = pompier::now();
     app.run_jobs_at(start).await;
-    let summary = app
-        .store
-        .jobs_of(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|j| j.kind == "post_summary")
-        .unwrap();
+    let summary = job_of(&app, id, "post_summary").await;
     assert_eq!((summary.state.as_str(), summary.attempts), ("pending", 1));
     let wait = (summary.next_attempt_at - start).num_seconds();
     assert_eq!(wait, 7, "Retry-After is honoured");
@@ -184,14 +184,7 @@ async fn rate_limits_are_honoured_and_the_message_is_posted_once(backend: Backen
     let channel = channel_of(&app, id).await;
     assert_eq!(app.slack.messages_in(&channel).len(), 1);
     assert_eq!(app.slack.pins().len(), 1);
-    let summary = app
-        .store
-        .jobs_of(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|j| j.kind == "post_summary")
-        .unwrap();
+    let summary = job_of(&app, id, "post_summary").await;
     assert_eq!((summary.state.as_str(), summary.attempts), ("done", 3));
 }
 
@@ -397,13 +390,7 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease(backend: Backend) {
     app.slack.hanging.notified().await;
     running.abort();
     let _ = running.await;
-    let summary = |jobs: Vec<pompier::store::JobRecord>| {
-        jobs.into_iter().find(|j| j.kind == "post_summary").unwrap()
-    };
-    assert_eq!(
-        summary(app.store.jobs_of(id).await.unwrap()).state,
-        "pending"
-    );
+    assert_eq!(job_of(&app, id, "post_summary").await.state, "pending");
     assert_eq!(
         app.run_jobs_at(later(5)).await,
         0,
@@ -413,7 +400,7 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease(backend: Backend) {
     let channel = channel_of(&app, id).await;
     assert_eq!(app.slack.messages_in(&channel).len(), 1, "posted once");
     assert_eq!(app.slack.pins().len(), 1);
-    let job = summary(app.store.jobs_of(id).await.unwrap());
+    let job = job_of(&app, id, "post_summary").await;
     assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
 }
 
