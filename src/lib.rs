@@ -53,7 +53,8 @@ fn warn_missing(settings: &Settings) {
     }
     if s.slack_bot_token.is_none() {
         tracing::warn!(
-            "SLACK_BOT_TOKEN is not set: pompier cannot create channels or post messages"
+            "SLACK_BOT_TOKEN is not set: no channel is created and nothing is posted; \
+             Slack jobs wait in the queue and run once the token is set and pompier restarts"
         );
     }
     if s.api_token.is_none() {
