@@ -88,7 +88,11 @@ pub async fn serve(
         Some(worker) if state.settings.jobs.enabled => {
             Some(worker.spawn(state.jobs_queued.clone()))
         }
-        _ => None,
+        Some(_) => {
+            tracing::info!("jobs.enabled is false: this instance runs no job workers");
+            None
+        }
+        None => None,
     };
     tracing::info!(
         address = %listener.local_addr()?,

@@ -4,7 +4,7 @@
 set -euo pipefail
 backend=${1:-postgres}
 incidents=${2:-2000}
-concurrency=${3:-4}
+concurrency=${3:-8}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin pompier-bench-jobs
 export RUST_LOG=error

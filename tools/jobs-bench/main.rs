@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     incidents: usize,
     /// Workers draining at once (the `jobs.concurrency` setting).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     concurrency: usize,
 }
 
