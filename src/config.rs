@@ -209,6 +209,13 @@ impl Settings {
         if self.slack.timeout_secs == 0 {
             return Err(ConfigError("slack.timeout_secs: must be at least 1".into()));
         }
+        // A job must end before its lease does, or a second worker could run it too.
+        if self.jobs.lease_secs < 3 * self.slack.timeout_secs {
+            return Err(ConfigError(format!(
+                "jobs.lease_secs: must be at least 3 × slack.timeout_secs ({} s)",
+                3 * self.slack.timeout_secs
+            )));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError(
                 "database.max_connections: must be at least 1".into(),

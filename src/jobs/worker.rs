@@ -14,6 +14,9 @@ use super::slack_jobs::SlackJobs;
 use crate::metrics::Metrics;
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
 
+/// How long a worker waits after the queue could not be reached.
+const QUEUE_ERROR_PAUSE: Duration = Duration::from_secs(5);
+
 /// Claims between two refreshes of the queue's statistics.
 const STATS_EVERY: u64 = 1000;
 
@@ -150,19 +153,21 @@ impl Worker {
             tasks.spawn(async move {
                 loop {
                     // Each job is claimed at the time it starts.
+                    let mut pause = worker.settings.poll_interval;
                     loop {
                         match worker.run_one(crate::now()).await {
                             Ok(true) => continue,
                             Ok(false) => break,
                             Err(e) => {
                                 tracing::error!(error = ?e, "job queue unavailable");
+                                pause = pause.max(QUEUE_ERROR_PAUSE);
                                 break;
                             }
                         }
                     }
                     tokio::select! {
                         _ = wake.notified() => {}
-                        _ = tokio::time::sleep(worker.settings.poll_interval) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         _ = stopped.changed() => break,
                     }
                 }
