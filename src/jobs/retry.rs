@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub base: Duration,
@@ -19,13 +21,24 @@ impl Backoff {
         capped.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
     }
 
-    /// `Retry-After` when the server gave one (never less), else the backoff.
+    /// `Retry-After` when the server gave one (up to an hour), else the backoff.
     pub fn next(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
         match retry_after {
-            Some(wait) => wait,
+            Some(wait) => wait.min(MAX_RETRY_AFTER),
             None => self.delay(attempt, jitter),
         }
     }
+}
+
+/// The longest `Retry-After` obeyed: a server asking for more is asked again in an hour.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `now + wait`, saturating instead of overflowing.
+pub fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]

@@ -69,7 +69,9 @@ impl Worker {
             return Ok(false);
         };
         if self.claimed.fetch_add(1, Ordering::Relaxed) % STATS_EVERY == STATS_EVERY - 1 {
-            self.store.refresh_job_stats().await?;
+            if let Err(e) = self.store.refresh_job_stats().await {
+                tracing::warn!(error = ?e, "cannot refresh the job queue's statistics");
+            }
         }
         let finish = self.execute(&claimed, now).await;
         match &finish {
@@ -123,7 +125,7 @@ impl Worker {
                         .backoff
                         .next(claimed.attempts, retry_after, rand::random());
                 Finish::Retry {
-                    at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
+                    at: super::retry::after(now, wait),
                     error: format!("{} {e}", job.kind()),
                 }
             }

@@ -71,7 +71,7 @@ impl Store {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let until = crate::jobs::retry::after(now, lease);
         let lock = match self.db {
             Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
             Db::Sqlite { .. } => "",
