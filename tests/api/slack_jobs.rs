@@ -466,6 +466,42 @@ async fn a_permanent_refusal_is_kept_as_dead_and_counted(backend: Backend) {
         .contains("has no channel"));
 }
 
+async fn a_job_that_keeps_failing_dies_after_max_attempts(backend: Backend) {
+    let app = spawn_app_with(backend, &[("POMPIER_JOBS__MAX_ATTEMPTS", "3")]).await;
+    app.slack
+        .fail("conversations.create", (0..5).map(|_| Failure::Status(500)));
+    let id = app.declare("Never reachable").await;
+    for minutes in 0..10 {
+        app.run_jobs_at(later(60 * minutes)).await;
+    }
+    let job = job_of(&app, id, "create_channel").await;
+    assert_eq!((job.state.as_str(), job.attempts), ("dead", 3));
+    assert!(
+        job.last_error.as_deref().unwrap().contains("500"),
+        "{job:?}"
+    );
+    let creates = app
+        .slack
+        .methods()
+        .iter()
+        .filter(|m| *m == "conversations.create")
+        .count();
+    assert_eq!(creates, 3);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pompier_jobs{state=\"dead\"} 1"),
+        "{metrics}"
+    );
+}
+
 async fn without_a_bot_token_jobs_wait_until_one_is_set(backend: Backend) {
     let app = spawn_app_with(backend, &[("SLACK_BOT_TOKEN", "")]).await;
     assert!(app.worker().is_none());
@@ -523,6 +559,7 @@ crate::on_both_backends!(
     a_worker_killed_mid_job_is_replaced_after_its_lease,
     one_failing_call_does_not_stop_the_others,
     a_permanent_refusal_is_kept_as_dead_and_counted,
+    a_job_that_keeps_failing_dies_after_max_attempts,
     without_a_bot_token_jobs_wait_until_one_is_set,
     the_background_workers_run_jobs_without_being_asked,
 );
