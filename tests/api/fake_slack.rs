@@ -324,6 +324,17 @@ impl FakeSlack {
         self.calls().into_iter().map(|(m, _)| m).collect()
     }
 
+    /// How many calls of `method` were received.
+    pub fn count(&self, method: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _)| m == method)
+            .count()
+    }
+
     pub fn channels(&self) -> Vec<Channel> {
         self.state.lock().unwrap().channels.clone()
     }

@@ -332,6 +332,17 @@ impl TestApp {
         body
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request");
+        response.text().await.expect("metrics text")
+    }
+
     pub async fn incident_json(&self, id: IncidentId) -> Value {
         self.api_get(&format!("/api/v1/incidents/{id}")).await
     }

@@ -214,14 +214,7 @@ async fn server_errors_then_a_restart_complete_the_work_once(backend: Backend) {
     assert_eq!(app.slack.messages_in(&channel).len(), 1);
     let create = &app.store.jobs_of(id).await.unwrap()[0];
     assert_eq!((create.state.as_str(), create.attempts), ("done", 4));
-    assert!(
-        app.slack
-            .methods()
-            .iter()
-            .filter(|m| *m == "conversations.create")
-            .count()
-            == 4
-    );
+    assert!(app.slack.count("conversations.create") == 4);
 }
 
 async fn a_taken_name_gets_a_suffix(backend: Backend) {
@@ -231,17 +224,14 @@ async fn a_taken_name_gets_a_suffix(backend: Backend) {
     let id = app.declare("DB down").await;
     assert_eq!(id, IncidentId(1));
     app.run_pending_jobs().await;
+    let channel = channel_of(&app, id).await;
     let mine = app
         .slack
         .channels()
         .into_iter()
-        .find(|c| c.id == channel_of_sync(&app, id))
+        .find(|c| c.id == channel)
         .unwrap();
     assert_eq!(mine.name, "inc-1-db-down-2");
-}
-
-fn channel_of_sync(app: &TestApp, id: IncidentId) -> String {
-    futures::executor::block_on(channel_of(app, id))
 }
 
 async fn a_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled(backend: Backend) {
@@ -300,12 +290,7 @@ async fn a_message_posted_by_a_call_that_seemed_to_fail_is_not_posted_again(back
     );
     assert_eq!(app.slack.messages_in(ANNOUNCE).len(), 1, "one announcement");
     assert!(job_states(&app, id).await.iter().all(|(_, s)| s == "done"));
-    let history_reads = app
-        .slack
-        .methods()
-        .iter()
-        .filter(|m| *m == "conversations.history")
-        .count();
+    let history_reads = app.slack.count("conversations.history");
     assert_eq!(history_reads, 2, "only retries look back");
 }
 
@@ -435,15 +420,7 @@ async fn a_permanent_refusal_is_kept_as_dead_and_counted(backend: Backend) {
         .as_deref()
         .unwrap()
         .contains("restricted_action"));
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("pompier_jobs{state=\"dead\"} 1"),
         "{metrics}"
@@ -480,22 +457,9 @@ async fn a_job_that_keeps_failing_dies_after_max_attempts(backend: Backend) {
         job.last_error.as_deref().unwrap().contains("500"),
         "{job:?}"
     );
-    let creates = app
-        .slack
-        .methods()
-        .iter()
-        .filter(|m| *m == "conversations.create")
-        .count();
+    let creates = app.slack.count("conversations.create");
     assert_eq!(creates, 3);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("pompier_jobs{state=\"dead\"} 1"),
         "{metrics}"
