@@ -1,42 +1,103 @@
-//! What every request handler and worker shares.
+//! The one app builder: what every request handler and job worker shares, built the
+//! same way by `pompier serve` and by the tests (which thus read the server's own
+//! metrics and drain its own queue).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::config::Settings;
-use crate::domain::{Policy, RoleName};
-use crate::jobs::Effects;
+use crate::incidents::Incidents;
+use crate::jobs::retry::Backoff;
+use crate::jobs::{Handlers, SlackJobs, Worker, WorkerSettings};
 use crate::metrics::Metrics;
+use crate::outbox::Effects;
+use crate::slack::client::SlackClient;
 use crate::store::Store;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub policy: Arc<Policy>,
-    /// Role names `/incident role` accepts.
-    pub roles: Arc<Vec<RoleName>>,
-    /// Which jobs each change queues.
-    pub effects: Arc<Effects>,
-    /// Wakes the workers when a request queued jobs.
-    pub jobs_queued: Arc<Notify>,
+    pub incidents: Incidents,
+    /// The Web API client, when `SLACK_BOT_TOKEN` is set: for the jobs, and for the few
+    /// calls a request must make itself (opening a modal within Slack's 3 s).
+    pub slack: Option<SlackClient>,
     pub metrics: Arc<Metrics>,
+    /// KiB that `/slack/*` bodies not yet verified may hold, all requests together.
+    pub unverified_bodies: Arc<Semaphore>,
+    /// Which services can run their jobs.
+    pub services: Arc<Vec<(&'static str, bool)>>,
 }
 
-impl AppState {
-    pub fn new(store: Store, settings: Settings) -> AppState {
-        AppState {
-            store,
-            policy: Arc::new(settings.policy()),
-            roles: Arc::new(settings.roles()),
-            effects: Arc::new(Effects {
+/// The state, and the job worker that serves it.
+pub struct App {
+    pub state: AppState,
+    pub worker: Worker,
+}
+
+impl App {
+    pub fn new(store: Store, settings: Settings) -> App {
+        let jobs_queued = Arc::new(Notify::new());
+        let incidents = Incidents::new(
+            store.clone(),
+            settings.policy(),
+            settings.roles(),
+            Effects {
                 announce: settings.announce_channel().is_some(),
                 archive_on_close: settings.slack.archive_on_close,
+            },
+            jobs_queued.clone(),
+        );
+        let slack = settings.secrets.slack_bot_token.clone().map(|token| {
+            SlackClient::new(
+                &settings.slack.api_url,
+                token,
+                Duration::from_secs(settings.slack.timeout_secs),
+            )
+        });
+        let handlers = Handlers {
+            slack: slack.clone().map(|slack| SlackJobs {
+                slack,
+                store: store.clone(),
+                announce_channel: settings.announce_channel(),
             }),
-            jobs_queued: Arc::new(Notify::new()),
-            metrics: Arc::new(Metrics::default()),
+        };
+        let services = handlers
+            .services()
+            .into_iter()
+            .map(|(s, configured)| (s.as_str(), configured))
+            .collect();
+        let metrics = Arc::new(Metrics::default());
+        let jobs = &settings.jobs;
+        let worker = Worker::new(
+            store.clone(),
+            handlers,
+            WorkerSettings {
+                concurrency: jobs.concurrency,
+                poll_interval: Duration::from_millis(jobs.poll_interval_ms),
+                lease: Duration::from_secs(jobs.lease_secs),
+                job_timeout: Duration::from_secs(jobs.job_timeout_secs),
+                retry_horizon: Duration::from_secs(jobs.retry_horizon_secs),
+                backoff: Backoff {
+                    base: Duration::from_millis(jobs.backoff_base_ms),
+                    max: Duration::from_secs(jobs.backoff_max_secs),
+                },
+                keep_done: Duration::from_secs(jobs.keep_done_days.saturating_mul(86_400)),
+            },
+            metrics.clone(),
+            jobs_queued,
+        );
+        let state = AppState {
+            store,
+            incidents,
+            slack,
+            metrics,
+            unverified_bodies: Arc::new(Semaphore::new(settings.http.unverified_body_budget_kib)),
+            services: Arc::new(services),
             settings: Arc::new(settings),
-        }
+        };
+        App { state, worker }
     }
 }

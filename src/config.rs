@@ -20,6 +20,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const SPEC_VARIABLES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database_url"),
     ("POMPIER_LISTEN", "listen"),
+    ("POMPIER_PUBLIC_URL", "public_url"),
     ("SLACK_API_URL", "slack.api_url"),
     ("POMPIER_ANNOUNCE_CHANNEL", "slack.announce_channel"),
     ("CONFLUENCE_BASE_URL", "confluence.base_url"),
@@ -29,11 +30,13 @@ const SPEC_VARIABLES: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub database: DatabaseSettings,
+    pub http: HttpSettings,
     pub slack: SlackSettings,
     pub lifecycle: LifecycleSettings,
     pub confluence: ConfluenceSettings,
@@ -42,7 +45,54 @@ pub struct Settings {
     pub secrets: Secrets,
 }
 
+/// `DATABASE_URL`, whose password never reaches a log or a `Debug` print.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The whole URL, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.clone();
+        };
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Connections served at once; more wait in the kernel's queue.
+    pub max_connections: usize,
+    pub header_read_timeout_secs: u64,
+    /// Whole request, body included.
+    pub request_timeout_secs: u64,
+    /// Bytes held at once by `/slack/*` bodies whose signature is not checked yet.
+    pub unverified_body_budget_kib: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
@@ -55,6 +105,7 @@ impl DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlackSettings {
     pub api_url: String,
     pub announce_channel: Option<String>,
@@ -63,38 +114,29 @@ pub struct SlackSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobSettings {
     pub enabled: bool,
     pub concurrency: usize,
     pub poll_interval_ms: u64,
     pub lease_secs: u64,
-    pub max_attempts: u32,
+    pub job_timeout_secs: u64,
+    pub retry_horizon_secs: u64,
     pub backoff_base_ms: u64,
     pub backoff_max_secs: u64,
-}
-
-impl JobSettings {
-    pub fn worker(&self) -> crate::jobs::worker::WorkerSettings {
-        crate::jobs::worker::WorkerSettings {
-            concurrency: self.concurrency,
-            poll_interval: Duration::from_millis(self.poll_interval_ms),
-            lease: Duration::from_secs(self.lease_secs),
-            max_attempts: self.max_attempts,
-            backoff: crate::jobs::retry::Backoff {
-                base: Duration::from_millis(self.backoff_base_ms),
-                max: Duration::from_secs(self.backoff_max_secs),
-            },
-        }
-    }
+    pub shutdown_grace_secs: u64,
+    pub keep_done_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LifecycleSettings {
     pub postmortem_optional: Vec<Severity>,
     pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConfluenceSettings {
     pub base_url: Option<String>,
     pub user: Option<String>,
@@ -143,10 +185,14 @@ impl Settings {
                 "SLACK_BOT_TOKEN" => secrets.slack_bot_token = secret(),
                 "CONFLUENCE_API_TOKEN" => secrets.confluence_api_token = secret(),
                 "POMPIER_API_TOKEN" => secrets.api_token = secret(),
+                // Read by the command line, and by the test harness.
+                "POMPIER_CONFIG" => {}
+                _ if name.starts_with("POMPIER_TEST_") => {}
                 _ => {
                     if let Some((_, key)) = SPEC_VARIABLES.iter().find(|(var, _)| *var == name) {
                         figment = figment.merge(Serialized::default(key, value));
-                    } else if let Some(key) = nested_key(&name) {
+                    } else if let Some(key) = setting_key(&name) {
+                        // An unknown key is refused when the settings are read.
                         let value: Value = value.parse().unwrap_or(Value::from(value));
                         figment = figment.merge(Serialized::default(&key, value));
                     }
@@ -160,7 +206,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = &self.database_url;
+        let url = self.database_url.expose();
         if !(url.starts_with("postgres://")
             || url.starts_with("postgresql://")
             || url.starts_with("sqlite:"))
@@ -200,21 +246,36 @@ impl Settings {
             role.parse::<RoleName>()
                 .map_err(|e| ConfigError(format!("lifecycle.roles: {e}")))?;
         }
-        if self.jobs.concurrency == 0 || self.jobs.max_attempts == 0 || self.jobs.lease_secs == 0 {
-            return Err(ConfigError(
-                "jobs.concurrency, jobs.max_attempts and jobs.lease_secs: must be at least 1"
-                    .into(),
-            ));
+        for (key, value) in [
+            ("jobs.concurrency", self.jobs.concurrency as u64),
+            ("jobs.poll_interval_ms", self.jobs.poll_interval_ms),
+            ("jobs.retry_horizon_secs", self.jobs.retry_horizon_secs),
+            ("slack.timeout_secs", self.slack.timeout_secs),
+            ("http.max_connections", self.http.max_connections as u64),
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
+            ("http.request_timeout_secs", self.http.request_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key}: must be at least 1")));
+            }
         }
-        if self.slack.timeout_secs == 0 {
-            return Err(ConfigError("slack.timeout_secs: must be at least 1".into()));
+        // The lease is renewed every third of it while a job runs.
+        if self.jobs.lease_secs < 3 {
+            return Err(ConfigError("jobs.lease_secs: must be at least 3".into()));
         }
-        // A job must end before its lease does, or a second worker could run it too.
-        if self.jobs.lease_secs < 3 * self.slack.timeout_secs {
+        if self.jobs.job_timeout_secs < self.slack.timeout_secs {
             return Err(ConfigError(format!(
-                "jobs.lease_secs: must be at least 3 × slack.timeout_secs ({} s)",
-                3 * self.slack.timeout_secs
+                "jobs.job_timeout_secs: must be at least slack.timeout_secs ({} s)",
+                self.slack.timeout_secs
             )));
+        }
+        if self.http.unverified_body_budget_kib < 1024 {
+            return Err(ConfigError(
+                "http.unverified_body_budget_kib: must be at least 1024 (one whole body)".into(),
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError(
@@ -253,11 +314,10 @@ impl Settings {
     }
 }
 
-/// `POMPIER_DATABASE__MAX_CONNECTIONS` → `database.max_connections`.
-fn nested_key(var: &str) -> Option<String> {
+/// `POMPIER_DATABASE__MAX_CONNECTIONS` → `database.max_connections`, `POMPIER_X` → `x`.
+fn setting_key(var: &str) -> Option<String> {
     let rest = var.strip_prefix("POMPIER_")?;
-    rest.contains("__")
-        .then(|| rest.to_lowercase().replace("__", "."))
+    Some(rest.to_lowercase().replace("__", "."))
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -297,7 +357,7 @@ mod tests {
     #[test]
     fn the_defaults_start_on_sqlite_with_nothing_set() {
         let s = Settings::load(None, env(&[])).unwrap();
-        assert_eq!(s.database_url, "sqlite://pompier.db");
+        assert_eq!(s.database_url.expose(), "sqlite://pompier.db");
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.slack.api_url, "https://slack.com/api");
         assert_eq!(s.slack.announce_channel, None);
@@ -353,6 +413,9 @@ mod tests {
                 ("POMPIER_DATABASE__MAX_CONNECTIONS", "many"),
                 "max_connections",
             ),
+            (("POMPIER_JOBS__MAX_ATTEMPS", "3"), "max_attemps"),
+            (("POMPIER_SLAK__TIMEOUT_SECS", "3"), "slak"),
+            (("POMPIER_LISTN", "127.0.0.1:1"), "listn"),
         ];
         for ((var, value), named) in cases {
             let err = Settings::load(None, env(&[(var, value)]))
@@ -365,6 +428,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nonexistent/p.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_stop_start_up_and_public_url_comes_from_the_environment() {
+        let dir = std::env::temp_dir().join(format!("pompier-cfg-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pompier.toml");
+        std::fs::write(&file, "[jobs]\nconcurency = 3\n").unwrap();
+        let err = Settings::load(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("concurency"), "{err}");
+        let s = Settings::load(
+            None,
+            env(&[("POMPIER_PUBLIC_URL", "https://pompier.example.com")]),
+        )
+        .unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("https://pompier.example.com"));
+    }
+
+    #[test]
+    fn a_database_password_never_shows() {
+        let s = Settings::load(
+            None,
+            env(&[(
+                "DATABASE_URL",
+                "postgres://pompier:hunter2@db.internal:5432/pompier",
+            )]),
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://pompier:***@db.internal:5432/pompier"),
+            "{shown}"
+        );
+        assert_eq!(
+            s.database_url.expose(),
+            "postgres://pompier:hunter2@db.internal:5432/pompier"
+        );
     }
 
     #[test]

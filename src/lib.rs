@@ -8,22 +8,25 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod incidents;
 pub mod jobs;
 pub mod metrics;
+pub mod outbox;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
 
 use std::future::Future;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use app::AppState;
+use jobs::worker::until_set;
+
+pub use app::App;
 use config::Settings;
-use jobs::slack_jobs::SlackJobs;
-use jobs::Worker;
-use slack::client::SlackClient;
 use store::Store;
 
 /// Now, at the precision both databases keep (microseconds), so a time read back from
@@ -35,9 +38,10 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 
 /// Connects to the database and applies its migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::connect(&settings.database_url, &settings.database)
+    let url = &settings.database_url;
+    let store = Store::connect(url.expose(), &settings.database)
         .await
-        .context("cannot open the database named by DATABASE_URL")?;
+        .with_context(|| format!("cannot open the database {} (DATABASE_URL)", url.redacted()))?;
     store
         .migrate()
         .await
@@ -72,64 +76,60 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
-    serve(store, settings, listener, shutdown).await
+    serve(App::new(store, settings), listener, shutdown).await
 }
 
-/// Serves pompier on `listener`, with an open and migrated `store`, until `shutdown`.
+/// Serves `app` on `listener` until `shutdown` completes. Then it stops accepting,
+/// finishes the requests in flight, stops claiming jobs, gives the jobs in hand
+/// `jobs.shutdown_grace_secs` to finish and releases the leases of the others: it
+/// returns within that grace time and about a second, whatever clients or Slack do.
 pub async fn serve(
-    store: Store,
-    settings: Settings,
+    app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let App { state, worker } = app;
+    let settings = state.settings.clone();
+    let store = state.store.clone();
     warn_missing(&settings);
-    let state = AppState::new(store.clone(), settings);
-    let workers = match worker(&state) {
-        Some(worker) if state.settings.jobs.enabled => {
-            Some(worker.spawn(state.jobs_queued.clone()))
-        }
-        Some(_) => {
-            tracing::info!("jobs.enabled is false: this instance runs no job workers");
-            None
-        }
-        None => None,
+    let grace = Duration::from_secs(settings.jobs.shutdown_grace_secs);
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    let workers = if settings.jobs.enabled {
+        Some(worker.spawn())
+    } else {
+        tracing::info!("jobs.enabled is false: this instance runs no job workers");
+        None
     };
     tracing::info!(
         address = %listener.local_addr()?,
         database = store.backend(),
         "pompier is serving"
     );
-    let served = axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed");
-    if let Some(workers) = workers {
-        workers.stop().await;
-    }
-    store.close().await;
-    served
-}
-
-/// The job worker of this app, or `None` without `SLACK_BOT_TOKEN` (its jobs then wait).
-pub fn worker(state: &AppState) -> Option<Worker> {
-    let settings = &state.settings;
-    let token = settings.secrets.slack_bot_token.clone()?;
-    let slack = SlackClient::new(
-        &settings.slack.api_url,
-        token,
-        std::time::Duration::from_secs(settings.slack.timeout_secs),
-    );
-    let jobs = SlackJobs {
-        slack,
-        store: state.store.clone(),
-        effects: (*state.effects).clone(),
-        announce_channel: settings.announce_channel(),
-        public_url: settings.public_url.clone(),
+    let mut stopped = stopping.clone();
+    let jobs = async move {
+        until_set(&mut stopped).await;
+        if let Some(workers) = workers {
+            workers.stop(grace).await;
+        }
     };
-    Some(Worker::new(
-        state.store.clone(),
-        jobs,
-        settings.jobs.worker(),
-        state.metrics.clone(),
-    ))
+    let http = http::server::serve(
+        listener,
+        http::router(state),
+        &settings.http,
+        stopping,
+        grace,
+    );
+    let (served, ()) = tokio::join!(http, jobs);
+    if tokio::time::timeout(Duration::from_millis(500), store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database pool did not close in time");
+    }
+    served.context("HTTP server failed")
 }

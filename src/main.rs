@@ -5,12 +5,26 @@ use clap::{Parser, Subcommand};
 
 use pompier::config::Settings;
 
+/// Environment variables a first run needs, shown by `--help`.
+const ENVIRONMENT: &str = "\
+Environment (all optional; pompier starts with none and says what is off):
+  DATABASE_URL            sqlite://FILE (one instance) or postgres://… [default: sqlite://pompier.db]
+  POMPIER_LISTEN          address to bind [default: 127.0.0.1:8080]
+  SLACK_SIGNING_SECRET    Slack app signing secret; without it /slack/* answers 401
+  SLACK_BOT_TOKEN         xoxb-… bot token; without it Slack jobs wait in the queue
+  SLACK_API_URL           Slack Web API base [default: https://slack.com/api]
+  POMPIER_ANNOUNCE_CHANNEL  channel id where incidents are announced [default: none]
+  POMPIER_PUBLIC_URL      base URL people reach pompier at [default: none]
+  POMPIER_API_TOKEN       bearer token for /api/*; unset, the API refuses all
+  POMPIER_<SECTION>__<KEY>  any other setting of config/default.toml, e.g. POMPIER_JOBS__CONCURRENCY=4
+  RUST_LOG                log filter [default: info]";
+
 /// pompier: a Slack incident-management bot.
 ///
 /// Settings: config/default.toml (built in), then --config FILE, then environment
-/// variables (DATABASE_URL, POMPIER_LISTEN, SLACK_SIGNING_SECRET, …).
+/// variables.
 #[derive(Parser)]
-#[command(name = "pompier", version)]
+#[command(name = "pompier", version, after_help = ENVIRONMENT)]
 struct Cli {
     /// A TOML file overriding the built-in defaults.
     #[arg(long, global = true, env = "POMPIER_CONFIG", value_name = "FILE")]
@@ -22,9 +36,35 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server and background workers; migrations are applied at start.
+    #[command(after_help = ENVIRONMENT)]
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Look at the job queue, and send dead jobs back to it once their cause is fixed.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Unfinished jobs (queued, pending, dead), oldest first.
+    List {
+        /// Only the dead ones: jobs refused for good or failing past the retry horizon.
+        #[arg(long)]
+        dead: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Send a dead job (or every dead job) back to the queue; it runs in its incident's order.
+    Retry {
+        /// The job's id, as `jobs list` shows it.
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<i64>,
+        /// Every dead job.
+        #[arg(long)]
+        all_dead: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +91,12 @@ fn main() -> ExitCode {
                 tracing::info!(database = store.backend(), "migrations applied");
                 Ok(())
             }
+            Command::Jobs(command) => {
+                let store = pompier::open_store(&settings).await?;
+                let result = jobs(&store, command).await;
+                store.close().await;
+                result
+            }
         }
     });
     match result {
@@ -61,6 +107,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn jobs(store: &pompier::store::Store, command: JobsCommand) -> anyhow::Result<()> {
+    match command {
+        JobsCommand::List { dead, limit } => {
+            let jobs = store.list_jobs(dead, limit).await?;
+            println!(
+                "{:>8}  {:>8}  {:<10}  {:<8}  {:<18}  {:>8}  last error",
+                "job", "incident", "service", "state", "kind", "attempts"
+            );
+            for j in &jobs {
+                println!(
+                    "{:>8}  {:>8}  {:<10}  {:<8}  {:<18}  {:>8}  {}",
+                    j.id,
+                    j.incident_id,
+                    j.service,
+                    j.state,
+                    j.kind,
+                    j.attempts,
+                    j.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} job(s)", jobs.len());
+        }
+        JobsCommand::Retry { id, all_dead } => {
+            let id = if all_dead { None } else { id };
+            let revived = store.retry_dead(id, pompier::now()).await?;
+            match (id, revived) {
+                (Some(id), 0) => {
+                    anyhow::bail!("job {id} is not dead (see `pompier jobs list --dead`)")
+                }
+                _ => println!("{revived} dead job(s) sent back to the queue"),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.
@@ -81,5 +163,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down");
 }

@@ -1,16 +1,22 @@
-//! `/metrics` in Prometheus text format: counters kept in memory, queue depth read from
-//! the database at scrape time (so it is right across instances and restarts).
+//! `/metrics` in Prometheus text format: counters kept in memory by this process; the
+//! queue's depth is read from the database at scrape time by the caller (so it is right
+//! across instances and restarts) and passed in.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::store::{Store, StoreError};
 
 #[derive(Debug, Default)]
 pub struct Metrics {
     jobs_done: AtomicU64,
     jobs_retried: AtomicU64,
     jobs_dead: AtomicU64,
+}
+
+/// Unfinished jobs of one service in one state.
+pub struct QueueDepth<'a> {
+    pub service: &'a str,
+    pub state: &'a str,
+    pub count: i64,
 }
 
 impl Metrics {
@@ -26,23 +32,43 @@ impl Metrics {
         self.jobs_dead.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub async fn render(&self, store: &Store) -> Result<String, StoreError> {
+    /// The text of `/metrics`: `queue` as read now, and whether each service
+    /// (`services`: name, configured) has what it needs to run its jobs.
+    pub fn render(&self, queue: &[QueueDepth], services: &[(&str, bool)]) -> String {
         let mut out = String::new();
         out.push_str(
-            "# HELP pompier_jobs Jobs by state: queued (behind another job of its incident), \
-             pending (due or retrying), done, dead.\n",
+            "# HELP pompier_jobs Unfinished jobs by service and state: queued (behind another \
+             job of its incident), pending (due or retrying), dead (failed for good; \
+             `pompier jobs retry` revives them).\n# TYPE pompier_jobs gauge\n",
         );
-        out.push_str("# TYPE pompier_jobs gauge\n");
-        let counts = store.job_counts().await?;
-        for state in ["queued", "pending", "done", "dead"] {
-            let n = counts
-                .iter()
-                .find(|(s, _)| s == state)
-                .map_or(0, |(_, n)| *n);
-            let _ = writeln!(out, "pompier_jobs{{state=\"{state}\"}} {n}");
+        for (service, _) in services {
+            for state in ["queued", "pending", "dead"] {
+                let n: i64 = queue
+                    .iter()
+                    .filter(|d| d.service == *service && d.state == state)
+                    .map(|d| d.count)
+                    .sum();
+                let _ = writeln!(
+                    out,
+                    "pompier_jobs{{service=\"{service}\",state=\"{state}\"}} {n}"
+                );
+            }
         }
-        out.push_str("# HELP pompier_job_runs_total Job runs by this process, by outcome.\n");
-        out.push_str("# TYPE pompier_job_runs_total counter\n");
+        out.push_str(
+            "# HELP pompier_service_configured Whether a service's settings are there (1) or \
+             its jobs wait for them (0).\n# TYPE pompier_service_configured gauge\n",
+        );
+        for (service, configured) in services {
+            let _ = writeln!(
+                out,
+                "pompier_service_configured{{service=\"{service}\"}} {}",
+                u8::from(*configured)
+            );
+        }
+        out.push_str(
+            "# HELP pompier_job_runs_total Job runs by this process, by outcome.\n\
+             # TYPE pompier_job_runs_total counter\n",
+        );
         for (outcome, counter) in [
             ("done", &self.jobs_done),
             ("retry", &self.jobs_retried),
@@ -54,6 +80,6 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
-        Ok(out)
+        out
     }
 }

@@ -45,9 +45,25 @@ fn slack_id(s: &str, prefixes: &[char], what: &str) -> Result<String, Invalid> {
 macro_rules! slack_id_type {
     ($(#[$doc:meta])* $name:ident, $prefixes:expr, $what:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-        #[serde(transparent)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(into = "String", try_from = "String")]
         pub struct $name(String);
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Invalid;
+
+            fn try_from(s: String) -> Result<Self, Invalid> {
+                s.parse()
+            }
+        }
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -85,9 +101,25 @@ slack_id_type!(
 );
 
 /// A role on an incident: `lead`, `comms`, or a name the team configured.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "String", try_from = "String")]
 pub struct RoleName(String);
+
+impl From<RoleName> for String {
+    fn from(role: RoleName) -> String {
+        role.0
+    }
+}
+
+impl TryFrom<String> for RoleName {
+    type Error = Invalid;
+
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        s.parse()
+    }
+}
 
 impl RoleName {
     pub fn as_str(&self) -> &str {

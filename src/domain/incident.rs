@@ -101,6 +101,9 @@ pub enum Rejected {
     Refused(#[from] Refused),
     #[error("it is already {0}")]
     Unchanged(String),
+    /// A closed incident's channel is archived: it takes no more changes.
+    #[error("it is closed; a closed incident takes no more notes, severity or role changes")]
+    Closed,
 }
 
 impl Incident {
@@ -153,6 +156,7 @@ impl Incident {
         actor: &SlackUserId,
         at: DateTime<Utc>,
     ) -> Result<Change, Rejected> {
+        self.still_open()?;
         if severity == self.severity {
             return Err(Rejected::Unchanged(severity.to_string()));
         }
@@ -175,6 +179,7 @@ impl Incident {
         actor: &SlackUserId,
         at: DateTime<Utc>,
     ) -> Result<Change, Rejected> {
+        self.still_open()?;
         let previous = self.roles.get(role);
         if previous == Some(user) {
             return Err(Rejected::Unchanged(format!("{user}'s role {role}")));
@@ -190,13 +195,28 @@ impl Incident {
         Ok(Change { after, event })
     }
 
-    pub fn add_note(&self, note: String, actor: &SlackUserId, at: DateTime<Utc>) -> Change {
-        Change {
+    pub fn add_note(
+        &self,
+        note: String,
+        actor: &SlackUserId,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        self.still_open()?;
+        Ok(Change {
             after: self.clone(),
             event: Event {
                 note: Some(note),
                 ..self.event(EventKind::Note, actor, at)
             },
+        })
+    }
+
+    /// Refuses changes other than moves once closed: its channel is archived.
+    fn still_open(&self) -> Result<(), Rejected> {
+        if self.status == Status::Closed {
+            Err(Rejected::Closed)
+        } else {
+            Ok(())
         }
     }
 }
@@ -205,6 +225,15 @@ fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, Invalid> {
     let text = text.trim();
     if text.is_empty() {
         return Err(Invalid(format!("the {what} is empty")));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(Invalid(format!(
+            "the {what} holds a control character (U+{:04X}); only newlines and tabs are allowed",
+            u32::from(c)
+        )));
     }
     let chars = text.chars().count();
     if chars > max {
@@ -215,7 +244,8 @@ fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, Invalid> {
     Ok(text.to_owned())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Declared,
     Status,
@@ -255,7 +285,7 @@ impl EventKind {
 ///
 /// `from`/`to` hold what changed: statuses for `declared` and `status`, severities for
 /// `severity`, user ids for `role` (with `role` naming the role).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,
     pub kind: EventKind,
@@ -326,6 +356,39 @@ mod tests {
         assert!(Incident::parse_title(&"🔥".repeat(MAX_TITLE_CHARS)).is_ok());
         assert!(Incident::parse_title(&"x".repeat(MAX_TITLE_CHARS + 1)).is_err());
         assert!(Incident::parse_note(&"x".repeat(MAX_NOTE_CHARS + 1)).is_err());
+        assert_eq!(
+            Incident::parse_note("line one\n\tline two").unwrap(),
+            "line one\n\tline two"
+        );
+        for bad in [
+            "a\0b",
+            "bell\u{7}",
+            "esc\u{1b}[31m",
+            "del\u{7f}",
+            "c1\u{85}x",
+        ] {
+            let err = Incident::parse_note(bad).unwrap_err().to_string();
+            assert!(err.contains("control character"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_closed_incident_takes_no_more_notes_severity_or_roles() {
+        let at = DateTime::from_timestamp(60, 0).unwrap();
+        let u: SlackUserId = "U2".parse().unwrap();
+        let closed = Incident {
+            status: Status::Closed,
+            ..incident()
+        };
+        assert_eq!(closed.add_note("x".into(), &u, at), Err(Rejected::Closed));
+        assert_eq!(
+            closed.set_severity(Severity::Sev1, &u, at),
+            Err(Rejected::Closed)
+        );
+        assert_eq!(
+            closed.assign(&"lead".parse().unwrap(), &u, &u, at),
+            Err(Rejected::Closed)
+        );
     }
 
     #[test]

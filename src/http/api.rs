@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::{Event, Incident, IncidentId, Severity, Status};
+use crate::slack::text::plain;
 use crate::store::{Cursor, Filter};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -35,7 +36,10 @@ impl FromRequestParts<AppState> for Authorized {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
             .ok_or_else(|| {
                 ApiError::Unauthorized("missing `Authorization: Bearer` token".into())
             })?;
@@ -72,7 +76,7 @@ impl IncidentJson {
         let m = i.milestones;
         IncidentJson {
             id: i.id,
-            title: i.title,
+            title: plain(&i.title),
             severity: i.severity,
             status: i.status,
             channel_id: i.channel_id.map(|c| c.to_string()),
@@ -114,7 +118,7 @@ impl From<Event> for EventJson {
             actor: e.actor.to_string(),
             from: e.from,
             to: e.to,
-            note: e.note,
+            note: e.note.as_deref().map(plain),
             role: e.role.map(|r| r.to_string()),
         }
     }

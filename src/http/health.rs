@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::ApiError;
 use crate::app::AppState;
+use crate::metrics::QueueDepth;
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -33,6 +34,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
 
 /// Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let body = state.metrics.render(&state.store).await?;
+    let counts = state.store.job_counts().await?;
+    let queue: Vec<QueueDepth> = counts
+        .iter()
+        .map(|(service, state, count)| QueueDepth {
+            service,
+            state,
+            count: *count,
+        })
+        .collect();
+    let body = state.metrics.render(&queue, &state.services);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

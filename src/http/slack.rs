@@ -7,14 +7,16 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use http_body_util::BodyExt;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::ApiError;
+use super::{ApiError, MAX_BODY_BYTES};
 use crate::app::AppState;
 use crate::slack::command;
 use crate::slack::commands::{self, Caller};
-use crate::slack::reply::Reply;
+use crate::slack::reply::{self, Reply};
 use crate::slack::verify;
 
 /// Slack gives up after 3 s; answer before, whatever the database does.
@@ -28,7 +30,8 @@ impl FromRequest<AppState> for Verified {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let headers: HeaderMap = req.headers().clone();
-        let body = Bytes::from_request(req, state)
+        // Held against the budget of unverified bodies until this request is answered.
+        let (body, _held) = read_body(req, state)
             .await
             .map_err(IntoResponse::into_response)?;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -54,6 +57,46 @@ impl FromRequest<AppState> for Verified {
             })?;
         Ok(Verified(body))
     }
+}
+
+/// Reads the body, at most `MAX_BODY_BYTES`, taking a KiB of the shared budget of
+/// unverified bodies for each KiB received: a flood of large unsigned bodies waits for
+/// the budget (within the request timeout) instead of taking memory.
+async fn read_body(
+    req: Request,
+    state: &AppState,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
+    let mut body = req.into_body();
+    let mut bytes = Vec::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "the body is larger than {MAX_BODY_BYTES} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&data);
+        let need = bytes.len().div_ceil(1024) as u32;
+        let have = held.as_ref().map_or(0, |p| p.num_permits() as u32);
+        if need > have {
+            let more = state
+                .unverified_bodies
+                .clone()
+                .acquire_many_owned(need - have)
+                .await
+                .expect("never closed");
+            match &mut held {
+                Some(permit) => permit.merge(more),
+                None => held = Some(more),
+            }
+        }
+    }
+    Ok((Bytes::from(bytes), held))
 }
 
 /// The fields of a slash command this handler reads; Slack sends more.
@@ -84,19 +127,20 @@ pub async fn run_command(
     // A command from a DM or an unknown kind of conversation has no incident channel.
     let channel = form.channel_id.as_deref().and_then(|c| c.parse().ok());
     let text = form.text.unwrap_or_default();
-    let reply = match command::parse(&text, &state.roles) {
-        Err(invalid) => Reply::ephemeral(format!("{invalid}.\n\n{}", command::USAGE)),
+    let reply = match command::parse(&text, state.incidents.roles()) {
+        Err(invalid) => reply::error(invalid),
         Ok(invocation) => {
             let caller = Caller { user, channel };
+            let bot_token_set = state.slack.is_some();
             match tokio::time::timeout(
                 REPLY_DEADLINE,
-                commands::execute(&state, invocation, &caller),
+                commands::execute(&state.incidents, invocation, &caller, bot_token_set),
             )
             .await
             {
                 Ok(Ok(reply)) => reply,
                 Ok(Err(e)) => {
-                    tracing::error!(error = ?e, "slash command failed");
+                    tracing::error!(error = %e, "slash command failed");
                     Reply::ephemeral(
                         "pompier could not reach its database, so the command may not have been \
                          saved. Check with `/incident status` and try again.",

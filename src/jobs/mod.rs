@@ -1,79 +1,117 @@
-//! The durable job queue's work: what a change asks of Slack, and the workers that do it
-//! after the HTTP reply, retried with backoff, never lost on restart.
+//! Running the outbox's jobs against outside services, after the HTTP reply: workers
+//! claim due jobs under a lease, run them with a deadline, and retry what failed for
+//! now with backoff over a long horizon. Only a permanent refusal makes a job dead, and
+//! an operator can send it back (`pompier jobs retry`).
 
-pub mod effects;
 pub mod retry;
 pub mod slack_jobs;
 pub mod worker;
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
-pub use effects::Effects;
-pub use worker::{Worker, WorkerHandle};
+pub use slack_jobs::SlackJobs;
+pub use worker::{Worker, WorkerHandle, WorkerSettings};
 
-/// One piece of outside work for an incident. Stored as JSON; jobs of one incident run
-/// in the order they were written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Job {
-    /// Create the incident's channel and record it; then the jobs that need it follow.
-    CreateChannel,
-    Invite {
-        users: Vec<String>,
+use crate::domain::IncidentId;
+use crate::outbox::{Job, Service};
+use crate::slack::client::SlackError;
+use crate::store::StoreError;
+
+/// Why a job did not finish, as the worker needs to know it: whether to try again, and
+/// when. Each service's errors are mapped here, not read by the worker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// Worth trying again: a timeout, a refused connection, a 5xx, a 429.
+    #[error("{reason}")]
+    Transient {
+        reason: String,
+        /// How long the service asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
     },
-    SetTopic,
-    /// Post the summary message, record its `ts`, pin it.
-    PostSummary,
-    /// Bring the pinned summary up to date with the incident as it is now.
-    UpdateSummary,
-    /// Post `text` (mrkdwn, already escaped) in the incident's channel.
-    Post {
-        text: String,
-    },
-    /// Post `text` in the announce channel, if one is configured.
-    Announce {
-        text: String,
-    },
-    ArchiveChannel,
+    /// Trying again will not help until someone fixes the cause.
+    #[error("{0}")]
+    Permanent(String),
 }
 
-impl Job {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Job::CreateChannel => "create_channel",
-            Job::Invite { .. } => "invite",
-            Job::SetTopic => "set_topic",
-            Job::PostSummary => "post_summary",
-            Job::UpdateSummary => "update_summary",
-            Job::Post { .. } => "post",
-            Job::Announce { .. } => "announce",
-            Job::ArchiveChannel => "archive_channel",
+impl JobError {
+    pub fn transient(reason: impl Into<String>) -> JobError {
+        JobError::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<SlackError> for JobError {
+    fn from(e: SlackError) -> Self {
+        match e {
+            SlackError::RateLimited { retry_after } => JobError::Transient {
+                reason: e.to_string(),
+                retry_after,
+            },
+            SlackError::Transient(_) => JobError::transient(e.to_string()),
+            SlackError::Refused { .. } => JobError::Permanent(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) | StoreError::Corrupt(_) => JobError::Permanent(e.to_string()),
+            _ => JobError::transient(e.to_string()),
+        }
+    }
+}
+
+/// Which run of which job this is.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub job_id: i64,
+    pub incident_id: IncidentId,
+    /// 1 for the first.
+    pub attempt: u32,
+}
+
+/// The handler of each service, where it is configured. A service without one keeps its
+/// jobs waiting in the queue, and says so.
+#[derive(Default)]
+pub struct Handlers {
+    pub slack: Option<SlackJobs>,
+}
+
+impl Handlers {
+    /// Each service, and whether it has a handler.
+    pub fn services(&self) -> Vec<(Service, bool)> {
+        Service::ALL
+            .into_iter()
+            .map(|s| (s, self.configured(s)))
+            .collect()
+    }
+
+    pub fn configured(&self, service: Service) -> bool {
+        match service {
+            Service::Slack => self.slack.is_some(),
+            Service::Confluence => false,
         }
     }
 
-    pub fn to_payload(&self) -> String {
-        serde_json::to_string(self).expect("a job serializes")
+    /// What a service needs before its jobs can run.
+    pub fn missing(service: Service) -> &'static str {
+        match service {
+            Service::Slack => "SLACK_BOT_TOKEN is not set",
+            Service::Confluence => "pompier does not draft Confluence pages yet",
+        }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jobs_round_trip_through_their_payload() {
-        for job in [
-            Job::CreateChannel,
-            Job::Invite {
-                users: vec!["U1".into()],
-            },
-            Job::Post {
-                text: "a <b> & c".into(),
-            },
-        ] {
-            let back: Job = serde_json::from_str(&job.to_payload()).unwrap();
-            assert_eq!(back, job);
-            assert!(job.to_payload().contains(job.kind()));
+    async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
+        match (job.service(), &self.slack) {
+            (Service::Slack, Some(slack)) => slack.run(job, run).await,
+            (service, _) => Err(JobError::transient(format!(
+                "{} jobs wait: {}",
+                service.as_str(),
+                Handlers::missing(service)
+            ))),
         }
     }
 }

@@ -4,11 +4,13 @@
 
 use serde_json::json;
 
-use super::{Effects, Job};
+use super::{JobError, Run};
 use crate::domain::{ChannelId, Incident};
-use crate::slack::blocks;
+use crate::outbox::Job;
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::names::{channel_name, truncate};
+use crate::slack::text::escape;
+use crate::slack::{blocks, reply};
 use crate::store::{Store, StoreError};
 
 /// Longest topic Slack accepts.
@@ -21,77 +23,35 @@ const LIST_PAGES: usize = 20;
 /// The `event_type` of the metadata pompier puts on its messages.
 const METADATA_EVENT: &str = "pompier_job";
 
-/// Which run of which job this is.
-#[derive(Debug, Clone, Copy)]
-pub struct Run {
-    pub job_id: i64,
-    /// 1 for the first.
-    pub attempt: u32,
-}
-
-/// Why a job did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error(transparent)]
-    Slack(#[from] SlackError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl JobError {
-    /// Whether running the job again may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            JobError::Slack(SlackError::Refused { .. }) | JobError::Permanent(_) => false,
-            JobError::Slack(_) => true,
-            JobError::Store(StoreError::NotFound(_) | StoreError::Corrupt(_)) => false,
-            JobError::Store(_) => true,
-        }
-    }
-}
-
 /// What the Slack jobs need.
 pub struct SlackJobs {
     pub slack: SlackClient,
     pub store: Store,
-    pub effects: Effects,
     pub announce_channel: Option<ChannelId>,
-    pub public_url: Option<String>,
 }
 
 impl SlackJobs {
-    /// Runs `job` for incident `incident_id`; the jobs to queue after it.
-    pub async fn run(
-        &self,
-        incident_id: crate::domain::IncidentId,
-        job: &Job,
-        run: Run,
-    ) -> Result<Vec<Job>, JobError> {
+    /// Runs `job` against Slack, worded from the incident as it is now.
+    pub async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
         let incident = self
             .store
-            .get(incident_id)
+            .get(run.incident_id)
             .await?
-            .ok_or(StoreError::NotFound(incident_id))?;
+            .ok_or(StoreError::NotFound(run.incident_id))?;
         match job {
             Job::CreateChannel => self.create_channel(incident, run.attempt).await,
-            Job::Invite { users } => self.invite(&incident, users).await.map(|_| vec![]),
+            Job::Invite { users } => self.invite(&incident, users).await,
             Job::SetTopic => {
-                let topic = truncate(
-                    &format!("Incident #{}: {}", incident.id, incident.title),
-                    MAX_TOPIC,
-                );
                 let channel = channel(&incident)?;
                 self.slack
                     .call(
                         "conversations.setTopic",
-                        &json!({"channel": channel, "topic": topic}),
+                        &json!({"channel": channel, "topic": topic(&incident)}),
                     )
                     .await?;
-                Ok(vec![])
+                Ok(())
             }
-            Job::PostSummary => self.post_summary(&incident, run).await.map(|_| vec![]),
+            Job::PostSummary => self.post_summary(&incident, run).await,
             Job::UpdateSummary => {
                 if let Some(ts) = &incident.summary_ts {
                     let channel = channel(&incident)?;
@@ -100,24 +60,31 @@ impl SlackJobs {
                             "chat.update",
                             &json!({"channel": channel, "ts": ts,
                                     "text": blocks::summary_text(&incident),
-                                    "blocks": blocks::summary(&incident, self.public_url.as_deref())}),
+                                    "blocks": blocks::summary(&incident)}),
                         )
                         .await?;
                 }
                 // No summary yet: the pending PostSummary will show the present state.
-                Ok(vec![])
+                Ok(())
+            }
+            Job::PostEvent { event } => {
+                let text = reply::told(&incident, event);
+                self.post_text(run, channel(&incident)?.as_str(), &text)
+                    .await
             }
             Job::Post { text } => {
-                let channel = channel(&incident)?;
-                let channel = channel.to_string();
-                self.post_text(run, &channel, text).await.map(|_| vec![])
+                self.post_text(run, channel(&incident)?.as_str(), text)
+                    .await
             }
-            Job::Announce { text } => {
-                if let Some(announce) = &self.announce_channel {
-                    self.post_text(run, announce.as_str(), text).await?;
-                }
-                Ok(vec![])
+            Job::AnnounceDeclared => {
+                self.announce(run, &reply::announced_declaration(&incident))
+                    .await
             }
+            Job::AnnounceEvent { event } => {
+                self.announce(run, &reply::announced(&incident, event))
+                    .await
+            }
+            Job::Announce { text } => self.announce(run, text).await,
             Job::ArchiveChannel => {
                 let channel = channel(&incident)?;
                 match self
@@ -125,16 +92,23 @@ impl SlackJobs {
                     .call("conversations.archive", &json!({"channel": channel}))
                     .await
                 {
-                    Err(e) if e.code() == Some("already_archived") => Ok(vec![]),
-                    other => other.map(|_| vec![]).map_err(Into::into),
+                    Err(e) if e.code() == Some("already_archived") => Ok(()),
+                    other => other.map(|_| ()).map_err(Into::into),
                 }
             }
         }
     }
 
-    async fn post_text(&self, run: Run, channel: &str, text: &str) -> Result<String, JobError> {
+    async fn announce(&self, run: Run, text: &str) -> Result<(), JobError> {
+        match &self.announce_channel {
+            Some(announce) => self.post_text(run, announce.as_str(), text).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn post_text(&self, run: Run, channel: &str, text: &str) -> Result<(), JobError> {
         let message = json!({"channel": channel, "text": truncate(text, 4000), "blocks": blocks::message(text)});
-        self.post(run, message).await
+        self.post(run, message).await.map(|_| ())
     }
 
     /// Posts `message` once: each message carries its job's id as metadata, and a retry
@@ -184,11 +158,7 @@ impl SlackJobs {
         })
     }
 
-    async fn create_channel(
-        &self,
-        mut incident: Incident,
-        attempt: u32,
-    ) -> Result<Vec<Job>, JobError> {
+    async fn create_channel(&self, incident: Incident, attempt: u32) -> Result<(), JobError> {
         if incident.channel_id.is_none() {
             let mut created = None;
             for suffix in 0..NAME_TRIES {
@@ -224,9 +194,8 @@ impl SlackJobs {
                 .map_err(|e| JobError::Permanent(format!("conversations.create: {e}")))?;
             // Recorded before anything else, so a retry never creates a second channel.
             self.store.set_channel(incident.id, &id).await?;
-            incident.channel_id = Some(id);
         }
-        Ok(self.effects.after_channel(&incident))
+        Ok(())
     }
 
     /// The unarchived public channel named `name` that this bot created, if any.
@@ -265,10 +234,20 @@ impl SlackJobs {
     }
 
     /// Invites each user on their own, so one who cannot be invited does not keep the
-    /// others out; such a refusal is logged, not retried.
+    /// others out; such a refusal is logged, not retried. No `users`: the declarer and
+    /// the role holders.
     async fn invite(&self, incident: &Incident, users: &[String]) -> Result<(), JobError> {
         let channel = channel(incident)?;
-        for user in users {
+        let mut users = users.to_vec();
+        if users.is_empty() {
+            users.push(incident.declared_by.to_string());
+            for user in incident.roles.values() {
+                if !users.contains(&user.to_string()) {
+                    users.push(user.to_string());
+                }
+            }
+        }
+        for user in &users {
             match self
                 .slack
                 .call(
@@ -294,7 +273,7 @@ impl SlackJobs {
             Some(ts) => ts.clone(),
             None => {
                 let message = json!({"channel": channel, "text": blocks::summary_text(incident),
-                                     "blocks": blocks::summary(incident, self.public_url.as_deref())});
+                                     "blocks": blocks::summary(incident)});
                 let ts = self.post(run, message).await?;
                 // Recorded before pinning, so a retry pins this message and posts no other.
                 self.store.set_summary_ts(incident.id, &ts).await?;
@@ -312,9 +291,26 @@ impl SlackJobs {
     }
 }
 
+/// The incident's channel. Jobs run after the one that creates it, and wait while that
+/// one is dead, so a missing channel is a state no retry repairs.
 fn channel(incident: &Incident) -> Result<&ChannelId, JobError> {
     incident
         .channel_id
         .as_ref()
         .ok_or_else(|| JobError::Permanent(format!("incident #{} has no channel", incident.id)))
+}
+
+/// `Incident #42: title`, escaped (a topic is mrkdwn too), within Slack's 250 characters.
+fn topic(incident: &Incident) -> String {
+    let mut max = MAX_TOPIC;
+    loop {
+        let topic = escape(&truncate(
+            &format!("Incident #{}: {}", incident.id, incident.title),
+            max,
+        ));
+        if topic.chars().count() <= MAX_TOPIC || max == 0 {
+            return topic;
+        }
+        max -= 10.min(max);
+    }
 }

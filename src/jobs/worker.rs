@@ -1,5 +1,7 @@
-//! Workers: claim a due job under a lease, run it, record how it ended. Several run in
-//! each `pompier serve`, and several instances may share one PostgreSQL queue.
+//! Workers: claim a due job under a short lease, renew it while the job runs (so a job
+//! whose process died runs again within a lease, not after a long one), hold the job to
+//! a deadline, record how it ended. Several loops run in each `pompier serve`, each with
+//! its own lease owner, and several instances may share one PostgreSQL queue.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,85 +11,144 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use super::retry::Backoff;
-use super::slack_jobs::SlackJobs;
+use super::retry::{after, Backoff};
+use super::{Handlers, JobError, Run};
 use crate::metrics::Metrics;
+use crate::outbox::Service;
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
 
 /// How long a worker waits after the queue could not be reached.
 const QUEUE_ERROR_PAUSE: Duration = Duration::from_secs(5);
-
 /// Claims between two refreshes of the queue's statistics.
 const STATS_EVERY: u64 = 1000;
+/// How often finished jobs past their retention are deleted, and how many at a time.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+const PURGE_BATCH: i64 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub concurrency: usize,
     pub poll_interval: Duration,
+    /// How long a claim holds a job without a heartbeat; renewed every third of it.
     pub lease: Duration,
-    pub max_attempts: u32,
+    /// The longest one run of a job may take, all its calls included.
+    pub job_timeout: Duration,
+    /// How long a job may keep failing for now before it is given up as dead.
+    pub retry_horizon: Duration,
     pub backoff: Backoff,
+    /// How long finished jobs are kept.
+    pub keep_done: Duration,
+}
+
+/// Stop signals shared by the loops and their handle.
+struct Signals {
+    /// No more claims.
+    stop: watch::Sender<bool>,
+    /// Give up the jobs in hand: release their leases.
+    abandon: watch::Sender<bool>,
 }
 
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
-    jobs: Arc<SlackJobs>,
+    handlers: Arc<Handlers>,
+    services: Vec<Service>,
     settings: WorkerSettings,
     metrics: Arc<Metrics>,
+    /// Wakes idle loops when this process queued jobs.
+    wake: Arc<Notify>,
     /// Jobs claimed by this process, to refresh the queue's statistics now and then.
     claimed: Arc<AtomicU64>,
-    /// Who holds a lease: unique per worker, so a worker that lost its lease cannot
-    /// finish a job another worker took over.
-    owner: String,
+    signals: Arc<Signals>,
+}
+
+/// How a run of a job ended for the worker.
+enum Ran {
+    Finished(Finish),
+    /// The lease went to another worker, or shutdown came: nothing is recorded.
+    Abandoned(&'static str),
+}
+
+fn is_set(signal: &watch::Receiver<bool>) -> bool {
+    *signal.borrow()
+}
+
+/// Returns once `signal` is true (at once if it is already).
+pub async fn until_set(signal: &mut watch::Receiver<bool>) {
+    let _ = signal.wait_for(|s| *s).await;
+}
+
+/// A lease owner: unique per loop, so a loop that lost its lease cannot finish a job
+/// another took over.
+fn new_owner() -> String {
+    format!("{}-{:016x}", std::process::id(), rand::random::<u64>())
 }
 
 impl Worker {
     pub fn new(
         store: Store,
-        jobs: SlackJobs,
+        handlers: Handlers,
         settings: WorkerSettings,
         metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
     ) -> Worker {
+        let services = handlers
+            .services()
+            .into_iter()
+            .filter(|(_, configured)| *configured)
+            .map(|(s, _)| s)
+            .collect();
         Worker {
             store,
-            jobs: Arc::new(jobs),
+            handlers: Arc::new(handlers),
+            services,
             settings,
             metrics,
+            wake,
             claimed: Arc::default(),
-            owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
+            signals: Arc::new(Signals {
+                stop: watch::channel(false).0,
+                abandon: watch::channel(false).0,
+            }),
         }
     }
 
-    /// Claims and runs one job due at `now`; false when none is due.
-    pub async fn run_one(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Claims and runs one job due at `now` as `owner`; false when none is due.
+    pub async fn run_one(&self, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let lease = self.settings.lease;
         let Some(claimed) = self
             .store
-            .claim_job(&self.owner, now, self.settings.lease)
+            .claim_job(owner, &self.services, now, after(now, lease))
             .await?
         else {
             return Ok(false);
         };
         if self.claimed.fetch_add(1, Ordering::Relaxed) % STATS_EVERY == STATS_EVERY - 1 {
             if let Err(e) = self.store.refresh_job_stats().await {
-                tracing::warn!(error = ?e, "cannot refresh the job queue's statistics");
+                tracing::warn!(error = %e, "cannot refresh the job queue's statistics");
             }
         }
-        let finish = self.execute(&claimed, now).await;
+        let finish = match self.supervise(&claimed, owner, now).await {
+            Ran::Finished(finish) => finish,
+            Ran::Abandoned(why) => {
+                tracing::info!(job = claimed.id, incident = %claimed.incident_id, "{why}");
+                return Ok(true);
+            }
+        };
         match &finish {
-            Finish::Done { .. } => self.metrics.job_done(),
-            Finish::Retry { error, .. } => {
+            Finish::Done => self.metrics.job_done(),
+            Finish::Retry { error, at } => {
                 self.metrics.job_retried();
-                tracing::warn!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed; will retry");
+                tracing::warn!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, next = %at, "job failed; will retry");
             }
             Finish::Dead { error } => {
                 self.metrics.job_dead();
-                tracing::error!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead");
+                tracing::error!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead (`pompier jobs retry {}` once fixed)", claimed.id);
             }
         }
         if !self
             .store
-            .finish_job(&claimed, &self.owner, now, finish)
+            .finish_job(&claimed, owner, crate::now().max(now), finish)
             .await?
         {
             tracing::warn!(
@@ -96,6 +157,45 @@ impl Worker {
             );
         }
         Ok(true)
+    }
+
+    /// Runs the job while renewing its lease, within the job deadline, until it ends or
+    /// shutdown abandons it (its lease then released, so it runs again at once).
+    async fn supervise(&self, claimed: &ClaimedJob, owner: &str, now: DateTime<Utc>) -> Ran {
+        let lease = self.settings.lease;
+        let mut abandon = self.signals.abandon.subscribe();
+        let run = self.execute(claimed, now);
+        tokio::pin!(run);
+        let deadline = tokio::time::sleep(self.settings.job_timeout);
+        tokio::pin!(deadline);
+        let mut heartbeat = tokio::time::interval(lease / 3);
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                finish = &mut run => return Ran::Finished(finish),
+                _ = &mut deadline => {
+                    let error = JobError::transient(format!(
+                        "did not finish within {} s (jobs.job_timeout_secs)",
+                        self.settings.job_timeout.as_secs()
+                    ));
+                    return Ran::Finished(self.failed(claimed, now, error));
+                }
+                _ = heartbeat.tick() => {
+                    let until = after(crate::now().max(now), lease);
+                    match self.store.renew_lease(claimed.id, owner, until).await {
+                        Ok(true) => {}
+                        Ok(false) => return Ran::Abandoned("lease lost: another worker took this job over"),
+                        Err(e) => tracing::warn!(job = claimed.id, error = %e, "cannot renew a job's lease"),
+                    }
+                }
+                _ = until_set(&mut abandon) => {
+                    if let Err(e) = self.store.release_lease(claimed.id, owner).await {
+                        tracing::warn!(job = claimed.id, error = %e, "cannot release a job's lease; it runs again when the lease ends");
+                    }
+                    return Ran::Abandoned("shutting down: job left unfinished, its lease released");
+                }
+            }
+        }
     }
 
     async fn execute(&self, claimed: &ClaimedJob, now: DateTime<Utc>) -> Finish {
@@ -107,87 +207,191 @@ impl Worker {
                 }
             }
         };
-        let run = super::slack_jobs::Run {
+        let run = Run {
             job_id: claimed.id,
+            incident_id: claimed.incident_id,
             attempt: claimed.attempts,
         };
-        match self.jobs.run(claimed.incident_id, job, run).await {
-            Ok(followups) => Finish::Done { followups },
-            Err(e) if e.is_transient() && claimed.attempts < self.settings.max_attempts => {
-                let retry_after = match &e {
-                    super::slack_jobs::JobError::Slack(
-                        crate::slack::client::SlackError::RateLimited { retry_after },
-                    ) => *retry_after,
-                    _ => None,
+        match self.handlers.run(job, run).await {
+            Ok(()) => Finish::Done,
+            Err(e) => {
+                let e = match e {
+                    JobError::Transient {
+                        reason,
+                        retry_after,
+                    } => JobError::Transient {
+                        reason: format!("{} {reason}", job.kind()),
+                        retry_after,
+                    },
+                    JobError::Permanent(reason) => {
+                        JobError::Permanent(format!("{} {reason}", job.kind()))
+                    }
                 };
-                let wait =
-                    self.settings
-                        .backoff
-                        .next(claimed.attempts, retry_after, rand::random());
-                Finish::Retry {
-                    at: super::retry::after(now, wait),
-                    error: format!("{} {e}", job.kind()),
+                self.failed(claimed, now, e)
+            }
+        }
+    }
+
+    /// A failure for now is retried until the job has been failing for longer than the
+    /// retry horizon; a permanent one is dead at once.
+    fn failed(&self, claimed: &ClaimedJob, now: DateTime<Utc>, error: JobError) -> Finish {
+        match error {
+            JobError::Transient {
+                reason,
+                retry_after,
+            } => {
+                let since = claimed.failing_since.unwrap_or(now);
+                if now < after(since, self.settings.retry_horizon) {
+                    let wait =
+                        self.settings
+                            .backoff
+                            .next(claimed.attempts, retry_after, rand::random());
+                    Finish::Retry {
+                        at: after(now, wait),
+                        error: reason,
+                    }
+                } else {
+                    Finish::Dead {
+                        error: format!(
+                            "{reason} (failing since {since}, past jobs.retry_horizon_secs)"
+                        ),
+                    }
                 }
             }
-            Err(e) => Finish::Dead {
-                error: format!("{} {e}", job.kind()),
-            },
+            JobError::Permanent(error) => Finish::Dead { error },
         }
     }
 
     /// Runs jobs due at `now` until none is; how many ran. Tests call this to drain the
     /// queue without sleeping, passing a later `now` to let backoffs expire.
     pub async fn drain(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let owner = new_owner();
         let mut ran = 0;
-        while self.run_one(now).await? {
+        while self.run_one(&owner, now).await? {
             ran += 1;
         }
         Ok(ran)
     }
 
-    /// Starts `concurrency` loops that drain the queue whenever `wake` fires or every
-    /// poll interval, until stopped.
-    pub fn spawn(self, wake: Arc<Notify>) -> WorkerHandle {
-        let (stop, stopped) = watch::channel(false);
+    /// Says once which services' jobs wait for settings, and how many.
+    async fn say_what_waits(&self) {
+        let Ok(counts) = self.store.job_counts().await else {
+            return;
+        };
+        for (service, configured) in self.handlers.services() {
+            let waiting: i64 = counts
+                .iter()
+                .filter(|(s, state, _)| s == service.as_str() && state != "dead")
+                .map(|(_, _, n)| n)
+                .sum();
+            if !configured {
+                tracing::warn!(
+                    service = service.as_str(),
+                    waiting,
+                    "{} jobs wait in the queue: {}; they run once it is set and pompier restarts",
+                    service.as_str(),
+                    Handlers::missing(service)
+                );
+            }
+        }
+    }
+
+    /// Starts `concurrency` loops that drain the queue whenever a request queues jobs or
+    /// every poll interval, and one that deletes old finished jobs, until stopped.
+    pub fn spawn(self) -> WorkerHandle {
         let mut tasks = JoinSet::new();
         for _ in 0..self.settings.concurrency.max(1) {
-            let (worker, wake, mut stopped) = (self.clone(), wake.clone(), stopped.clone());
-            tasks.spawn(async move {
-                loop {
-                    // Each job is claimed at the time it starts.
-                    let mut pause = worker.settings.poll_interval;
-                    loop {
-                        match worker.run_one(crate::now()).await {
-                            Ok(true) => continue,
-                            Ok(false) => break,
-                            Err(e) => {
-                                tracing::error!(error = ?e, "job queue unavailable");
-                                pause = pause.max(QUEUE_ERROR_PAUSE);
-                                break;
-                            }
-                        }
-                    }
-                    tokio::select! {
-                        _ = wake.notified() => {}
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = stopped.changed() => break,
+            let worker = self.clone();
+            tasks.spawn(async move { worker.work().await });
+        }
+        let worker = self.clone();
+        tasks.spawn(async move {
+            worker.say_what_waits().await;
+            worker.purge().await
+        });
+        WorkerHandle {
+            signals: self.signals.clone(),
+            tasks,
+        }
+    }
+
+    async fn work(&self) {
+        let owner = new_owner();
+        let mut stopped = self.signals.stop.subscribe();
+        while !is_set(&stopped) {
+            // Registered before looking, so a job queued meanwhile still wakes this loop.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let mut pause = self.settings.poll_interval;
+            while !is_set(&stopped) {
+                match self.run_one(&owner, crate::now()).await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "job queue unavailable");
+                        pause = pause.max(QUEUE_ERROR_PAUSE);
+                        break;
                     }
                 }
-            });
+            }
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = until_set(&mut stopped) => {}
+            }
         }
-        WorkerHandle { stop, tasks }
+    }
+
+    async fn purge(&self) {
+        let mut stopped = self.signals.stop.subscribe();
+        while !is_set(&stopped) {
+            let before = crate::now()
+                - chrono::Duration::from_std(self.settings.keep_done).unwrap_or_default();
+            loop {
+                match self.store.purge_done(before, PURGE_BATCH).await {
+                    Ok(n) if n as i64 == PURGE_BATCH && !is_set(&stopped) => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot delete old finished jobs");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PURGE_EVERY) => {}
+                _ = until_set(&mut stopped) => {}
+            }
+        }
     }
 }
 
-/// Running workers; `stop` lets each finish the job in hand.
+/// Running workers.
 pub struct WorkerHandle {
-    stop: watch::Sender<bool>,
+    signals: Arc<Signals>,
     tasks: JoinSet<()>,
 }
 
 impl WorkerHandle {
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+    /// Stops claiming, gives the jobs in hand `grace` to finish, then releases the
+    /// leases of those that did not, so they run again at once elsewhere or at restart.
+    pub async fn stop(mut self, grace: Duration) {
+        let _ = self.signals.stop.send(true);
+        let all_done = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all_done).await.is_ok() {
+            return;
+        }
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "jobs still running after the shutdown grace time: releasing them"
+        );
+        let _ = self.signals.abandon.send(true);
+        let released = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_millis(800), released)
+            .await
+            .is_err()
+        {
+            self.tasks.abort_all();
+        }
     }
 }

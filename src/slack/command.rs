@@ -80,9 +80,24 @@ pub fn parse_mention(word: &str) -> Result<SlackUserId, Invalid> {
     id.parse()
 }
 
-/// Parses the text after `/incident`; `roles` are the role names this team accepts.
+/// A word that looks like a severity (`sev0`, `SEV9`) but is none is an error rather
+/// than the start of a title.
+fn severity_word(word: &str) -> Result<Option<Severity>, Invalid> {
+    let looks_like = word.len() > 3
+        && word[..3].eq_ignore_ascii_case("sev")
+        && word[3..].bytes().all(|b| b.is_ascii_digit());
+    match word.parse::<Severity>() {
+        Ok(sev) => Ok(Some(sev)),
+        Err(e) if looks_like => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Parses the text of `/incident` as Slack sends it (entities and mentions escaped);
+/// `roles` are the role names this team accepts.
 pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
-    let (mut word, mut rest) = next_word(text);
+    let text = super::text::decode(text);
+    let (mut word, mut rest) = next_word(&text);
     let mut incident = None;
     if word.starts_with('#') || word.starts_with(|c: char| c.is_ascii_digit()) {
         incident = Some(word.parse::<IncidentId>()?);
@@ -98,9 +113,9 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
                 ));
             }
             let (first, after) = next_word(rest);
-            let (severity, title) = match first.parse::<Severity>() {
-                Ok(sev) => (Some(sev), after),
-                Err(_) => (None, rest),
+            let (severity, title) = match severity_word(first)? {
+                Some(sev) => (Some(sev), after),
+                None => (None, rest),
             };
             if title.is_empty() {
                 Command::OpenModal { severity }
@@ -211,10 +226,10 @@ mod tests {
             }
         );
         assert_eq!(
-            cmd("OPEN Checkout <!channel> & co"),
+            cmd("OPEN Checkout <!channel> &amp; co &lt;3"),
             Command::Declare {
                 severity: None,
-                title: "Checkout <!channel> & co".into()
+                title: "Checkout @channel & co <3".into()
             }
         );
         assert_eq!(
@@ -314,8 +329,23 @@ mod tests {
         assert_eq!(cmd("sev SEV4"), Command::Severity(Severity::Sev4));
         assert!(err("severity").contains("needs a level"));
         assert!(err("severity sev9").contains("unknown severity"));
+        for text in ["open sev0 DB down", "open SEV9 DB down", "open sev12 x"] {
+            let e = err(text);
+            assert!(
+                e.contains("unknown severity") && e.contains("SEV1"),
+                "{text}: {e}"
+            );
+        }
         assert_eq!(
-            cmd("note  DB failover <b>done</b> "),
+            cmd("open severe DB down"),
+            Command::Declare {
+                severity: None,
+                title: "severe DB down".into()
+            }
+        );
+        assert!(err("note a\0b").contains("control character"));
+        assert_eq!(
+            cmd("note  DB failover &lt;b&gt;done&lt;/b&gt; "),
             Command::Note("DB failover <b>done</b>".into())
         );
         assert!(err("note").contains("empty"));

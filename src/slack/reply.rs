@@ -1,9 +1,13 @@
-//! Replies to slash commands, as Slack message JSON. User text is escaped for mrkdwn.
+//! Words for Slack: replies to slash commands (JSON) and the messages jobs post. User
+//! text is escaped for mrkdwn; every message names the incident as people know it
+//! (number, title, channel) and shows times in each reader's own zone.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::text::{escape, mention};
-use crate::domain::{lifecycle, Change, EventKind, Incident, Status};
+use crate::domain::{lifecycle, Event, EventKind, Incident, Status};
+use crate::incidents::{Outcome, Shown};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reply {
@@ -29,60 +33,143 @@ impl Reply {
     }
 }
 
+/// Slack's date token: each reader sees the time in their own zone.
+pub fn local_time(at: DateTime<Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// `*#42 Checkout returns 500*`.
+pub fn name(incident: &Incident) -> String {
+    format!("*#{} {}*", incident.id, escape(&incident.title))
+}
+
+/// The name, then ` in #channel` once the incident has one.
+fn name_and_channel(incident: &Incident) -> String {
+    match &incident.channel_id {
+        Some(channel) => format!("{} in <#{channel}>", name(incident)),
+        None => name(incident),
+    }
+}
+
 fn headline(incident: &Incident) -> String {
     format!(
-        "*#{} {}* ({}, {})",
-        incident.id,
-        escape(&incident.title),
+        "{} ({}, {})",
+        name(incident),
         incident.severity,
         incident.status
     )
 }
 
-pub fn declared(incident: &Incident) -> Reply {
-    Reply::in_channel(format!(
-        ":rotating_light: {} declared by {}.\nNext: `/incident {} investigating` once someone is on it.",
+/// A refusal or a parse error: one line, and where to look for more.
+pub fn error(why: impl std::fmt::Display) -> Reply {
+    Reply::ephemeral(format!(":warning: {why}. See `/incident help`."))
+}
+
+pub fn declared(incident: &Incident, bot_token_set: bool) -> Reply {
+    let mut text = format!(
+        ":rotating_light: {} declared by {}. Its channel is on the way.\n\
+         Next: `/incident {} investigating` once someone is on it.",
         headline(incident),
         mention(&incident.declared_by),
         incident.id
+    );
+    if !bot_token_set {
+        text.push_str(
+            "\n:warning: SLACK_BOT_TOKEN is not set on this pompier: the incident's channel \
+             will be created once it is.",
+        );
+    }
+    Reply::in_channel(text)
+}
+
+/// What a change request came to, for the one who asked. The incident's channel hears
+/// of a change from the bot's own post, so this reply is for the caller alone.
+pub fn outcome(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::Changed(change) => Reply::ephemeral(format!(
+            ":white_check_mark: Done. {}",
+            told(&change.after, &change.event)
+        )),
+        Outcome::Rejected(id, why) => error(format!("Incident #{id} was not changed: {why}")),
+        Outcome::NotFound(id) => not_found(*id),
+    }
+}
+
+pub fn not_found(id: crate::domain::IncidentId) -> Reply {
+    error(format!(
+        "Incident #{id} does not exist; `/incident list` shows the open ones"
     ))
 }
 
-/// A stored change, for the channel to see.
-pub fn changed(change: &Change) -> Reply {
-    let incident = &change.after;
-    let event = &change.event;
+pub fn not_an_incident_channel() -> Reply {
+    error(
+        "This channel is not an incident's channel: name the incident by its number, \
+         e.g. `/incident 42 resolved`",
+    )
+}
+
+/// `event` told in the incident's own channel.
+pub fn told(incident: &Incident, event: &Event) -> String {
     let who = mention(&event.actor);
+    let name = name(incident);
+    let from = event.from.as_deref().unwrap_or("?");
     let mut text = match event.kind {
         EventKind::Status => format!(
-            "Incident #{} is now *{}* (was {}), moved by {who}.",
-            incident.id,
-            incident.status,
-            event.from.as_deref().unwrap_or("?"),
+            ":arrow_forward: {name} is now *{}* (was {from}), moved by {who}.",
+            event.to.as_deref().unwrap_or("?"),
         ),
         EventKind::Severity => format!(
-            "Incident #{} is now *{}* (was {}), changed by {who}.",
-            incident.id,
-            incident.severity,
-            event.from.as_deref().unwrap_or("?"),
+            ":warning: {name} is now *{}* (was {from}), changed by {who}.",
+            event.to.as_deref().unwrap_or("?"),
         ),
         EventKind::Role => format!(
-            "{} is now *{}* of incident #{}, assigned by {who}.",
+            "{} is now *{}* of {name}, assigned by {who}.",
             event.to.as_deref().map(mention).unwrap_or_default(),
             event.role.as_ref().map(|r| r.as_str()).unwrap_or("?"),
-            incident.id,
         ),
-        EventKind::Note => format!("{who} added a note to incident #{}:", incident.id),
+        EventKind::Note => format!("{who} added a note to {name}:"),
         EventKind::Declared | EventKind::Postmortem => headline(incident),
     };
     if let Some(note) = &event.note {
         text.push_str(&format!("\n>{}", escape(note).replace('\n', "\n>")));
     }
-    Reply::in_channel(text)
+    text
+}
+
+/// `event` announced in the announce channel, with a link to the incident's channel.
+pub fn announced(incident: &Incident, event: &Event) -> String {
+    let text = told(incident, event);
+    match &incident.channel_id {
+        Some(channel) => {
+            let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+            let mut out = format!("{first} <#{channel}>");
+            if !rest.is_empty() {
+                out.push('\n');
+                out.push_str(rest);
+            }
+            out
+        }
+        None => text,
+    }
+}
+
+/// A new incident, announced in the announce channel.
+pub fn announced_declaration(incident: &Incident) -> String {
+    format!(
+        ":rotating_light: New incident {} ({}) declared by {}.",
+        name_and_channel(incident),
+        incident.severity,
+        mention(&incident.declared_by),
+    )
 }
 
 /// The whole state of one incident, for the user who asked.
-pub fn status(incident: &Incident, allowed_next: &[Status]) -> Reply {
+pub fn shown(shown: &Shown) -> Reply {
+    let incident = &shown.incident;
     let mut lines = vec![headline(incident)];
     lines.push(format!("Declared by {}", mention(&incident.declared_by)));
     if let Some(channel) = &incident.channel_id {
@@ -93,14 +180,14 @@ pub fn status(incident: &Incident, allowed_next: &[Status]) -> Reply {
     }
     for status in Status::ALL {
         if let Some(at) = incident.milestones.get(status) {
-            lines.push(format!("{status}: {}", at.format("%Y-%m-%d %H:%M:%S UTC")));
+            lines.push(format!("{status}: {}", local_time(at)));
         }
     }
     if let Some(url) = &incident.postmortem_url {
         lines.push(format!("Postmortem: {}", escape(url)));
     }
-    if !allowed_next.is_empty() {
-        lines.push(format!("Next: {}", lifecycle::list(allowed_next)));
+    if !shown.allowed_next.is_empty() {
+        lines.push(format!("Next: {}", lifecycle::list(&shown.allowed_next)));
     }
     Reply::ephemeral(lines.join("\n"))
 }
@@ -125,34 +212,64 @@ pub fn list(incidents: &[Incident], more: bool) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IncidentId, Milestones, Severity};
+    use crate::domain::{IncidentId, Milestones, Policy, Severity};
     use chrono::DateTime;
 
-    #[test]
-    fn a_hostile_title_is_escaped_in_every_reply() {
-        let incident = Incident {
+    fn incident(title: &str) -> Incident {
+        Incident {
             id: IncidentId(1),
-            title: "<!channel> <https://evil|click> & co".into(),
+            title: title.into(),
             severity: Severity::Sev1,
             status: Status::Open,
-            channel_id: None,
+            channel_id: Some("C0INC".parse().unwrap()),
             declared_by: "U1".parse().unwrap(),
             roles: Default::default(),
-            milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
+            milestones: Milestones::opened(DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
             postmortem_url: None,
             summary_ts: None,
             version: 0,
-        };
-        for reply in [
-            declared(&incident),
-            status(&incident, &[]),
-            list(std::slice::from_ref(&incident), false),
-        ] {
-            assert!(!reply.text.contains("<!channel>"), "{}", reply.text);
-            assert!(!reply.text.contains("<https://evil"), "{}", reply.text);
-            assert!(reply
-                .text
-                .contains("&lt;!channel&gt; &lt;https://evil|click&gt; &amp; co"));
         }
+    }
+
+    #[test]
+    fn a_hostile_title_is_escaped_in_every_reply() {
+        let incident = incident("<!channel> <https://evil|click> & co");
+        let shown_one = Shown {
+            incident: incident.clone(),
+            allowed_next: vec![],
+        };
+        for text in [
+            declared(&incident, true).text,
+            shown(&shown_one).text,
+            list(std::slice::from_ref(&incident), false).text,
+            announced_declaration(&incident),
+        ] {
+            assert!(!text.contains("<!channel>"), "{text}");
+            assert!(!text.contains("<https://evil"), "{text}");
+            assert!(text.contains("&lt;!channel&gt; &lt;https://evil|click&gt; &amp; co"));
+        }
+    }
+
+    #[test]
+    fn messages_name_the_incident_its_channel_and_local_times() {
+        let i = incident("DB down");
+        let u = "U2".parse().unwrap();
+        let at = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let change = i
+            .move_to(Status::Investigating, &u, None, at, &Policy::default())
+            .unwrap();
+        let said = announced(&change.after, &change.event);
+        assert!(
+            said.contains("*#1 DB down*") && said.contains("<#C0INC>"),
+            "{said}"
+        );
+        assert!(said.contains("*investigating* (was open)"), "{said}");
+        let status = shown(&Shown {
+            incident: change.after,
+            allowed_next: vec![],
+        })
+        .text;
+        assert!(status.contains("<!date^1700000100^"), "{status}");
+        assert!(announced_declaration(&i).contains("*#1 DB down* in <#C0INC>"));
     }
 }

@@ -1,19 +1,58 @@
-//! The job queue's storage: claim under a lease, finish, retry, bury.
+//! The job queue's storage: claim under a lease renewed while the job runs, finish,
+//! retry, bury, revive, purge.
 //!
 //! PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so several instances share the work;
-//! SQLite's single writer makes the same statement atomic. Only an incident's oldest
-//! unfinished job is `pending`; the rest are `queued` and promoted one by one as jobs
-//! finish, so one incident's jobs run in order and a claim needs no look at the others.
-
-use std::time::Duration;
+//! SQLite's single writer makes the same statement atomic. Only the oldest unfinished
+//! job of an incident and a service is `pending`; the rest are `queued` and promoted one
+//! by one as jobs finish, so they run in order and a claim needs no look at the others.
 
 use chrono::{DateTime, Utc};
 
 use super::{Db, Store, StoreError};
 use crate::domain::IncidentId;
-use crate::jobs::Job;
+use crate::outbox::{Job, Service};
 
-/// A job this worker holds until `lease_until`.
+/// The kind of job whose death holds back the rest of its incident's queue.
+pub(super) const HOLDS_BACK: &str = "create_channel";
+
+/// Queues `$job` for incident `$id` on executor `$ex`, due at `$now`: `pending` when the
+/// incident has no unfinished job for that service (nor a dead one that holds the rest
+/// back), else `queued` behind them. A summary update supersedes the ones still queued.
+macro_rules! insert_job {
+    ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
+        let job: &crate::outbox::Job = $job;
+        let service = job.service().as_str();
+        if matches!(job, crate::outbox::Job::UpdateSummary) {
+            sqlx::query(
+                "UPDATE jobs SET state = 'done', finished_at = $3, \
+                 last_error = 'superseded by a later update' \
+                 WHERE incident_id = $1 AND service = $2 AND kind = 'update_summary' \
+                 AND state = 'queued'",
+            )
+            .bind($id)
+            .bind(service)
+            .bind($now)
+            .execute(&mut *$ex)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 \
+                     AND service = $2 AND (state IN ('pending', 'queued') \
+                     OR (state = 'dead' AND kind = $6))) THEN 'queued' ELSE 'pending' END, $5, $5)",
+        )
+        .bind($id)
+        .bind(service)
+        .bind(job.kind())
+        .bind(job.to_payload())
+        .bind($now)
+        .bind(crate::store::jobs::HOLDS_BACK)
+        .execute(&mut *$ex)
+        .await?
+    }};
+}
+
+/// A job this worker holds under its lease.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub id: i64,
@@ -22,31 +61,43 @@ pub struct ClaimedJob {
     pub job: Result<Job, String>,
     /// Including this one.
     pub attempts: u32,
+    /// When it first failed, if it has.
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 /// How a claimed job ended.
 #[derive(Debug, Clone)]
 pub enum Finish {
-    /// Done; `followups` are queued in the same transaction.
-    Done { followups: Vec<Job> },
+    Done,
     /// Failed for now; runs again at `at`.
-    Retry { at: DateTime<Utc>, error: String },
-    /// Failed for good; kept as `dead` for people and metrics to see.
-    Dead { error: String },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Failed for good; kept as `dead` for people to see and revive.
+    Dead {
+        error: String,
+    },
 }
 
-/// A job as stored, for inspection.
+/// A job as stored, for operators and tests.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRecord {
     pub id: i64,
     pub incident_id: i64,
+    pub service: String,
     pub kind: String,
     pub payload: String,
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub failing_since: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
 }
+
+const JOB_COLUMNS: &str = "id, incident_id, service, kind, payload, state, attempts, \
+     next_attempt_at, created_at, failing_since, last_error";
 
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
@@ -54,34 +105,45 @@ struct ClaimRow {
     incident_id: i64,
     payload: String,
     attempts: i32,
+    failing_since: Option<DateTime<Utc>>,
 }
 
 const CLAIM: &str = "UPDATE jobs SET attempts = attempts + 1, lease_owner = $1, lease_until = $3 \
      WHERE id = (SELECT id FROM jobs \
                  WHERE state = 'pending' AND next_attempt_at <= $2 \
-                   AND (lease_until IS NULL OR lease_until < $2) \
+                   AND (lease_until IS NULL OR lease_until < $2) AND service IN ($4, $5) \
                  ORDER BY next_attempt_at, id LIMIT 1 {LOCK}) \
-     RETURNING id, incident_id, payload, attempts";
+     RETURNING id, incident_id, payload, attempts, failing_since";
+
+/// Makes the next queued job of each incident and service `pending`, where none is.
+const PROMOTE: &str = "UPDATE jobs SET state = 'pending' WHERE id IN ( \
+     SELECT MIN(q.id) FROM jobs q WHERE q.state = 'queued' {WHERE} \
+     AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.incident_id = q.incident_id \
+                     AND p.service = q.service AND p.state = 'pending') \
+     GROUP BY q.incident_id, q.service)";
 
 impl Store {
-    /// Claims the next due job for `owner` until `now + lease`, if there is one.
+    /// Claims the next job of `services` due at `now` for `owner`, leased until `until`.
     pub async fn claim_job(
         &self,
         owner: &str,
+        services: &[Service],
         now: DateTime<Utc>,
-        lease: Duration,
+        until: DateTime<Utc>,
     ) -> Result<Option<ClaimedJob>, StoreError> {
-        let until = crate::jobs::retry::after(now, lease);
-        let lock = match self.db {
-            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-            Db::Sqlite { .. } => "",
+        let (Some(first), Some(last)) = (services.first(), services.last()) else {
+            return Ok(None);
         };
+        // SQLite's single writer makes the statement atomic without a lock clause.
+        let lock = with_db!(self, postgres _pool => "FOR UPDATE SKIP LOCKED", sqlite _pool => "");
         let claim = CLAIM.replace("{LOCK}", lock);
         let row: Option<ClaimRow> = with_db!(self, write pool => {
             sqlx::query_as(&claim)
                 .bind(owner)
                 .bind(now)
                 .bind(until)
+                .bind(first.as_str())
+                .bind(last.as_str())
                 .fetch_optional(pool)
                 .await?
         });
@@ -90,7 +152,46 @@ impl Store {
             incident_id: IncidentId(r.incident_id),
             job: serde_json::from_str(&r.payload).map_err(|_| r.payload.clone()),
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            failing_since: r.failing_since,
         }))
+    }
+
+    /// Extends `owner`'s lease on job `id` to `until`; false when the lease was lost.
+    pub async fn renew_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let renewed = with_db!(self, write pool => {
+            sqlx::query(
+                "UPDATE jobs SET lease_until = $3 \
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(until)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(renewed == 1)
+    }
+
+    /// Gives back `owner`'s lease on job `id`, unfinished (at shutdown): it runs again at
+    /// once on whichever worker claims it.
+    pub async fn release_lease(&self, id: i64, owner: &str) -> Result<(), StoreError> {
+        with_db!(self, write pool => {
+            sqlx::query(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
     }
 
     /// Records how `job` ended, if `owner` still holds it; false when its lease was lost
@@ -102,10 +203,20 @@ impl Store {
         now: DateTime<Utc>,
         finish: Finish,
     ) -> Result<bool, StoreError> {
-        let postgres = matches!(self.db, Db::Postgres(_));
+        let holds_back = matches!(&job.job, Ok(j) if j.holds_back_the_rest());
+        let service = match &job.job {
+            Ok(j) => j.service(),
+            Err(_) => Service::Slack,
+        };
+        let (state, next, error) = match &finish {
+            Finish::Done => ("done", None, None),
+            Finish::Retry { at, error } => ("pending", Some(*at), Some(error.as_str())),
+            Finish::Dead { error } => ("dead", None, Some(error.as_str())),
+        };
+        let promote = state == "done" || (state == "dead" && !holds_back);
         with_db!(self, write pool => {
             let mut tx = pool.begin().await?;
-            if postgres {
+            if matches!(self.db, Db::Postgres(_)) {
                 // Serializes with changes to the incident, which queue jobs under the
                 // same row lock, so no job is left queued behind nothing.
                 sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
@@ -113,14 +224,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let (state, next, error) = match &finish {
-                Finish::Done { .. } => ("done", None, None),
-                Finish::Retry { at, error } => ("pending", Some(*at), Some(error.as_str())),
-                Finish::Dead { error } => ("dead", None, Some(error.as_str())),
-            };
             let updated = sqlx::query(
                 "UPDATE jobs SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
                  last_error = $5, finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6 END, \
+                 failing_since = CASE WHEN $3 = 'done' THEN NULL \
+                                      ELSE COALESCE(failing_since, $6) END, \
                  lease_owner = NULL, lease_until = NULL \
                  WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
             )
@@ -136,46 +244,98 @@ impl Store {
             if updated == 0 {
                 return Ok(false);
             }
-            if let Finish::Done { followups } = &finish {
-                for followup in followups {
-                    insert_job!(&mut *tx, job.incident_id.0, followup, now);
-                }
-            }
-            if state != "pending" {
-                // The next job of the incident, if one waits and none runs.
-                sqlx::query(
-                    "UPDATE jobs SET state = 'pending' WHERE id = (SELECT MIN(id) FROM jobs \
-                     WHERE incident_id = $1 AND state = 'queued') \
-                     AND NOT EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 AND state = 'pending')",
-                )
-                .bind(job.incident_id.0)
-                .execute(&mut *tx)
-                .await?;
+            if promote {
+                sqlx::query(&PROMOTE.replace("{WHERE}", "AND q.incident_id = $1 AND q.service = $2"))
+                    .bind(job.incident_id.0)
+                    .bind(service.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
         });
         Ok(true)
     }
 
-    /// Jobs by state (`queued`, `pending`, `done`, `dead`), for metrics.
-    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Unfinished jobs by service and state (`queued`, `pending`, `dead`), for metrics:
+    /// an index scan over those alone, however many finished jobs are kept.
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         Ok(with_db!(self, read pool => {
-            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT service, state, COUNT(*) FROM jobs WHERE state <> 'done' \
+                 GROUP BY service, state ORDER BY service, state",
+            )
+            .fetch_all(pool)
+            .await?
         }))
     }
 
     /// The jobs of incident `id`, oldest first.
     pub async fn jobs_of(&self, id: IncidentId) -> Result<Vec<JobRecord>, StoreError> {
         Ok(with_db!(self, read pool => {
-            sqlx::query_as(
-                "SELECT id, incident_id, kind, payload, state, attempts, next_attempt_at, last_error \
-                 FROM jobs WHERE incident_id = $1 ORDER BY id",
-            )
+            sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE incident_id = $1 ORDER BY id"
+            ))
             .bind(id.0)
             .fetch_all(pool)
             .await?
+        }))
+    }
+
+    /// The unfinished jobs (or the dead ones only), oldest first, at most `limit`.
+    pub async fn list_jobs(
+        &self,
+        dead_only: bool,
+        limit: i64,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let states = if dead_only {
+            "state = 'dead'"
+        } else {
+            "state <> 'done'"
+        };
+        Ok(with_db!(self, read pool => {
+            sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE {states} ORDER BY id LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Sends dead jobs back to the queue, due at `now`, behind nothing but the jobs of
+    /// their incident that wait before them: job `id`, or every dead job. How many.
+    pub async fn retry_dead(&self, id: Option<i64>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let revived = sqlx::query(
+                "UPDATE jobs SET state = 'queued', next_attempt_at = $2, failing_since = NULL, \
+                 finished_at = NULL WHERE state = 'dead' AND ($1 IS NULL OR id = $1)",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query(&PROMOTE.replace("{WHERE}", ""))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(revived)
+        })
+    }
+
+    /// Deletes up to `batch` jobs finished before `before`; how many.
+    pub async fn purge_done(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+        Ok(with_db!(self, write pool => {
+            sqlx::query(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                 WHERE state = 'done' AND finished_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected()
         }))
     }
 
@@ -185,18 +345,6 @@ impl Store {
         if let Db::Postgres(pool) = &self.db {
             sqlx::query("ANALYZE jobs").execute(pool).await?;
         }
-        Ok(())
-    }
-
-    /// Records the `ts` of the incident's pinned summary message.
-    pub async fn set_summary_ts(&self, id: IncidentId, ts: &str) -> Result<(), StoreError> {
-        with_db!(self, write pool => {
-            sqlx::query("UPDATE incidents SET summary_ts = $2 WHERE id = $1")
-                .bind(id.0)
-                .bind(ts)
-                .execute(pool)
-                .await?;
-        });
         Ok(())
     }
 }

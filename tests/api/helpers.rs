@@ -3,12 +3,12 @@
 
 use std::sync::OnceLock;
 
-use pompier::app::AppState;
 use pompier::config::Settings;
 use pompier::domain::{ChannelId, IncidentId};
 use pompier::jobs::Worker;
 use pompier::slack::verify::sign;
 use pompier::store::Store;
+use pompier::App;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -164,6 +164,7 @@ pub fn settings(db: &TestDb, slack_url: &str, extra: &[(&str, &str)]) -> Setting
         ("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into()),
         ("POMPIER_JOBS__ENABLED".into(), "false".into()),
         ("POMPIER_JOBS__LEASE_SECS".into(), "30".into()),
+        ("POMPIER_JOBS__SHUTDOWN_GRACE_SECS".into(), "2".into()),
         ("POMPIER_SLACK__TIMEOUT_SECS".into(), "2".into()),
         ("POMPIER_LISTEN".into(), "127.0.0.1:0".into()),
         ("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into()),
@@ -182,7 +183,8 @@ pub struct TestApp {
     pub store: Store,
     pub client: reqwest::Client,
     pub slack: FakeSlack,
-    pub state: AppState,
+    /// The server's own job worker: tests drain the queue with it.
+    pub worker: Worker,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -208,8 +210,9 @@ pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> Test
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), settings.clone());
-    let server = tokio::spawn(pompier::serve(store.clone(), settings, listener, async {
+    let app = App::new(store.clone(), settings);
+    let worker = app.worker.clone();
+    let server = tokio::spawn(pompier::serve(app, listener, async {
         let _ = stopped.await;
     }));
     TestApp {
@@ -217,7 +220,7 @@ pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> Test
         store,
         client: reqwest::Client::new(),
         slack,
-        state,
+        worker,
         db,
         stop: Some(stop),
         server: Some(server),
@@ -385,11 +388,6 @@ impl TestApp {
         start(db, slack, extra).await
     }
 
-    /// A job worker as `pompier serve` runs it (`None` without a bot token).
-    pub fn worker(&self) -> Option<Worker> {
-        pompier::worker(&self.state)
-    }
-
     /// Runs every job due now, as the workers would; how many ran.
     pub async fn run_pending_jobs(&self) -> usize {
         self.run_jobs_at(pompier::now()).await
@@ -397,6 +395,6 @@ impl TestApp {
 
     /// Runs every job due at `at`: a later time lets backoffs and leases expire.
     pub async fn run_jobs_at(&self, at: chrono::DateTime<chrono::Utc>) -> usize {
-        self.worker().expect("a bot token").drain(at).await.unwrap()
+        self.worker.drain(at).await.unwrap()
     }
 }

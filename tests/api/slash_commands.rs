@@ -55,7 +55,12 @@ async fn each_transition_moves_the_incident_of_the_channel_and_stamps_its_milest
         ("closed", "closed_at"),
     ] {
         let reply = app.slash(&format!("{to} step {to}")).await;
-        assert_eq!(reply["response_type"], "in_channel", "{to}: {reply}");
+        // The channel hears of it from the bot's post; the reply is for the caller.
+        assert_eq!(reply["response_type"], "ephemeral", "{to}: {reply}");
+        assert!(
+            text(&reply).starts_with(":white_check_mark: Done."),
+            "{reply}"
+        );
         assert!(text(&reply).contains(&format!("now *{to}*")), "{reply}");
         let incident = app.incident_json(id).await;
         assert_eq!(incident["status"], to);
@@ -126,7 +131,7 @@ async fn a_numbered_command_works_from_any_channel(backend: Backend) {
         .slash_as("U0789", "C0OTHER", &format!("{id} resolved all clear"))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(reply["response_type"], "in_channel", "{reply}");
+    assert!(text(&reply).contains("Done."), "{reply}");
     let incident = app.incident_json(id).await;
     assert_eq!(incident["status"], "resolved");
     let last = incident["timeline"]
@@ -159,12 +164,12 @@ async fn ten_identical_concurrent_moves_make_one_transition(backend: Backend) {
     let replies = futures::future::join_all(moves).await;
     let moved = replies
         .iter()
-        .filter(|(_, r)| r["response_type"] == "in_channel")
+        .filter(|(_, r)| text(r).contains("Done."))
         .count();
     assert_eq!(moved, 1, "{replies:?}");
     for (status, reply) in &replies {
         assert_eq!(*status, StatusCode::OK);
-        if reply["response_type"] == "ephemeral" {
+        if !text(reply).contains("Done.") {
             assert!(text(reply).contains("already investigating"), "{reply}");
         }
     }
@@ -180,12 +185,14 @@ async fn severity_roles_and_notes_are_recorded_on_the_timeline(backend: Backend)
     let app = spawn_app(backend).await;
     let id = app.declare_in("C0123", "sev3 Slow builds").await;
     let reply = app.slash("severity sev1").await;
-    assert_eq!(reply["response_type"], "in_channel");
-    assert!(text(&reply).contains("SEV1"), "{reply}");
+    assert!(
+        text(&reply).contains("Done.") && text(&reply).contains("SEV1"),
+        "{reply}"
+    );
     let reply = app.slash("severity SEV1").await;
-    assert_eq!(
-        reply["response_type"], "ephemeral",
-        "same severity changes nothing"
+    assert!(
+        text(&reply).contains("not changed"),
+        "same severity changes nothing: {reply}"
     );
     app.slash("lead <@U0AAA|alice>").await;
     app.slash("role comms <@U0BBB>").await;
@@ -193,7 +200,8 @@ async fn severity_roles_and_notes_are_recorded_on_the_timeline(backend: Backend)
     let reply = app.slash("role chef <@U0CCC>").await;
     assert_eq!(reply["response_type"], "ephemeral");
     assert!(text(&reply).contains("lead, comms, scribe"), "{reply}");
-    app.slash("note Rolled back <!channel> & <https://evil|click>")
+    // As Slack sends what was typed: entities, a broadcast, a link, a mention.
+    app.slash("note Rolled back <!channel> &amp; &lt;b&gt; <https://evil|click> for <@U0BOB|bob>")
         .await;
 
     let incident = app.incident_json(id).await;
@@ -218,14 +226,14 @@ async fn severity_roles_and_notes_are_recorded_on_the_timeline(backend: Backend)
     assert_eq!(timeline[2]["role"], "lead");
     assert_eq!(timeline[2]["to"], "U0AAA");
     assert_eq!(
-        timeline[5]["note"], "Rolled back <!channel> & <https://evil|click>",
-        "the API returns text as typed"
+        timeline[5]["note"], "Rolled back @channel & <b> click (https://evil) for @bob",
+        "the API returns text as typed, mentions by name, broadcasts defused"
     );
 }
 
 async fn status_and_list_show_the_present_state(backend: Backend) {
     let app = spawn_app(backend).await;
-    let first = app.declare_in("C0123", "sev2 First <b>").await;
+    let first = app.declare_in("C0123", "sev2 First &lt;b&gt;").await;
     app.slash("investigating").await;
     let second = app.declare("sev4 Second").await;
     app.slash(&format!("{second} resolved")).await;
@@ -261,18 +269,36 @@ async fn unknown_or_malformed_commands_get_usage_and_store_nothing(backend: Back
     let app = spawn_app(backend).await;
     for bad in [
         "frobnicate",
-        "open",
         "severity sev7",
         "lead bob",
         "42x resolved",
         "note",
-        "help",
+        "open sev0 DB down",
+        "open SEV9 DB down",
+        "open DB\u{0} down",
+        "note bell\u{7}",
     ] {
         let reply = app.slash(bad).await;
         assert_eq!(reply["response_type"], "ephemeral", "{bad}: {reply}");
         assert!(
-            text(&reply).contains("/incident open [sev1..sev4] TITLE"),
+            text(&reply).ends_with("See `/incident help`."),
             "{bad}: {reply}"
+        );
+        assert!(text(&reply).lines().count() <= 2, "short: {reply}");
+    }
+    for (severity, control) in [
+        ("open sev0 DB down", "SEV1, SEV2"),
+        ("note a\u{0}b", "control"),
+    ] {
+        let reply = app.slash(severity).await;
+        assert!(text(&reply).contains(control), "{reply}");
+    }
+    for asks_more in ["open", "help"] {
+        let reply = app.slash(asks_more).await;
+        assert_eq!(reply["response_type"], "ephemeral");
+        assert!(
+            text(&reply).contains("/incident open [sev1..sev4] TITLE"),
+            "{asks_more}: {reply}"
         );
     }
     let long_title = format!("open {}", "x".repeat(201));

@@ -16,7 +16,7 @@ async fn store(backend: Backend) -> (Store, TestDb) {
 }
 
 /// No jobs for a change.
-fn none(_: &pompier::domain::Change) -> Vec<pompier::jobs::Job> {
+fn none(_: &pompier::domain::Change) -> Vec<pompier::outbox::Job> {
     vec![]
 }
 
@@ -95,7 +95,7 @@ async fn a_rejected_change_writes_nothing(backend: Backend) {
     let missing = store
         .change(
             pompier::domain::IncidentId(999),
-            |i| Ok(i.add_note("n".into(), &user("U1"), pompier::now())),
+            |i| i.add_note("n".into(), &user("U1"), pompier::now()),
             none,
         )
         .await;
@@ -114,7 +114,7 @@ async fn concurrent_writers_lose_no_update(backend: Backend) {
                 store
                     .change(
                         id,
-                        |inc| Ok(inc.add_note(format!("note {i}"), &user("U1"), at)),
+                        |inc| inc.add_note(format!("note {i}"), &user("U1"), at),
                         none,
                     )
                     .await

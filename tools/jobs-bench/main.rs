@@ -16,9 +16,8 @@ use axum::{Json, Router};
 use clap::Parser;
 use serde_json::{json, Value};
 
-use pompier::app::AppState;
 use pompier::config::Settings;
-use pompier::store::NewIncident;
+use pompier::App;
 
 #[derive(Parser)]
 #[command(name = "pompier-bench-jobs", version)]
@@ -58,28 +57,20 @@ async fn main() -> anyhow::Result<()> {
     ];
     let settings = Settings::load(None, env.map(|(k, v)| (k.to_owned(), v.to_owned())))?;
     let store = pompier::open_store(&settings).await?;
-    let state = AppState::new(store.clone(), settings);
+    let app = App::new(store.clone(), settings);
+    let by: pompier::domain::SlackUserId = "U0BENCH".parse().unwrap();
     for i in 0..args.incidents {
-        let new = NewIncident {
-            title: format!("Bench incident {i}"),
-            severity: pompier::domain::Severity::Sev3,
-            declared_by: "U0BENCH".parse().unwrap(),
-            at: pompier::now(),
-        };
-        store.declare(new, &state.effects.on_declare()).await?;
+        app.state
+            .incidents
+            .declare(format!("Bench incident {i}"), None, &by)
+            .await?;
     }
-    let worker = pompier::worker(&state).expect("a bot token is set");
+    let worker = app.worker;
     let started = Instant::now();
     let mut drains = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
         let worker = worker.clone();
-        drains.spawn(async move {
-            let mut ran = 0;
-            while worker.run_one(pompier::now()).await? {
-                ran += 1;
-            }
-            anyhow::Ok(ran)
-        });
+        drains.spawn(async move { anyhow::Ok(worker.drain(pompier::now()).await?) });
     }
     let mut jobs = 0;
     while let Some(ran) = drains.join_next().await {

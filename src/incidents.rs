@@ -1,0 +1,159 @@
+//! The incidents service: every use case (declare, move, change severity, assign, note,
+//! show, list), taking domain inputs and returning domain outcomes. The slash command,
+//! and later the modal, buttons, events, drills and API writes, all come through here;
+//! the edges only parse and word.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::domain::{
+    Change, ChannelId, Incident, IncidentId, Policy, Rejected, RoleName, Severity, SlackUserId,
+    Status,
+};
+use crate::outbox::Effects;
+use crate::store::{Filter, NewIncident, Page, Store, StoreError};
+
+/// A change someone asks for on one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Move { to: Status, note: Option<String> },
+    Severity(Severity),
+    Assign { role: RoleName, user: SlackUserId },
+    Note(String),
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Changed(Box<Change>),
+    /// Nothing changed: refused by the lifecycle, already so, or closed.
+    Rejected(IncidentId, Rejected),
+    NotFound(IncidentId),
+}
+
+/// An incident as shown to someone, with the moves it allows next.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub incident: Incident,
+    pub allowed_next: Vec<Status>,
+}
+
+#[derive(Clone)]
+pub struct Incidents {
+    store: Store,
+    policy: Arc<Policy>,
+    roles: Arc<Vec<RoleName>>,
+    effects: Arc<Effects>,
+    /// Wakes this process's job workers when a change queued jobs.
+    jobs_queued: Arc<Notify>,
+}
+
+impl Incidents {
+    pub fn new(
+        store: Store,
+        policy: Policy,
+        roles: Vec<RoleName>,
+        effects: Effects,
+        jobs_queued: Arc<Notify>,
+    ) -> Incidents {
+        Incidents {
+            store,
+            policy: Arc::new(policy),
+            roles: Arc::new(roles),
+            effects: Arc::new(effects),
+            jobs_queued,
+        }
+    }
+
+    /// The role names this team accepts: `lead`, `comms` and the configured ones.
+    pub fn roles(&self) -> &[RoleName] {
+        &self.roles
+    }
+
+    pub async fn declare(
+        &self,
+        title: String,
+        severity: Option<Severity>,
+        by: &SlackUserId,
+    ) -> Result<Incident, StoreError> {
+        let incident = self
+            .store
+            .declare(
+                NewIncident {
+                    title,
+                    severity: severity.unwrap_or(Severity::DEFAULT),
+                    declared_by: by.clone(),
+                    at: crate::now(),
+                },
+                &self.effects.on_declare(),
+            )
+            .await?;
+        self.jobs_queued.notify_waiters();
+        Ok(incident)
+    }
+
+    /// Applies `request` by `actor` to incident `id`, exactly once however many ask at
+    /// the same time.
+    pub async fn apply(
+        &self,
+        id: IncidentId,
+        request: &Request,
+        actor: &SlackUserId,
+    ) -> Result<Outcome, StoreError> {
+        let at = crate::now();
+        let policy = &self.policy;
+        let decide = |i: &Incident| match request {
+            Request::Move { to, note } => i.move_to(*to, actor, note.clone(), at, policy),
+            Request::Severity(severity) => i.set_severity(*severity, actor, at),
+            Request::Assign { role, user } => i.assign(role, user, actor, at),
+            Request::Note(text) => i.add_note(text.clone(), actor, at),
+        };
+        match self
+            .store
+            .change(id, decide, |c| self.effects.on_change(c))
+            .await
+        {
+            Ok(change) => {
+                self.jobs_queued.notify_waiters();
+                Ok(Outcome::Changed(Box::new(change)))
+            }
+            Err(StoreError::Rejected(why)) => Ok(Outcome::Rejected(id, why)),
+            Err(StoreError::NotFound(id)) => Ok(Outcome::NotFound(id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn show(&self, id: IncidentId) -> Result<Option<Shown>, StoreError> {
+        Ok(self.store.get(id).await?.map(|incident| Shown {
+            allowed_next: incident
+                .status
+                .allowed_next(incident.severity, &self.policy),
+            incident,
+        }))
+    }
+
+    /// The incident named by number, else the one whose channel `channel` is.
+    pub async fn find(
+        &self,
+        named: Option<IncidentId>,
+        channel: Option<&ChannelId>,
+    ) -> Result<Option<IncidentId>, StoreError> {
+        match (named, channel) {
+            (Some(id), _) => Ok(Some(id)),
+            (None, Some(channel)) => self.store.find_by_channel(channel).await,
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Incidents still being fought, newest first, at most `limit`.
+    pub async fn active(&self, limit: u32) -> Result<Page, StoreError> {
+        self.store
+            .list(&Filter {
+                statuses: Status::ALL.into_iter().filter(|s| s.is_active()).collect(),
+                limit,
+                ..Filter::default()
+            })
+            .await
+    }
+}

@@ -1,0 +1,265 @@
+//! The outbox: what a change asks of outside services, as jobs written in the same
+//! transaction as the change. Pure: which jobs, not how they run (that is `jobs`).
+//!
+//! A job carries facts (the event it tells, the users it invites), not text: it is worded
+//! when it runs, from the incident as it is then, so a job that waited through an outage
+//! shows the present title and links.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Change, Event, EventKind, Status};
+
+/// The outside service a job calls. Each service keeps its own order per incident, so a
+/// Confluence retry never holds back a Slack post, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Slack,
+    Confluence,
+}
+
+impl Service {
+    pub const ALL: [Service; 2] = [Service::Slack, Service::Confluence];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Slack => "slack",
+            Service::Confluence => "confluence",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// One piece of outside work for an incident. Stored as JSON; the jobs of one incident
+/// and one service run in the order they were written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Create the incident's channel and record its id. The jobs after it need it: while
+    /// it is dead they wait.
+    CreateChannel,
+    /// Invite `users`; when empty, the declarer and the role holders as they are then.
+    Invite {
+        #[serde(default)]
+        users: Vec<String>,
+    },
+    SetTopic,
+    /// Post the summary message, record its `ts`, pin it.
+    PostSummary,
+    /// Bring the pinned summary up to date with the incident as it is now. A later one
+    /// supersedes one still waiting.
+    UpdateSummary,
+    /// Tell `event` in the incident's channel.
+    PostEvent {
+        event: Event,
+    },
+    /// Announce the new incident in the announce channel.
+    AnnounceDeclared,
+    /// Announce `event` (a status or severity change) in the announce channel.
+    AnnounceEvent {
+        event: Event,
+    },
+    ArchiveChannel,
+    /// Post `text` (mrkdwn, already escaped) in the incident's channel: jobs queued by
+    /// pompier 0.1, which worded them when queued.
+    Post {
+        text: String,
+    },
+    /// Post `text` in the announce channel (pompier 0.1).
+    Announce {
+        text: String,
+    },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::CreateChannel => "create_channel",
+            Job::Invite { .. } => "invite",
+            Job::SetTopic => "set_topic",
+            Job::PostSummary => "post_summary",
+            Job::UpdateSummary => "update_summary",
+            Job::PostEvent { .. } => "post_event",
+            Job::AnnounceDeclared => "announce_declared",
+            Job::AnnounceEvent { .. } => "announce_event",
+            Job::ArchiveChannel => "archive_channel",
+            Job::Post { .. } => "post",
+            Job::Announce { .. } => "announce",
+        }
+    }
+
+    pub fn service(&self) -> Service {
+        Service::Slack
+    }
+
+    /// Whether the jobs queued after it cannot run while it is dead (they need what it
+    /// makes): they then wait for an operator's retry instead of failing one by one.
+    pub fn holds_back_the_rest(&self) -> bool {
+        matches!(self, Job::CreateChannel)
+    }
+
+    pub fn to_payload(&self) -> String {
+        serde_json::to_string(self).expect("a job serializes")
+    }
+}
+
+/// Which jobs each change queues.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// Whether an announce channel is configured (`POMPIER_ANNOUNCE_CHANNEL`).
+    pub announce: bool,
+    /// Archive the incident's channel when the incident is closed.
+    pub archive_on_close: bool,
+}
+
+impl Effects {
+    /// A new incident: its channel, people in, topic, pinned summary, announcement, in
+    /// that order, all queued at once so later changes' jobs come after them.
+    pub fn on_declare(&self) -> Vec<Job> {
+        let mut jobs = vec![
+            Job::CreateChannel,
+            Job::Invite { users: vec![] },
+            Job::SetTopic,
+            Job::PostSummary,
+        ];
+        if self.announce {
+            jobs.push(Job::AnnounceDeclared);
+        }
+        jobs
+    }
+
+    /// A stored change: told in the incident's channel, the pinned summary brought up to
+    /// date, status and severity changes announced, the channel archived on close.
+    pub fn on_change(&self, change: &Change) -> Vec<Job> {
+        let event = &change.event;
+        let mut jobs = vec![];
+        if let (EventKind::Role, Some(user)) = (event.kind, &event.to) {
+            jobs.push(Job::Invite {
+                users: vec![user.clone()],
+            });
+        }
+        jobs.push(Job::PostEvent {
+            event: event.clone(),
+        });
+        if event.kind != EventKind::Note {
+            jobs.push(Job::UpdateSummary);
+        }
+        if self.announce && matches!(event.kind, EventKind::Status | EventKind::Severity) {
+            jobs.push(Job::AnnounceEvent {
+                event: event.clone(),
+            });
+        }
+        if self.archive_on_close && change.after.status == Status::Closed {
+            jobs.push(Job::ArchiveChannel);
+        }
+        jobs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Incident, IncidentId, Milestones, Policy, Severity};
+    use chrono::DateTime;
+
+    fn incident(status: Status) -> Incident {
+        Incident {
+            id: IncidentId(3),
+            title: "db".into(),
+            severity: Severity::Sev4,
+            status,
+            channel_id: Some("C9".parse().unwrap()),
+            declared_by: "U1".parse().unwrap(),
+            roles: [("lead".parse().unwrap(), "U2".parse().unwrap())].into(),
+            milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
+            postmortem_url: None,
+            summary_ts: None,
+            version: 0,
+        }
+    }
+
+    fn kinds(jobs: &[Job]) -> Vec<&'static str> {
+        jobs.iter().map(Job::kind).collect()
+    }
+
+    #[test]
+    fn a_declaration_queues_its_whole_setup_in_order() {
+        let e = Effects {
+            announce: true,
+            archive_on_close: true,
+        };
+        assert_eq!(
+            kinds(&e.on_declare()),
+            [
+                "create_channel",
+                "invite",
+                "set_topic",
+                "post_summary",
+                "announce_declared"
+            ]
+        );
+        assert_eq!(Effects::default().on_declare().len(), 4);
+    }
+
+    #[test]
+    fn closing_archives_and_notes_are_not_announced() {
+        let e = Effects {
+            announce: true,
+            archive_on_close: true,
+        };
+        let u = "U1".parse().unwrap();
+        let at = DateTime::from_timestamp(9, 0).unwrap();
+        let close = incident(Status::Resolved)
+            .move_to(Status::Closed, &u, None, at, &Policy::default())
+            .unwrap();
+        assert_eq!(
+            kinds(&e.on_change(&close)),
+            [
+                "post_event",
+                "update_summary",
+                "announce_event",
+                "archive_channel"
+            ]
+        );
+        let note = incident(Status::Open)
+            .add_note("hi".into(), &u, at)
+            .unwrap();
+        assert_eq!(kinds(&e.on_change(&note)), ["post_event"]);
+        assert_eq!(
+            kinds(&Effects::default().on_change(&close)),
+            ["post_event", "update_summary"]
+        );
+    }
+
+    #[test]
+    fn jobs_round_trip_through_their_payload_and_old_payloads_still_read() {
+        let u = "U1".parse().unwrap();
+        let at = DateTime::from_timestamp(9, 0).unwrap();
+        let change = incident(Status::Open)
+            .move_to(
+                Status::Investigating,
+                &u,
+                Some("a <b> & c".into()),
+                at,
+                &Policy::default(),
+            )
+            .unwrap();
+        let all = Effects {
+            announce: true,
+            archive_on_close: true,
+        };
+        for job in all
+            .on_change(&change)
+            .into_iter()
+            .chain(Effects::default().on_declare())
+        {
+            let back: Job = serde_json::from_str(&job.to_payload()).unwrap();
+            assert_eq!(back, job);
+            assert!(job.to_payload().contains(job.kind()));
+        }
+        let old: Job = serde_json::from_str(r#"{"kind":"post","text":"hi"}"#).unwrap();
+        assert_eq!(old, Job::Post { text: "hi".into() });
+    }
+}

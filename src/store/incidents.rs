@@ -1,0 +1,397 @@
+//! Incidents and their roles: declare, read, list, change under compare-and-set.
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::rows::{IncidentRow, RoleRow};
+use super::{Cursor, Db, Store, StoreError};
+use crate::domain::{
+    Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity, SlackUserId,
+    Status,
+};
+use crate::outbox::Job;
+
+/// How often a change is re-decided when another writer got there first.
+const MAX_ATTEMPTS: usize = 32;
+
+const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
+     investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
+     version";
+
+/// A new incident, as declared.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub title: String,
+    pub severity: Severity,
+    pub declared_by: SlackUserId,
+    pub at: DateTime<Utc>,
+}
+
+/// Which incidents `list` returns, newest first.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub statuses: Vec<Status>,
+    pub severities: Vec<Severity>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+impl Default for Filter {
+    /// Every incident, a page of 50.
+    fn default() -> Self {
+        Filter {
+            statuses: Vec::new(),
+            severities: Vec::new(),
+            from: None,
+            to: None,
+            limit: 50,
+            after: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub incidents: Vec<Incident>,
+    pub next: Option<Cursor>,
+}
+
+impl Store {
+    /// Stores a new incident, its `declared` event and `jobs`, in one transaction.
+    #[tracing::instrument(skip_all, fields(severity = %new.severity))]
+    pub async fn declare(&self, new: NewIncident, jobs: &[Job]) -> Result<Incident, StoreError> {
+        let event = Event {
+            at: new.at,
+            kind: EventKind::Declared,
+            actor: new.declared_by.clone(),
+            from: None,
+            to: Some(Status::Open.to_string()),
+            role: None,
+            note: None,
+        };
+        let insert = format!(
+            "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
+        );
+        let row: IncidentRow = with_db!(self,
+            // The hot path: one statement, so one round trip and an implicit transaction.
+            // The jobs are one multi-row insert, so their ids follow their order.
+            postgres pool => {
+                let mut seen = Vec::new();
+                let rows: Vec<String> = jobs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, job)| {
+                        // A new incident: the first job of each service runs first.
+                        let state = if seen.contains(&job.service()) {
+                            "queued"
+                        } else {
+                            seen.push(job.service());
+                            "pending"
+                        };
+                        format!(
+                            "((SELECT id FROM incident), ${}, ${}, ${}, '{state}', $5, $5)",
+                            7 + 3 * i,
+                            8 + 3 * i,
+                            9 + 3 * i
+                        )
+                    })
+                    .collect();
+                let queued = if rows.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, \
+                         next_attempt_at, created_at) VALUES {})",
+                        rows.join(", ")
+                    )
+                };
+                let sql = format!(
+                    "WITH incident AS ({insert}), \
+                     event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) \
+                               SELECT id, $5, $6, $4, $3 FROM incident){queued} \
+                     SELECT {INCIDENT_COLUMNS} FROM incident"
+                );
+                let mut query = sqlx::query_as(&sql)
+                    .bind(&new.title)
+                    .bind(new.severity.as_str())
+                    .bind(Status::Open.as_str())
+                    .bind(new.declared_by.as_str())
+                    .bind(new.at)
+                    .bind(EventKind::Declared.as_str());
+                for job in jobs {
+                    query = query
+                        .bind(job.service().as_str())
+                        .bind(job.kind())
+                        .bind(job.to_payload());
+                }
+                query.fetch_one(pool).await?
+            },
+            sqlite pool => {
+                let mut tx = pool.begin().await?;
+                let row: IncidentRow = sqlx::query_as(&insert)
+                    .bind(&new.title)
+                    .bind(new.severity.as_str())
+                    .bind(Status::Open.as_str())
+                    .bind(new.declared_by.as_str())
+                    .bind(new.at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                insert_event!(&mut *tx, row.id, &event);
+                for job in jobs {
+                    insert_job!(tx, row.id, job, new.at);
+                }
+                tx.commit().await?;
+                row
+            }
+        );
+        row.into_incident(Vec::new())
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn get(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        let found: Option<(IncidentRow, Vec<RoleRow>)> = with_db!(self, read pool => {
+            let row: Option<IncidentRow> = sqlx::query_as(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+            ))
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                None => None,
+                Some(row) => {
+                    let roles: Vec<RoleRow> = sqlx::query_as(
+                        "SELECT incident_id, role, user_id FROM incident_roles \
+                         WHERE incident_id = $1 ORDER BY role",
+                    )
+                    .bind(id.0)
+                    .fetch_all(pool)
+                    .await?;
+                    Some((row, roles))
+                }
+            }
+        });
+        found
+            .map(|(row, roles)| row.into_incident(roles))
+            .transpose()
+    }
+
+    async fn require(&self, id: IncidentId) -> Result<Incident, StoreError> {
+        self.get(id).await?.ok_or(StoreError::NotFound(id))
+    }
+
+    /// The incident whose Slack channel is `channel`, if any.
+    pub async fn find_by_channel(
+        &self,
+        channel: &ChannelId,
+    ) -> Result<Option<IncidentId>, StoreError> {
+        let id: Option<i64> = with_db!(self, read pool => {
+            sqlx::query_scalar("SELECT id FROM incidents WHERE channel_id = $1")
+                .bind(channel.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(id.map(IncidentId))
+    }
+
+    /// Records the Slack channel opened for incident `id`.
+    pub async fn set_channel(&self, id: IncidentId, channel: &ChannelId) -> Result<(), StoreError> {
+        self.set_column(id, "channel_id", channel.as_str()).await
+    }
+
+    /// Records the `ts` of the incident's pinned summary message.
+    pub async fn set_summary_ts(&self, id: IncidentId, ts: &str) -> Result<(), StoreError> {
+        self.set_column(id, "summary_ts", ts).await
+    }
+
+    /// Sets `column` (a name from this file, never user input) of incident `id`.
+    async fn set_column(
+        &self,
+        id: IncidentId,
+        column: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let done = with_db!(self, write pool => {
+            sqlx::query(&format!("UPDATE incidents SET {column} = $2 WHERE id = $1"))
+                .bind(id.0)
+                .bind(value)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Decides a change on the current state of incident `id` with `decide` and stores
+    /// it with its event and the jobs `effects` derives from it, unless another writer
+    /// changed the incident in between: then it decides again on the new state. So
+    /// concurrent identical moves make one transition, and the others are rejected as
+    /// already done.
+    #[tracing::instrument(skip(self, decide, effects))]
+    pub async fn change<F, E>(
+        &self,
+        id: IncidentId,
+        decide: F,
+        effects: E,
+    ) -> Result<Change, StoreError>
+    where
+        F: Fn(&Incident) -> Result<Change, Rejected>,
+        E: Fn(&Change) -> Vec<Job>,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let before = self.require(id).await?;
+            let change = decide(&before)?;
+            let jobs = effects(&change);
+            if self.write_change(&before, &change, &jobs).await? {
+                let mut change = change;
+                change.after.version = before.version + 1;
+                return Ok(change);
+            }
+        }
+        Err(StoreError::Contended(id))
+    }
+
+    /// Writes `change` if the incident is still at `before.version`; false if it is not.
+    async fn write_change(
+        &self,
+        before: &Incident,
+        change: &Change,
+        jobs: &[Job],
+    ) -> Result<bool, StoreError> {
+        let after = &change.after;
+        let m = &after.milestones;
+        let id = before.id.0;
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE incidents SET title = $3, severity = $4, status = $5, \
+                 investigating_at = $6, mitigated_at = $7, resolved_at = $8, postmortem_at = $9, \
+                 closed_at = $10, postmortem_url = $11, version = version + 1 \
+                 WHERE id = $1 AND version = $2",
+            )
+            .bind(id)
+            .bind(before.version)
+            .bind(&after.title)
+            .bind(after.severity.as_str())
+            .bind(after.status.as_str())
+            .bind(m.investigating_at)
+            .bind(m.mitigated_at)
+            .bind(m.resolved_at)
+            .bind(m.postmortem_at)
+            .bind(m.closed_at)
+            .bind(after.postmortem_url.as_deref())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Ok(false);
+            }
+            for (role, user) in &after.roles {
+                if before.roles.get(role) != Some(user) {
+                    sqlx::query(
+                        "INSERT INTO incident_roles (incident_id, role, user_id) VALUES ($1, $2, $3) \
+                         ON CONFLICT (incident_id, role) DO UPDATE SET user_id = excluded.user_id",
+                    )
+                    .bind(id)
+                    .bind(role.as_str())
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            insert_event!(&mut *tx, id, &change.event);
+            for job in jobs {
+                insert_job!(tx, id, job, change.event.at);
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Incidents matching `filter`, newest first, with the cursor of the next page.
+    pub async fn list(&self, filter: &Filter) -> Result<Page, StoreError> {
+        let (mut rows, roles): (Vec<IncidentRow>, Vec<RoleRow>) = with_db!(self, read pool => {
+            let mut query = QueryBuilder::new(format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
+            ));
+            if !filter.statuses.is_empty() {
+                query.push(" AND status IN (");
+                let mut list = query.separated(", ");
+                for status in &filter.statuses {
+                    list.push_bind(status.as_str());
+                }
+                query.push(")");
+            }
+            if !filter.severities.is_empty() {
+                query.push(" AND severity IN (");
+                let mut list = query.separated(", ");
+                for severity in &filter.severities {
+                    list.push_bind(severity.as_str());
+                }
+                query.push(")");
+            }
+            if let Some(from) = filter.from {
+                query.push(" AND opened_at >= ").push_bind(from);
+            }
+            if let Some(to) = filter.to {
+                query.push(" AND opened_at <= ").push_bind(to);
+            }
+            if let Some(cursor) = &filter.after {
+                query
+                    .push(" AND (opened_at < ")
+                    .push_bind(cursor.opened_at)
+                    .push(" OR (opened_at = ")
+                    .push_bind(cursor.opened_at)
+                    .push(" AND id < ")
+                    .push_bind(cursor.id)
+                    .push("))");
+            }
+            query
+                .push(" ORDER BY opened_at DESC, id DESC LIMIT ")
+                .push_bind(i64::from(filter.limit) + 1);
+            let rows: Vec<IncidentRow> = query.build_query_as().fetch_all(pool).await?;
+            let roles: Vec<RoleRow> = if rows.is_empty() {
+                Vec::new()
+            } else {
+                let mut query = QueryBuilder::new(
+                    "SELECT incident_id, role, user_id FROM incident_roles WHERE incident_id IN (",
+                );
+                let mut ids = query.separated(", ");
+                for row in &rows {
+                    ids.push_bind(row.id);
+                }
+                query.push(") ORDER BY role");
+                query.build_query_as().fetch_all(pool).await?
+            };
+            (rows, roles)
+        });
+
+        let more = rows.len() > filter.limit as usize;
+        rows.truncate(filter.limit as usize);
+        let next = more
+            .then(|| {
+                rows.last().map(|r| Cursor {
+                    opened_at: r.opened_at,
+                    id: r.id,
+                })
+            })
+            .flatten();
+        let incidents = rows
+            .into_iter()
+            .map(|row| {
+                let mine = roles
+                    .iter()
+                    .filter(|r| r.incident_id == row.id)
+                    .cloned()
+                    .collect();
+                row.into_incident(mine)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { incidents, next })
+    }
+}
