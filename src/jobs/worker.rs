@@ -284,7 +284,7 @@ impl Worker {
                 .filter(|(s, state, _)| s == service.as_str() && state != "dead")
                 .map(|(_, _, n)| n)
                 .sum();
-            if !configured {
+            if !configured && waiting > 0 {
                 tracing::warn!(
                     service = service.as_str(),
                     waiting,

@@ -94,8 +94,7 @@ impl SlackClient {
         let response = request
             .send()
             .await
-            // Without the URL: nothing secret is in it, but it says nothing useful either.
-            .map_err(|e| SlackError::Transient(e.without_url().to_string()))?;
+            .map_err(|e| SlackError::Transient(cause(e)))?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(SlackError::RateLimited {
@@ -107,10 +106,7 @@ impl SlackClient {
         }
         let headers = response.headers().clone();
         let json: Value = response.json().await.map_err(|e| {
-            SlackError::Transient(format!(
-                "HTTP {status}, unreadable body: {}",
-                e.without_url()
-            ))
+            SlackError::Transient(format!("HTTP {status}, unreadable body: {}", cause(e)))
         })?;
         if json["ok"].as_bool() == Some(true) {
             return Ok(json);
@@ -131,6 +127,27 @@ impl SlackClient {
             code,
         })
     }
+}
+
+/// What went wrong, down to the root cause ("Connection refused", "operation timed
+/// out"), without the URL (nothing secret is in it, but it says nothing useful).
+pub fn cause(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = inner.source();
+    }
+    text
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {

@@ -26,6 +26,8 @@ pub enum Failure {
     /// Does what was asked, then answers with this HTTP status (the caller cannot know
     /// it worked).
     AfterEffect(u16),
+    /// Answers normally after this many milliseconds.
+    Slow(u64),
 }
 
 /// The bot's own user id, as `auth.test` tells it.
@@ -151,6 +153,7 @@ async fn api(
             tokio::time::sleep(Duration::from_secs(600)).await;
             return (StatusCode::GATEWAY_TIMEOUT, "hung").into_response();
         }
+        Some(Failure::Slow(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(Failure::AfterEffect(code)) => {
             let _done = answer(&fake, &method, body);
             return (StatusCode::from_u16(code).unwrap(), "failed after the fact").into_response();

@@ -2,8 +2,11 @@
 
 mod fake_slack;
 mod helpers;
+mod process;
 
 mod api_incidents;
+mod bad_input;
+mod faults;
 mod health;
 mod signature;
 mod slack_client;

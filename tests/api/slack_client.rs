@@ -104,6 +104,10 @@ async fn server_errors_and_timeouts_are_transient_and_never_show_the_token() {
         .unwrap_err();
     assert!(matches!(err, SlackError::Transient(_)), "{err:?}");
     assert!(
+        err.to_string().contains("timed out"),
+        "the cause is kept: {err}"
+    );
+    assert!(
         started.elapsed() < Duration::from_secs(3),
         "the timeout holds"
     );
@@ -119,5 +123,6 @@ async fn server_errors_and_timeouts_are_transient_and_never_show_the_token() {
         .await
         .unwrap_err();
     assert!(matches!(err, SlackError::Transient(_)), "{err:?}");
+    assert!(err.to_string().contains("Connection refused"), "{err}");
     assert!(!format!("{err} {err:?}").contains(TOKEN));
 }

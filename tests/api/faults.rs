@@ -1,0 +1,180 @@
+//! Faults, with real processes where a process is what fails: SIGTERM with a silent
+//! Slack and stalled clients, SIGKILL mid-call, hundreds of stalled connections, jobs
+//! queued while the workers are busy.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use reqwest::StatusCode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::fake_slack::{Failure, FakeSlack};
+use crate::helpers::{spawn_app_with, start, Backend, TestDb};
+use crate::process::Server;
+
+/// Opens `n` connections to `address` that each send part of a request and then stall:
+/// half stop inside the headers, half inside a large signed-looking body.
+async fn stall(address: &str, n: usize) -> Vec<TcpStream> {
+    let host = address.trim_start_matches("http://");
+    let mut held = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut s = TcpStream::connect(host).await.expect("connect");
+        let partial = if i % 2 == 0 {
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_string()
+        } else {
+            "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Type: \
+             application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\n\r\ntext=open"
+                .to_string()
+        };
+        s.write_all(partial.as_bytes()).await.expect("write");
+        held.push(s);
+    }
+    held
+}
+
+async fn sigterm_exits_within_the_grace_time_whatever_slack_and_clients_do(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let slack = FakeSlack::start().await;
+    slack.fail("conversations.create", (0..3).map(|_| Failure::Hang));
+    let mut server = Server::start(
+        &db,
+        &slack.url,
+        &[("POMPIER_JOBS__SHUTDOWN_GRACE_SECS", "2")],
+    )
+    .await;
+    for i in 0..3 {
+        server.slash(&format!("open Stuck {i}")).await;
+    }
+    let _stalled = stall(&server.address, 50).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slack.count("conversations.create") < 3 {
+        assert!(Instant::now() < deadline, "the jobs never reached Slack");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.signal(Signal::SIGTERM);
+    let (status, took) = server.wait(Duration::from_secs(6)).await;
+    let status = status.expect("pompier exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "grace 2 s + 1 s, took {took:?}"
+    );
+    // The unfinished jobs' leases were released: they run again at once, not after it.
+    let app = start(db, slack, &[]).await;
+    app.run_pending_jobs().await;
+    assert_eq!(app.slack.channels().len(), 3);
+}
+
+async fn a_job_of_a_killed_process_runs_again_within_15_s(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let slack = FakeSlack::start().await;
+    slack.fail("conversations.create", [Failure::Hang]);
+    let first = Server::start(&db, &slack.url, &[]).await;
+    let reply = first.slash("open Killed mid-call").await;
+    assert_eq!(reply["response_type"], "in_channel");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slack.count("conversations.create") < 1 {
+        assert!(Instant::now() < deadline, "the job never reached Slack");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.signal(Signal::SIGKILL);
+    let killed = Instant::now();
+    drop(first);
+    let _second = Server::start(&db, &slack.url, &[]).await;
+    while slack.pins().is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "the job did not run again within 15 s of the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        slack.channels().len(),
+        1,
+        "one channel, the acknowledged incident kept"
+    );
+}
+
+async fn stalled_connections_do_not_keep_pompier_from_answering(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("POMPIER_HTTP__HEADER_READ_TIMEOUT_SECS", "2"),
+            ("POMPIER_HTTP__REQUEST_TIMEOUT_SECS", "3"),
+        ],
+    )
+    .await;
+    app.declare_in("C0123", "sev2 Under attack").await;
+    let mut stalled = stall(&app.address, 500).await;
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let health = quick
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz answers");
+    assert_eq!(health.status(), StatusCode::OK);
+    let reply = app.slash("status").await;
+    assert!(
+        reply["text"].as_str().unwrap().contains("Under attack"),
+        "{reply}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // Past their deadlines, stalled clients are let go.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut closed = 0;
+    for s in stalled.iter_mut() {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(
+            Duration::from_millis(50),
+            tokio::io::AsyncReadExt::read(s, &mut buf),
+        )
+        .await
+        {
+            // Closed, reset, or told 408.
+            Ok(Ok(0)) | Ok(Err(_)) => closed += 1,
+            Ok(Ok(n)) if buf[..n].starts_with(b"HTTP/1.1 408") => closed += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(closed, stalled.len(), "every stalled client was cut off");
+}
+
+async fn a_job_queued_while_workers_are_busy_runs_at_once(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("POMPIER_JOBS__ENABLED", "true"),
+            ("POMPIER_JOBS__CONCURRENCY", "1"),
+            ("POMPIER_JOBS__POLL_INTERVAL_MS", "60000"),
+        ],
+    )
+    .await;
+    app.slack.fail("conversations.create", [Failure::Slow(500)]);
+    let started = Instant::now();
+    app.declare("First").await;
+    app.declare("Second, while the worker is busy").await;
+    while app.slack.pins().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "jobs waited for the poll interval"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    sigterm_exits_within_the_grace_time_whatever_slack_and_clients_do,
+    a_job_of_a_killed_process_runs_again_within_15_s,
+    stalled_connections_do_not_keep_pompier_from_answering,
+    a_job_queued_while_workers_are_busy_runs_at_once,
+);
