@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Measures declarations per second: a release pompier on a fresh database, loaded by
-# pompier-load over loopback, first as fast as it goes, then at a fixed 1,000 requests/s.
-# Usage: tools/bench-declare.sh [postgres|sqlite] [CONCURRENCY] [REQUESTS]
+# Declarations per second and their latency, from outside, over loopback:
+#  1. saturation, job workers off (only the ingest path): pompier-load as fast as pompier
+#     answers with CONCURRENCY in flight; on PostgreSQL, pgbench then runs the same
+#     transaction (an incident, its event and its 4 jobs, one statement) at the same
+#     concurrency and the two are printed side by side;
+#  2. a fixed RATE requests/s (open loop) while the workers drain the jobs the
+#     declarations queue against a fake Slack that answers at once.
+# Usage: tools/bench-declare.sh [postgres|sqlite] [CONCURRENCY] [REQUESTS] [RATE]
 set -euo pipefail
 backend=${1:-postgres}
 concurrency=${2:-32}
 requests=${3:-20000}
+rate=${4:-500}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin pompier --bin pompier-load
 port=$((20000 + RANDOM % 20000))
+slack_port=$((port + 1))
 export SLACK_SIGNING_SECRET=bench-secret POMPIER_LISTEN=127.0.0.1:$port RUST_LOG=error
+export SLACK_BOT_TOKEN=xoxb-bench SLACK_API_URL=http://127.0.0.1:$slack_port/api
 case $backend in
   postgres)
     db=pompier_bench_$$
@@ -24,10 +32,44 @@ case $backend in
     ;;
   *) echo "backend: postgres or sqlite" >&2; exit 2 ;;
 esac
-./target/release/pompier serve & server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; cleanup_db' EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+./target/release/pompier-load --fake-slack "127.0.0.1:$slack_port" >/dev/null & fake=$!
+server=
+stop_server() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=; }
+trap 'stop_server; kill $fake 2>/dev/null; cleanup_db' EXIT
+start_server() {
+  ./target/release/pompier serve & server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
+  echo "pompier did not start" >&2; exit 1
+}
 load() { ./target/release/pompier-load --url "http://127.0.0.1:$port" --concurrency "$concurrency" "$@"; }
-load --requests "$requests"
-load --requests "$requests" --rate 1000
+echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+
+echo "== 1. saturation, workers off =="
+POMPIER_JOBS__ENABLED=false start_server
+load --requests "$requests" | tee /tmp/pompier-bench-sat.$$
+stop_server
+if [ "$backend" = postgres ]; then
+  script=$(mktemp)
+  job() { echo "((SELECT id FROM incident), 'slack', '$1', '{\"kind\":\"$1\"}', '$2', now(), now())"; }
+  cat > "$script" <<SQL
+\set n random(1, 1000000000)
+WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at) VALUES ('pgbench incident ' || :n, 'SEV2', 'open', 'U0LOAD', now()) RETURNING id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, version), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'U0LOAD', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(job create_channel pending), $(job invite queued), $(job set_topic queued), $(job post_summary queued)) SELECT id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, version FROM incident;
+SQL
+  tps=$(pgbench -n -h 127.0.0.1 -U postgres -M prepared -c "$concurrency" -j 2 \
+        -t $((requests / concurrency)) -f "$script" "$db" | awk '/^tps/ {print $3; exit}')
+  rm -f "$script"
+  ours=$(sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p' /tmp/pompier-bench-sat.$$)
+  echo "pgbench, same transaction, $concurrency clients: ${tps%.*}/s; pompier: ${ours}/s = $(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")% of pgbench"
+fi
+rm -f /tmp/pompier-bench-sat.$$
+
+echo "== 2. $rate/s while the workers drain against an instant fake Slack (a fresh database) =="
+if [ "$backend" = postgres ]; then
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, events, jobs"
+else
+  rm -f "$file" "$file-wal" "$file-shm"
+fi
+start_server
+load --requests "$requests" --rate "$rate"
+sleep 2
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^pompier_job(s|_runs_total)' | tr '\n' ' '; echo

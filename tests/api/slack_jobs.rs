@@ -560,7 +560,40 @@ async fn the_background_workers_run_jobs_without_being_asked(backend: Backend) {
     app.stop().await;
 }
 
+async fn finished_jobs_are_deleted_after_their_retention(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.declare("Old news").await;
+    app.run_pending_jobs().await;
+    assert_eq!(app.store.jobs_of(id).await.unwrap().len(), 4);
+    let before = app.metrics().await;
+    // Kept for a week by default: a restart's purge leaves them.
+    let app = app.restart(&[("POMPIER_JOBS__ENABLED", "true")]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.store.jobs_of(id).await.unwrap().len(), 4);
+    let app = app
+        .restart(&[
+            ("POMPIER_JOBS__ENABLED", "true"),
+            ("POMPIER_JOBS__KEEP_DONE_DAYS", "0"),
+        ])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !app.store.jobs_of(id).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never purged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The queue's gauges count unfinished jobs only: the same before and after.
+    let gauges = |m: &str| -> Vec<String> {
+        m.lines()
+            .filter(|l| l.starts_with("pompier_jobs{"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(gauges(&before), gauges(&app.metrics().await));
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    finished_jobs_are_deleted_after_their_retention,
     a_declaration_makes_exactly_the_expected_calls_once,
     a_change_is_posted_announced_and_updates_the_pinned_summary,
     rate_limits_are_honoured_and_the_message_is_posted_once,

@@ -6,15 +6,12 @@
 //!
 //! The fake Slack listens on 127.0.0.1 only; the run is bounded by `--incidents`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+#[path = "../fake_slack.rs"]
+mod fake_slack;
 
-use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
+use std::time::{Duration, Instant};
+
 use clap::Parser;
-use serde_json::{json, Value};
 
 use pompier::config::Settings;
 use pompier::App;
@@ -32,23 +29,12 @@ struct Args {
     concurrency: usize,
 }
 
-/// Answers every Web API call with success at once.
-async fn slack(State(counter): State<Arc<AtomicU64>>, Path(_method): Path<String>) -> Json<Value> {
-    let n = counter.fetch_add(1, Ordering::Relaxed);
-    Json(
-        json!({"ok": true, "channel": {"id": format!("C{n:09}")}, "ts": format!("1700000000.{n:06}")}),
-    )
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let slack_url = format!("http://{}/api", listener.local_addr()?);
-    let app = Router::new()
-        .route("/api/{method}", post(slack))
-        .with_state(Arc::new(AtomicU64::new(0)));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    fake_slack::spawn(listener, Duration::ZERO);
 
     let env = [
         ("DATABASE_URL", args.database_url.as_str()),

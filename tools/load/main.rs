@@ -6,6 +6,9 @@
 //!
 //! Bounded: it sends `--requests` commands (after `--warmup` ones) and stops.
 
+#[path = "../fake_slack.rs"]
+mod fake_slack;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +22,7 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     /// The server's SLACK_SIGNING_SECRET.
-    #[arg(long, env = "SLACK_SIGNING_SECRET")]
+    #[arg(long, env = "SLACK_SIGNING_SECRET", default_value = "")]
     secret: String,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
@@ -38,6 +41,14 @@ struct Args {
     /// Slash-command text; `{n}` becomes the request number.
     #[arg(long, default_value = "open sev2 Load test incident {n}")]
     text: String,
+    /// Instead of sending load: serve a fake Slack Web API on this loopback address
+    /// (`SLACK_API_URL=http://ADDR/api`) that answers every call with success, until
+    /// killed.
+    #[arg(long, value_name = "ADDR")]
+    fake_slack: Option<std::net::SocketAddr>,
+    /// With --fake-slack: how long each answer takes, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    fake_slack_delay_ms: u64,
 }
 
 fn body(text: &str) -> String {
@@ -133,6 +144,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() {
     let args = Arc::new(Args::parse());
+    if let Some(addr) = args.fake_slack {
+        assert!(
+            addr.ip().is_loopback(),
+            "the fake Slack listens on loopback only"
+        );
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let calls = fake_slack::spawn(listener, Duration::from_millis(args.fake_slack_delay_ms));
+        // Bounded: it stops after an hour if nothing kills it first.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        println!(
+            "fake Slack answered {} calls",
+            calls.load(Ordering::Relaxed)
+        );
+        return;
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(10))
