@@ -16,8 +16,8 @@ use crate::domain::{Policy, RoleName, Severity};
 /// The documented defaults, compiled in so the binary runs with no file beside it.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
-/// Environment variables named by SPEC and the setting each one sets.
-const SPEC_VARIABLES: &[(&str, &str)] = &[
+/// The documented environment variables and the setting each one sets.
+const NAMED_VARIABLES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database_url"),
     ("POMPIER_LISTEN", "listen"),
     ("POMPIER_PUBLIC_URL", "public_url"),
@@ -96,6 +96,16 @@ pub struct HttpSettings {
 pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// SQLite only: `full` (a commit survives a power cut) or `normal` (faster; the
+    /// last commits may be lost in a power cut, never in a crash of pompier).
+    pub sqlite_synchronous: SqliteSync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    Full,
+    Normal,
 }
 
 impl DatabaseSettings {
@@ -189,7 +199,7 @@ impl Settings {
                 "POMPIER_CONFIG" => {}
                 _ if name.starts_with("POMPIER_TEST_") => {}
                 _ => {
-                    if let Some((_, key)) = SPEC_VARIABLES.iter().find(|(var, _)| *var == name) {
+                    if let Some((_, key)) = NAMED_VARIABLES.iter().find(|(var, _)| *var == name) {
                         figment = figment.merge(Serialized::default(key, value));
                     } else if let Some(key) = setting_key(&name) {
                         // An unknown key is refused when the settings are read.
@@ -329,7 +339,7 @@ fn is_http_url(s: &str) -> bool {
 fn one_line(e: &figment::Error) -> String {
     let first = e.clone().into_iter().next().unwrap_or_else(|| e.clone());
     let key = first.path.join(".");
-    let variable = SPEC_VARIABLES
+    let variable = NAMED_VARIABLES
         .iter()
         .find(|(_, k)| *k == key)
         .map(|(var, _)| var.to_string())

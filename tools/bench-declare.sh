@@ -55,11 +55,14 @@ if [ "$backend" = postgres ]; then
 \set n random(1, 1000000000)
 WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at) VALUES ('pgbench incident ' || :n, 'SEV2', 'open', 'U0LOAD', now()) RETURNING id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, version), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'U0LOAD', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(job create_channel pending), $(job invite queued), $(job set_topic queued), $(job post_summary queued)) SELECT id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, version FROM incident;
 SQL
-  tps=$(pgbench -n -h 127.0.0.1 -U postgres -M prepared -c "$concurrency" -j 2 \
-        -t $((requests / concurrency)) -f "$script" "$db" | awk '/^tps/ {print $3; exit}')
-  rm -f "$script"
   ours=$(sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p' /tmp/pompier-bench-sat.$$)
-  echo "pgbench, same transaction, $concurrency clients: ${tps%.*}/s; pompier: ${ours}/s = $(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")% of pgbench"
+  # pgbench's default (simple) protocol, and prepared statements as sqlx sends them.
+  for mode in simple prepared; do
+    tps=$(pgbench -n -h 127.0.0.1 -U postgres -M $mode -c "$concurrency" -j 2 \
+          -t $((requests / concurrency)) -f "$script" "$db" | awk '/^tps/ {print $3; exit}')
+    echo "pgbench -M $mode, same transaction, $concurrency clients: ${tps%.*}/s; pompier: ${ours}/s = $(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")% of it"
+  done
+  rm -f "$script"
 fi
 rm -f /tmp/pompier-bench-sat.$$
 

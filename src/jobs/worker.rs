@@ -233,8 +233,10 @@ impl Worker {
     }
 
     /// A failure for now is retried until the job has been failing for longer than the
-    /// retry horizon; a permanent one is dead at once.
-    fn failed(&self, claimed: &ClaimedJob, now: DateTime<Utc>, error: JobError) -> Finish {
+    /// retry horizon; a permanent one is dead at once. `claimed_at` is when the run began
+    /// (a test's clock may be ahead of the real one).
+    fn failed(&self, claimed: &ClaimedJob, claimed_at: DateTime<Utc>, error: JobError) -> Finish {
+        let now = crate::now().max(claimed_at);
         match error {
             JobError::Transient {
                 reason,

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::ConnectOptions;
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, SqliteSync};
 use crate::domain::{IncidentId, Rejected};
 
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +100,12 @@ impl Store {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                // An acknowledged command survives a power cut: each commit is synced.
-                .synchronous(SqliteSynchronous::Full)
+                // By default an acknowledged command survives a power cut: each commit
+                // is synced.
+                .synchronous(match settings.sqlite_synchronous {
+                    SqliteSync::Full => SqliteSynchronous::Full,
+                    SqliteSync::Normal => SqliteSynchronous::Normal,
+                })
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
                 .disable_statement_logging();
