@@ -119,3 +119,22 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `pompier ARGS` on `db`; what it printed. Panics if it failed.
+pub fn cli(db: &TestDb, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pompier"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pompier");
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "pompier {args:?}: {printed} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    printed
+}

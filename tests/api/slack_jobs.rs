@@ -433,8 +433,14 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
     let states = job_states(&app, id).await;
     assert!(states[1..].iter().all(|(_, s)| s == "queued"), "{states:?}");
     assert_eq!(app.slack.count("conversations.create"), 1);
-    // The operator fixes the cause and sends the dead job back: all runs, in order.
-    assert_eq!(app.store.retry_dead(None, pompier::now()).await.unwrap(), 1);
+    // The operator looks, fixes the cause and sends the dead job back: all runs, in order.
+    let listed = crate::process::cli(&app.db, &["jobs", "list", "--dead"]);
+    assert!(
+        listed.contains("create_channel") && listed.contains("restricted_action"),
+        "{listed}"
+    );
+    let said = crate::process::cli(&app.db, &["jobs", "retry", "--all-dead"]);
+    assert!(said.contains("1 dead job(s) sent back"), "{said}");
     app.run_pending_jobs().await;
     assert!(
         job_states(&app, id).await.iter().all(|(_, s)| s == "done"),
@@ -461,6 +467,14 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
         .map(|m| m.body["text"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(texts[1].contains("still here"), "{texts:?}");
+    // The server's own counters saw the runs of its worker.
+    let metrics = app.metrics().await;
+    for line in [
+        "pompier_job_runs_total{outcome=\"done\"} 5",
+        "pompier_job_runs_total{outcome=\"dead\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 async fn a_long_slack_outage_loses_nothing(backend: Backend) {
