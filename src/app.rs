@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::config::Settings;
+use crate::confluence;
 use crate::incidents::Incidents;
 use crate::jobs::retry::Backoff;
-use crate::jobs::{Handlers, SlackJobs, Worker, WorkerSettings};
+use crate::jobs::{ConfluenceJobs, Handlers, SlackJobs, Worker, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::outbox::Effects;
 use crate::slack::client::SlackClient;
@@ -38,16 +39,29 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Store, settings: Settings) -> App {
+    /// Fails on a postmortem template that does not compile or render.
+    pub fn new(store: Store, settings: Settings) -> anyhow::Result<App> {
         let jobs_queued = Arc::new(Notify::new());
+        let confluence = match confluence::client(&settings) {
+            Ok(client) => client,
+            Err(missing) => {
+                tracing::warn!(
+                    "CONFLUENCE_BASE_URL is set but {missing}: no postmortem pages are drafted"
+                );
+                None
+            }
+        };
+        let template = confluence::template(&settings).map_err(anyhow::Error::msg)?;
+        let effects = Effects {
+            announce: settings.announce_channel().is_some(),
+            archive_on_close: settings.slack.archive_on_close,
+            postmortem_pages: confluence.is_some(),
+        };
         let incidents = Incidents::new(
             store.clone(),
             settings.policy(),
             settings.roles(),
-            Effects {
-                announce: settings.announce_channel().is_some(),
-                archive_on_close: settings.slack.archive_on_close,
-            },
+            effects.clone(),
             jobs_queued.clone(),
         );
         let slack = settings.secrets.slack_bot_token.clone().map(|token| {
@@ -62,6 +76,14 @@ impl App {
                 slack,
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
+            }),
+            confluence: confluence.map(|confluence| ConfluenceJobs {
+                confluence,
+                store: store.clone(),
+                effects,
+                template,
+                slack: slack.clone(),
+                names: Default::default(),
             }),
         };
         let services = handlers
@@ -98,6 +120,6 @@ impl App {
             services: Arc::new(services),
             settings: Arc::new(settings),
         };
-        App { state, worker }
+        Ok(App { state, worker })
     }
 }

@@ -26,6 +26,7 @@ const NAMED_VARIABLES: &[(&str, &str)] = &[
     ("CONFLUENCE_BASE_URL", "confluence.base_url"),
     ("CONFLUENCE_USER", "confluence.user"),
     ("CONFLUENCE_SPACE_ID", "confluence.space_id"),
+    ("CONFLUENCE_SPACE_KEY", "confluence.space_key"),
     ("CONFLUENCE_PARENT_PAGE_ID", "confluence.parent_page_id"),
 ];
 
@@ -149,9 +150,33 @@ pub struct LifecycleSettings {
 #[serde(deny_unknown_fields)]
 pub struct ConfluenceSettings {
     pub base_url: Option<String>,
+    /// `cloud` (v2 API, space id) or `datacenter` (v1 API, space key).
+    pub api: ConfluenceApi,
     pub user: Option<String>,
     pub space_id: Option<String>,
+    pub space_key: Option<String>,
     pub parent_page_id: Option<String>,
+    /// A template of the team's own, replacing the built-in one.
+    pub template: Option<std::path::PathBuf>,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfluenceApi {
+    Cloud,
+    Datacenter,
+}
+
+impl ConfluenceSettings {
+    /// The space pages go to (an id on Cloud, a key on Data Center), or which setting
+    /// is missing for it.
+    pub fn space(&self) -> Result<&str, &'static str> {
+        match self.api {
+            ConfluenceApi::Cloud => self.space_id.as_deref().ok_or("CONFLUENCE_SPACE_ID"),
+            ConfluenceApi::Datacenter => self.space_key.as_deref().ok_or("CONFLUENCE_SPACE_KEY"),
+        }
+    }
 }
 
 /// Secrets, from the environment only. `Debug` prints them redacted.
@@ -261,6 +286,7 @@ impl Settings {
             ("jobs.poll_interval_ms", self.jobs.poll_interval_ms),
             ("jobs.retry_horizon_secs", self.jobs.retry_horizon_secs),
             ("slack.timeout_secs", self.slack.timeout_secs),
+            ("confluence.timeout_secs", self.confluence.timeout_secs),
             ("http.max_connections", self.http.max_connections as u64),
             (
                 "http.header_read_timeout_secs",
@@ -281,6 +307,14 @@ impl Settings {
                 "jobs.job_timeout_secs: must be at least slack.timeout_secs ({} s)",
                 self.slack.timeout_secs
             )));
+        }
+        if let Some(template) = &self.confluence.template {
+            if !template.is_file() {
+                return Err(ConfigError(format!(
+                    "confluence.template: no such file {}",
+                    template.display()
+                )));
+            }
         }
         if self.http.unverified_body_budget_kib < 1024 {
             return Err(ConfigError(

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod check;
 pub mod config;
+pub mod confluence;
 pub mod domain;
 pub mod http;
 pub mod incidents;
@@ -76,7 +78,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
-    serve(App::new(store, settings), listener, shutdown).await
+    serve(App::new(store, settings)?, listener, shutdown).await
 }
 
 /// Serves `app` on `listener` until `shutdown` completes. Then it stops accepting,
@@ -99,6 +101,8 @@ pub async fn serve(
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
+    let checked = settings.clone();
+    tokio::spawn(async move { check::at_start(&checked).await });
     let workers = if settings.jobs.enabled {
         Some(worker.spawn())
     } else {

@@ -40,6 +40,9 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Try every configured outside service (database, Slack, Confluence) and say what
+    /// works; exit 1 if anything configured does not.
+    Check,
     /// Look at the job queue, and send dead jobs back to it once their cause is fixed.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
                 tracing::info!(database = store.backend(), "migrations applied");
                 Ok(())
             }
+            Command::Check => check(&settings).await,
             Command::Jobs(command) => {
                 let store = pompier::open_store(&settings).await?;
                 let result = jobs(&store, command).await;
@@ -107,6 +111,45 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn check(settings: &Settings) -> anyhow::Result<()> {
+    let database = match pompier::open_store(settings).await {
+        Ok(store) => {
+            let backend = store.backend();
+            let pinged = store.ping().await;
+            store.close().await;
+            Some(
+                pinged
+                    .map(|_| format!("{backend} answers"))
+                    .map_err(|e| e.to_string()),
+            )
+        }
+        Err(e) => Some(Err(format!("{e:#}"))),
+    };
+    let verdicts = [
+        pompier::check::Verdict {
+            service: "database",
+            outcome: database,
+        },
+        pompier::check::slack(settings).await,
+        pompier::check::confluence(settings).await,
+    ];
+    let mut failed = 0;
+    for v in &verdicts {
+        match &v.outcome {
+            None => println!("-    {:<10} not configured", v.service),
+            Some(Ok(what)) => println!("ok   {:<10} {what}", v.service),
+            Some(Err(why)) => {
+                failed += 1;
+                println!("FAIL {:<10} {why}", v.service);
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} configured service(s) do not work");
+    }
+    Ok(())
 }
 
 async fn jobs(store: &pompier::store::Store, command: JobsCommand) -> anyhow::Result<()> {

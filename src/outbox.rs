@@ -62,8 +62,12 @@ pub enum Job {
         event: Event,
     },
     ArchiveChannel,
-    /// Post `text` (mrkdwn, already escaped) in the incident's channel: jobs queued by
-    /// pompier 0.1, which worded them when queued.
+    /// Draft the incident's postmortem page in Confluence (moved to `postmortem` by
+    /// `by`), record its address, and say it in the channel.
+    DraftPostmortem {
+        by: String,
+    },
+    /// Post `text` (mrkdwn, already escaped) in the incident's channel.
     Post {
         text: String,
     },
@@ -85,13 +89,17 @@ impl Job {
             Job::AnnounceDeclared => "announce_declared",
             Job::AnnounceEvent { .. } => "announce_event",
             Job::ArchiveChannel => "archive_channel",
+            Job::DraftPostmortem { .. } => "draft_postmortem",
             Job::Post { .. } => "post",
             Job::Announce { .. } => "announce",
         }
     }
 
     pub fn service(&self) -> Service {
-        Service::Slack
+        match self {
+            Job::DraftPostmortem { .. } => Service::Confluence,
+            _ => Service::Slack,
+        }
     }
 
     /// Whether the jobs queued after it cannot run while it is dead (they need what it
@@ -112,7 +120,13 @@ pub struct Effects {
     pub announce: bool,
     /// Archive the incident's channel when the incident is closed.
     pub archive_on_close: bool,
+    /// Whether Confluence is configured to draft postmortem pages.
+    pub postmortem_pages: bool,
 }
+
+/// Said in the channel when an incident reaches `postmortem` and no page can be drafted.
+pub const NO_CONFLUENCE: &str = ":memo: No postmortem page was drafted: Confluence is not \
+     configured on this pompier (CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN and the space).";
 
 impl Effects {
     /// A new incident: its channel, people in, topic, pinned summary, announcement, in
@@ -154,6 +168,17 @@ impl Effects {
         if self.archive_on_close && change.after.status == Status::Closed {
             jobs.push(Job::ArchiveChannel);
         }
+        if event.kind == EventKind::Status && change.after.status == Status::Postmortem {
+            jobs.push(if self.postmortem_pages {
+                Job::DraftPostmortem {
+                    by: event.actor.to_string(),
+                }
+            } else {
+                Job::Post {
+                    text: NO_CONFLUENCE.into(),
+                }
+            });
+        }
         jobs
     }
 }
@@ -189,6 +214,7 @@ mod tests {
         let e = Effects {
             announce: true,
             archive_on_close: true,
+            postmortem_pages: true,
         };
         assert_eq!(
             kinds(&e.on_declare()),
@@ -208,6 +234,7 @@ mod tests {
         let e = Effects {
             announce: true,
             archive_on_close: true,
+            postmortem_pages: true,
         };
         let u = "U1".parse().unwrap();
         let at = DateTime::from_timestamp(9, 0).unwrap();
@@ -234,6 +261,29 @@ mod tests {
     }
 
     #[test]
+    fn the_postmortem_is_drafted_in_confluence_or_the_channel_told_why_not() {
+        let u = "U1".parse().unwrap();
+        let at = DateTime::from_timestamp(9, 0).unwrap();
+        let to_postmortem = incident(Status::Resolved)
+            .move_to(Status::Postmortem, &u, None, at, &Policy::default())
+            .unwrap();
+        let with = Effects {
+            postmortem_pages: true,
+            ..Effects::default()
+        }
+        .on_change(&to_postmortem);
+        assert_eq!(with.last(), Some(&Job::DraftPostmortem { by: "U1".into() }));
+        assert_eq!(with.last().unwrap().service(), Service::Confluence);
+        let without = Effects::default().on_change(&to_postmortem);
+        assert_eq!(
+            without.last(),
+            Some(&Job::Post {
+                text: NO_CONFLUENCE.into()
+            })
+        );
+    }
+
+    #[test]
     fn jobs_round_trip_through_their_payload_and_old_payloads_still_read() {
         let u = "U1".parse().unwrap();
         let at = DateTime::from_timestamp(9, 0).unwrap();
@@ -249,6 +299,7 @@ mod tests {
         let all = Effects {
             announce: true,
             archive_on_close: true,
+            postmortem_pages: true,
         };
         for job in all
             .on_change(&change)

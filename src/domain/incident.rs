@@ -57,6 +57,12 @@ impl Milestones {
         }
     }
 
+    /// How long after opening `status` was reached: time to acknowledge
+    /// (investigating), mitigate, resolve.
+    pub fn time_to(&self, status: Status) -> Option<chrono::Duration> {
+        Some(self.get(status)? - self.opened_at?)
+    }
+
     /// The milestones after `transition` happened at `at`.
     pub fn after(&self, transition: &Transition, at: DateTime<Utc>) -> Milestones {
         let mut next = self.clone();
@@ -211,6 +217,26 @@ impl Incident {
         })
     }
 
+    /// Records the postmortem page drafted for the incident, moved to `postmortem` by
+    /// `by`.
+    pub fn record_postmortem(
+        &self,
+        url: String,
+        by: &SlackUserId,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        if self.postmortem_url.as_ref() == Some(&url) {
+            return Err(Rejected::Unchanged("recorded".into()));
+        }
+        let mut after = self.clone();
+        after.postmortem_url = Some(url.clone());
+        let event = Event {
+            to: Some(url),
+            ..self.event(EventKind::Postmortem, by, at)
+        };
+        Ok(Change { after, event })
+    }
+
     /// Refuses changes other than moves once closed: its channel is archived.
     fn still_open(&self) -> Result<(), Rejected> {
         if self.status == Status::Closed {
@@ -284,7 +310,8 @@ impl EventKind {
 /// One entry of an incident's append-only timeline.
 ///
 /// `from`/`to` hold what changed: statuses for `declared` and `status`, severities for
-/// `severity`, user ids for `role` (with `role` naming the role).
+/// `severity`, user ids for `role` (with `role` naming the role), the page's address for
+/// `postmortem`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,

@@ -3,12 +3,14 @@
 //! now with backoff over a long horizon. Only a permanent refusal makes a job dead, and
 //! an operator can send it back (`pompier jobs retry`).
 
+pub mod confluence_jobs;
 pub mod retry;
 pub mod slack_jobs;
 pub mod worker;
 
 use std::time::Duration;
 
+pub use confluence_jobs::ConfluenceJobs;
 pub use slack_jobs::SlackJobs;
 pub use worker::{Worker, WorkerHandle, WorkerSettings};
 
@@ -78,6 +80,7 @@ pub struct Run {
 #[derive(Default)]
 pub struct Handlers {
     pub slack: Option<SlackJobs>,
+    pub confluence: Option<ConfluenceJobs>,
 }
 
 impl Handlers {
@@ -92,7 +95,7 @@ impl Handlers {
     pub fn configured(&self, service: Service) -> bool {
         match service {
             Service::Slack => self.slack.is_some(),
-            Service::Confluence => false,
+            Service::Confluence => self.confluence.is_some(),
         }
     }
 
@@ -100,14 +103,18 @@ impl Handlers {
     pub fn missing(service: Service) -> &'static str {
         match service {
             Service::Slack => "SLACK_BOT_TOKEN is not set",
-            Service::Confluence => "pompier does not draft Confluence pages yet",
+            Service::Confluence => {
+                "CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN or the space (CONFLUENCE_SPACE_ID, \
+                 or CONFLUENCE_SPACE_KEY on Data Center) is not set"
+            }
         }
     }
 
     async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
-        match (job.service(), &self.slack) {
-            (Service::Slack, Some(slack)) => slack.run(job, run).await,
-            (service, _) => Err(JobError::transient(format!(
+        match (job.service(), &self.slack, &self.confluence) {
+            (Service::Slack, Some(slack), _) => slack.run(job, run).await,
+            (Service::Confluence, _, Some(confluence)) => confluence.run(job, run).await,
+            (service, _, _) => Err(JobError::transient(format!(
                 "{} jobs wait: {}",
                 service.as_str(),
                 Handlers::missing(service)

@@ -85,6 +85,9 @@ impl SlackJobs {
                     .await
             }
             Job::Announce { text } => self.announce(run, text).await,
+            Job::DraftPostmortem { .. } => Err(JobError::Permanent(
+                "a Confluence job reached the Slack handler".into(),
+            )),
             Job::ArchiveChannel => {
                 let channel = channel(&incident)?;
                 match self

@@ -3,8 +3,8 @@
 
 use super::command::{Command, Invocation, USAGE};
 use super::reply::{self, Reply};
-use crate::domain::{ChannelId, SlackUserId};
-use crate::incidents::{Incidents, Request};
+use crate::domain::{ChannelId, Rejected, SlackUserId, Status};
+use crate::incidents::{Incidents, Outcome, Request};
 use crate::store::StoreError;
 
 /// Who typed the command, and where.
@@ -54,8 +54,16 @@ pub async fn execute(
             Some(shown) => reply::shown(&shown),
             None => reply::not_found(id),
         }),
-        Some(request) => Ok(reply::outcome(
-            &incidents.apply(id, &request, &caller.user).await?,
-        )),
+        Some(request) => {
+            let outcome = incidents.apply(id, &request, &caller.user).await?;
+            if let Outcome::Rejected(_, Rejected::Refused(refused)) = &outcome {
+                if (refused.from, refused.to) == (Status::Postmortem, Status::Postmortem) {
+                    if let Some(shown) = incidents.show(id).await? {
+                        return Ok(reply::postmortem_link(&shown.incident));
+                    }
+                }
+            }
+            Ok(reply::outcome(&outcome))
+        }
     }
 }

@@ -99,6 +99,22 @@ pub fn outcome(outcome: &Outcome) -> Reply {
     }
 }
 
+/// `/incident postmortem` again: where the page is, for the channel.
+pub fn postmortem_link(incident: &Incident) -> Reply {
+    match &incident.postmortem_url {
+        Some(url) => Reply::in_channel(format!(
+            ":memo: The postmortem of {}: <{}|open it in Confluence>.",
+            name(incident),
+            escape(url)
+        )),
+        None => Reply::ephemeral(format!(
+            "{} is in postmortem; its page is not drafted yet (or Confluence is not \
+             configured).",
+            name(incident)
+        )),
+    }
+}
+
 pub fn not_found(id: crate::domain::IncidentId) -> Reply {
     error(format!(
         "Incident #{id} does not exist; `/incident list` shows the open ones"
@@ -132,7 +148,11 @@ pub fn told(incident: &Incident, event: &Event) -> String {
             event.role.as_ref().map(|r| r.as_str()).unwrap_or("?"),
         ),
         EventKind::Note => format!("{who} added a note to {name}:"),
-        EventKind::Declared | EventKind::Postmortem => headline(incident),
+        EventKind::Postmortem => format!(
+            ":memo: The postmortem of {name} is drafted: <{}|open it in Confluence>.",
+            escape(event.to.as_deref().unwrap_or_default())
+        ),
+        EventKind::Declared => headline(incident),
     };
     if let Some(note) = &event.note {
         text.push_str(&format!("\n>{}", escape(note).replace('\n', "\n>")));

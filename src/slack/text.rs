@@ -132,11 +132,19 @@ pub fn escape(text: &str) -> String {
 
 /// Stored text as people read it outside Slack: `<@U1|bob>` is `@bob`, `<#C1>` is `#C1`.
 pub fn plain(text: &str) -> String {
+    plain_with(text, |_| None)
+}
+
+/// Like [`plain`], with the names `name_of` knows for user ids (`<@U1>` is `@Alice`).
+pub fn plain_with(text: &str, name_of: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     pieces(text, |piece, is_mention| match as_mention(piece) {
         Some((sigil, id, label)) if is_mention => {
             out.push(sigil);
-            out.push_str(label.filter(|l| !l.is_empty()).unwrap_or(id));
+            match name_of(id) {
+                Some(name) if sigil == '@' => out.push_str(&name),
+                _ => out.push_str(label.filter(|l| !l.is_empty()).unwrap_or(id)),
+            }
         }
         _ => out.push_str(piece),
     });

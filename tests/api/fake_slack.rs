@@ -170,7 +170,12 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
     let channel = body["channel"].as_str().unwrap_or_default().to_owned();
     let known = s.channels.iter().any(|c| c.id == channel);
     match method {
-        "auth.test" => ok(json!({"user_id": BOT_USER})),
+        "auth.test" => ok(json!({"user_id": BOT_USER, "user": "pompier", "team": "Acme"})),
+        "users.info" => {
+            let user = body["user"].as_str().unwrap_or_default().to_owned();
+            ok(json!({"user": {"id": user, "name": user.to_lowercase(),
+                               "profile": {"real_name": format!("Real {user}")}}}))
+        }
         "conversations.list" => {
             let channels: Vec<Value> = s
                 .channels

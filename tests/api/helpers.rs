@@ -210,7 +210,7 @@ pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> Test
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = App::new(store.clone(), settings);
+    let app = App::new(store.clone(), settings).expect("the app");
     let worker = app.worker.clone();
     let server = tokio::spawn(pompier::serve(app, listener, async {
         let _ = stopped.await;

@@ -1,11 +1,13 @@
 //! One test binary: the real server, real databases (PostgreSQL and SQLite).
 
+mod fake_confluence;
 mod fake_slack;
 mod helpers;
 mod process;
 
 mod api_incidents;
 mod bad_input;
+mod confluence;
 mod faults;
 mod health;
 mod signature;

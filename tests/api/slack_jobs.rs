@@ -634,7 +634,7 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
     let app = spawn_app(Backend::Postgres).await;
     let other = crate::helpers::settings(&app.db, &app.slack.url, &[]);
     let other_store = pompier::open_store(&other).await.unwrap();
-    let other_worker = pompier::App::new(other_store, other).worker;
+    let other_worker = pompier::App::new(other_store, other).unwrap().worker;
     for i in 0..20 {
         app.declare(&format!("Incident {i}")).await;
     }

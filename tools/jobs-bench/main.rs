@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     ];
     let settings = Settings::load(None, env.map(|(k, v)| (k.to_owned(), v.to_owned())))?;
     let store = pompier::open_store(&settings).await?;
-    let app = App::new(store.clone(), settings);
+    let app = App::new(store.clone(), settings).expect("the app");
     let by: pompier::domain::SlackUserId = "U0BENCH".parse().unwrap();
     for i in 0..args.incidents {
         app.state

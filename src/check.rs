@@ -1,0 +1,70 @@
+//! `pompier check`, and the same look at start: does every configured outside service
+//! answer with these settings?
+
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::slack::client::SlackClient;
+
+/// One service's verdict.
+pub struct Verdict {
+    pub service: &'static str,
+    /// `None`: not configured. `Some(Ok(what))`: works. `Some(Err(why))`: does not.
+    pub outcome: Option<Result<String, String>>,
+}
+
+pub async fn slack(settings: &Settings) -> Verdict {
+    let outcome = match &settings.secrets.slack_bot_token {
+        None => None,
+        Some(token) => {
+            let client = SlackClient::new(
+                &settings.slack.api_url,
+                token.clone(),
+                Duration::from_secs(settings.slack.timeout_secs),
+            );
+            Some(
+                client
+                    .call("auth.test", &serde_json::json!({}))
+                    .await
+                    .map(|me| {
+                        format!(
+                            "bot {} in workspace {}",
+                            me["user"].as_str().unwrap_or("?"),
+                            me["team"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+            )
+        }
+    };
+    Verdict {
+        service: "slack",
+        outcome,
+    }
+}
+
+pub async fn confluence(settings: &Settings) -> Verdict {
+    let outcome = match crate::confluence::client(settings) {
+        Ok(None) => None,
+        Err(missing) => Some(Err(missing)),
+        Ok(Some(client)) => Some(
+            client
+                .check()
+                .await
+                .map(|name| format!("space {name:?} can be read"))
+                .map_err(|e| e.to_string()),
+        ),
+    };
+    Verdict {
+        service: "confluence",
+        outcome,
+    }
+}
+
+/// At start: says in the log, before the first incident, when Confluence's settings
+/// do not work.
+pub async fn at_start(settings: &Settings) {
+    if let Some(Err(why)) = confluence(settings).await.outcome {
+        tracing::error!("Confluence does not work with these settings: {why}; postmortem pages will fail (`pompier check` tells more)");
+    }
+}

@@ -1,0 +1,188 @@
+//! The postmortem draft, carried out against Confluence exactly once: the page is looked
+//! up by its title before it is made (a retry after a lost answer finds it), its address
+//! is recorded on the incident with a `postmortem` event, and the channel is told.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{JobError, Run};
+use crate::confluence::{page, ConfluenceClient, ConfluenceError, Page, Template};
+use crate::domain::{Incident, Rejected, SlackUserId};
+use crate::outbox::{Effects, Job};
+use crate::slack::client::SlackClient;
+use crate::slack::text::escape;
+use crate::store::{Store, StoreError};
+
+pub struct ConfluenceJobs {
+    pub confluence: ConfluenceClient,
+    pub store: Store,
+    pub effects: Effects,
+    pub template: Template,
+    /// To show people by name (`users.info`), when a bot token is set.
+    pub slack: Option<SlackClient>,
+    /// Names already looked up, by user id.
+    pub names: Mutex<HashMap<String, String>>,
+}
+
+impl From<ConfluenceError> for JobError {
+    fn from(e: ConfluenceError) -> Self {
+        match e {
+            ConfluenceError::RateLimited { retry_after } => JobError::Transient {
+                reason: e.to_string(),
+                retry_after,
+            },
+            ConfluenceError::Transient(_) | ConfluenceError::AlreadyExists => {
+                JobError::transient(e.to_string())
+            }
+            ConfluenceError::Refused(why) => JobError::Permanent(why),
+        }
+    }
+}
+
+impl ConfluenceJobs {
+    pub async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
+        let Job::DraftPostmortem { by } = job else {
+            return Err(JobError::Permanent(format!(
+                "{} is not a Confluence job",
+                job.kind()
+            )));
+        };
+        let incident = self
+            .store
+            .get(run.incident_id)
+            .await?
+            .ok_or(StoreError::NotFound(run.incident_id))?;
+        if incident.postmortem_url.is_some() {
+            return Ok(());
+        }
+        let page = match self.draft(&incident).await {
+            Ok(page) => page,
+            Err(e @ ConfluenceError::Refused(_)) => {
+                self.tell_channel(&incident, &e).await?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let by: SlackUserId = by
+            .parse()
+            .map_err(|e: crate::domain::Invalid| JobError::Permanent(e.0))?;
+        let recorded = self
+            .store
+            .change(
+                incident.id,
+                |i| i.record_postmortem(page.url.clone(), &by, crate::now()),
+                |c| self.effects.on_change(c),
+            )
+            .await;
+        match recorded {
+            Ok(_) | Err(StoreError::Rejected(Rejected::Unchanged(_))) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The page of this incident: the one that exists, else a new one.
+    async fn draft(&self, incident: &Incident) -> Result<Page, ConfluenceError> {
+        let title = page::title(incident);
+        if let Some(page) = self.confluence.find_page(&title).await? {
+            return Ok(page);
+        }
+        let timeline = self
+            .store
+            .timeline(incident.id)
+            .await
+            .map_err(|e| ConfluenceError::Transient(e.to_string()))?;
+        let names = self.names(incident, &timeline).await;
+        let body = self
+            .template
+            .render(incident, &timeline, &names)
+            .map_err(|e| ConfluenceError::Refused(e.to_string()))?;
+        match self.confluence.create_page(&title, &body).await {
+            // Made by an earlier attempt whose answer was lost, or by someone else.
+            Err(ConfluenceError::AlreadyExists) => {
+                self.confluence.find_page(&title).await?.ok_or_else(|| {
+                    ConfluenceError::Transient(format!(
+                        "a page titled {title:?} exists but cannot be found yet"
+                    ))
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The names of the people of this incident, looked up once each through Slack.
+    async fn names(
+        &self,
+        incident: &Incident,
+        timeline: &[crate::domain::Event],
+    ) -> HashMap<String, String> {
+        let mut ids: Vec<String> = vec![incident.declared_by.to_string()];
+        ids.extend(incident.roles.values().map(|u| u.to_string()));
+        for event in timeline {
+            ids.push(event.actor.to_string());
+            if event.kind == crate::domain::EventKind::Role {
+                ids.extend(event.to.clone());
+            }
+            let text = event.note.as_deref().unwrap_or_default();
+            ids.extend(mentioned(text).chain(mentioned(&incident.title)));
+        }
+        ids.sort();
+        ids.dedup();
+        if let Some(slack) = &self.slack {
+            for id in &ids {
+                if self.names.lock().expect("names").contains_key(id) {
+                    continue;
+                }
+                match slack.call_form("users.info", &[("user", id)]).await {
+                    Ok(info) => {
+                        let user = &info["user"];
+                        let name = [
+                            &user["profile"]["real_name"],
+                            &user["profile"]["display_name"],
+                            &user["real_name"],
+                            &user["name"],
+                        ]
+                        .into_iter()
+                        .find_map(|v| v.as_str().filter(|s| !s.is_empty()))
+                        .map(str::to_owned);
+                        if let Some(name) = name {
+                            self.names.lock().expect("names").insert(id.clone(), name);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(user = %id, error = %e, "cannot look up a user's name")
+                    }
+                }
+            }
+        }
+        let known = self.names.lock().expect("names");
+        ids.into_iter()
+            .filter_map(|id| known.get(&id).map(|n| (id, n.clone())))
+            .collect()
+    }
+
+    /// Tells the incident's channel why no page could be made.
+    async fn tell_channel(
+        &self,
+        incident: &Incident,
+        why: &ConfluenceError,
+    ) -> Result<(), StoreError> {
+        let text = format!(
+            ":warning: The postmortem page of #{} could not be created: {}. Once that is \
+             fixed, an operator can run `pompier jobs retry --all-dead`.",
+            incident.id,
+            escape(&why.to_string())
+        );
+        self.store.queue(incident.id, &[Job::Post { text }]).await
+    }
+}
+
+/// The user ids mentioned in `text` (`<@U123>` or `<@U123|name>`).
+fn mentioned(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split("<@").skip(1).filter_map(|rest| {
+        let id: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            .collect();
+        (!id.is_empty()).then_some(id)
+    })
+}
