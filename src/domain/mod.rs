@@ -7,6 +7,7 @@ pub mod ids;
 pub mod incident;
 pub mod lifecycle;
 pub mod severity;
+pub mod stats;
 
 pub use ids::{ChannelId, IncidentId, RoleName, SlackUserId};
 pub use incident::{Change, Event, EventKind, Incident, Milestones, Rejected};

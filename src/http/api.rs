@@ -157,7 +157,7 @@ where
     Ok(())
 }
 
-fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
+pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
     let mut filter = Filter {
         limit: DEFAULT_LIMIT,
         ..Filter::default()

@@ -5,6 +5,7 @@ mod error;
 mod health;
 pub mod server;
 mod slack;
+mod stats;
 
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/api/v1/incidents", get(api::list_incidents))
         .route("/api/v1/incidents/{id}", get(api::get_incident))
+        .route("/api/v1/incidents.csv", get(stats::incidents_csv))
+        .route("/api/v1/stats", get(stats::stats))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(json_errors))

@@ -83,6 +83,7 @@ mod events;
 #[macro_use]
 mod jobs;
 mod incidents;
+mod stats;
 
 pub use cursor::Cursor;
 pub use incidents::{Filter, NewIncident, Page};

@@ -14,4 +14,5 @@ mod signature;
 mod slack_client;
 mod slack_jobs;
 mod slash_commands;
+mod stats;
 mod store;

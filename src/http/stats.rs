@@ -1,0 +1,209 @@
+//! `/api/v1/stats` and `/api/v1/incidents.csv`: what managers read.
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::stream;
+
+use super::api::{parse_filter, parse_time, Authorized};
+use super::ApiError;
+use crate::app::AppState;
+use crate::domain::stats::Stats;
+use crate::domain::{Incident, Status};
+use crate::slack::text::plain;
+use crate::store::{Filter, Store};
+
+/// The range a manager asked for: `from`/`to` (RFC 3339), by default the last 30 days.
+pub fn parse_range(query: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let (mut from, mut to) = (None, None);
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "from" => from = Some(parse_time("from", &value)?),
+            "to" => to = Some(parse_time("to", &value)?),
+            _ => {}
+        }
+    }
+    let to = to.unwrap_or_else(crate::now);
+    let from = from.unwrap_or(to - Duration::days(30));
+    if from > to {
+        return Err(ApiError::BadRequest("`from` is after `to`".into()));
+    }
+    Ok((from, to))
+}
+
+/// The statistics of the incidents opened from `from` to `to`.
+pub async fn compute(
+    store: &Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Stats, ApiError> {
+    let (tally, open_now) = tokio::try_join!(store.tally(from, to), store.open_now())?;
+    Ok(tally.stats(from, to, open_now))
+}
+
+/// `GET /api/v1/stats`.
+pub async fn stats(
+    _: Authorized,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Stats>, ApiError> {
+    let (from, to) = parse_range(query.as_deref())?;
+    Ok(Json(compute(&state.store, from, to).await?))
+}
+
+const CSV_HEADER: [&str; 20] = [
+    "id",
+    "title",
+    "severity",
+    "status",
+    "channel_id",
+    "declared_by",
+    "lead",
+    "comms",
+    "opened_at",
+    "investigating_at",
+    "mitigated_at",
+    "resolved_at",
+    "postmortem_at",
+    "closed_at",
+    "time_to_acknowledge_s",
+    "time_to_mitigate_s",
+    "time_to_resolve_s",
+    "time_to_close_s",
+    "postmortem_url",
+    "roles",
+];
+
+/// A cell a spreadsheet shows as typed: one that starts like a formula gets a `'`.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn csv_row(i: &Incident) -> Vec<String> {
+    let m = &i.milestones;
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let secs = |s: Status| {
+        m.time_to(s)
+            .and_then(|d| d.num_microseconds())
+            .map(|us| format!("{}", us as f64 / 1e6))
+            .unwrap_or_default()
+    };
+    let role = |name: &str| {
+        i.roles
+            .iter()
+            .find(|(r, _)| r.as_str() == name)
+            .map(|(_, u)| u.to_string())
+            .unwrap_or_default()
+    };
+    vec![
+        i.id.to_string(),
+        cell(&plain(&i.title)),
+        i.severity.to_string(),
+        i.status.to_string(),
+        i.channel_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        i.declared_by.to_string(),
+        role("lead"),
+        role("comms"),
+        time(m.opened_at),
+        time(m.investigating_at),
+        time(m.mitigated_at),
+        time(m.resolved_at),
+        time(m.postmortem_at),
+        time(m.closed_at),
+        secs(Status::Investigating),
+        secs(Status::Mitigated),
+        secs(Status::Resolved),
+        secs(Status::Closed),
+        i.postmortem_url.clone().unwrap_or_default(),
+        i.roles
+            .iter()
+            .map(|(r, u)| format!("{r}={u}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ]
+}
+
+fn csv_chunk(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `GET /api/v1/incidents.csv`: the list's filters, every page of it, streamed a page
+/// at a time as the database gives it.
+pub async fn incidents_csv(
+    _: Authorized,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut filter = parse_filter(query.as_deref())?;
+    filter.limit = 500;
+    let header = csv_chunk([CSV_HEADER.map(str::to_owned).to_vec()])
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    // The first page is read before answering, so a database error is a clean 5xx.
+    let first = state.store.list(&filter).await?;
+    let pages = stream::unfold(
+        (state.store.clone(), filter, Some(first), Some(header)),
+        |(store, mut filter, page, header)| async move {
+            if let Some(header) = header {
+                return Some((Ok(header), (store, filter, page, None)));
+            }
+            let page = match page {
+                Some(page) => page,
+                None if filter.after.is_some() => match store.list(&filter).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::error!(error = %e, "CSV export cut short");
+                        return Some((
+                            Err(std::io::Error::other(e.to_string())),
+                            (
+                                store,
+                                Filter {
+                                    after: None,
+                                    ..filter
+                                },
+                                None,
+                                None,
+                            ),
+                        ));
+                    }
+                },
+                None => return None,
+            };
+            let chunk = csv_chunk(page.incidents.iter().map(csv_row))
+                .map_err(|e| std::io::Error::other(e.to_string()));
+            filter.after = page.next;
+            let done = filter.after.is_none();
+            let state = (store, filter, None, None);
+            if done && page.incidents.is_empty() {
+                return None;
+            }
+            Some((chunk, state))
+        },
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"incidents.csv\"",
+            ),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
+}

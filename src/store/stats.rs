@@ -1,0 +1,125 @@
+//! What the statistics read: a narrow projection of the incidents opened in a range.
+//! PostgreSQL groups it (one row per severity and status, the durations as arrays, and
+//! one row per day); SQLite hands over the rows. The arithmetic is the domain's.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Db, Store, StoreError};
+use crate::domain::stats::{Facts, Tally};
+use crate::domain::{Milestones, Status};
+
+const ACTIVE: &str = "status IN ('open', 'investigating', 'mitigated')";
+
+fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("`{s}` in the statistics")))
+}
+
+#[derive(sqlx::FromRow)]
+struct Group {
+    severity: String,
+    status: String,
+    n: i64,
+    acknowledge: Vec<f64>,
+    mitigate: Vec<f64>,
+    resolve: Vec<f64>,
+    postmortems: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    severity: String,
+    status: String,
+    opened_at: DateTime<Utc>,
+    investigating_at: Option<DateTime<Utc>>,
+    mitigated_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    postmortem_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The incidents opened from `from` to `to` (inclusive), tallied.
+    pub async fn tally(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Tally, StoreError> {
+        let mut tally = Tally::default();
+        match &self.db {
+            Db::Postgres(pool) => {
+                let duration = |column: &str| {
+                    format!(
+                        "COALESCE(array_agg(EXTRACT(EPOCH FROM ({column} - opened_at))::FLOAT8) \
+                         FILTER (WHERE {column} IS NOT NULL), '{{}}')"
+                    )
+                };
+                let groups: Vec<Group> = sqlx::query_as(&format!(
+                    "SELECT severity, status, COUNT(*) AS n, {} AS acknowledge, {} AS mitigate, \
+                     {} AS resolve, COUNT(postmortem_at) AS postmortems FROM incidents \
+                     WHERE opened_at >= $1 AND opened_at <= $2 GROUP BY severity, status",
+                    duration("investigating_at"),
+                    duration("mitigated_at"),
+                    duration("resolved_at")
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                for g in groups {
+                    tally.add_group(
+                        parse(&g.severity)?,
+                        parse(&g.status)?,
+                        g.n as u64,
+                        g.acknowledge,
+                        g.mitigate,
+                        g.resolve,
+                        g.postmortems as u64,
+                    );
+                }
+                let days: Vec<(NaiveDate, i64)> = sqlx::query_as(
+                    "SELECT (opened_at AT TIME ZONE 'UTC')::DATE AS day, COUNT(*) FROM incidents \
+                     WHERE opened_at >= $1 AND opened_at <= $2 GROUP BY day",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                for (day, n) in days {
+                    tally.add_day(day, n as u64);
+                }
+            }
+            Db::Sqlite { read, .. } => {
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT severity, status, opened_at, investigating_at, mitigated_at, \
+                     resolved_at, postmortem_at FROM incidents \
+                     WHERE opened_at >= $1 AND opened_at <= $2",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(read)
+                .await?;
+                for r in rows {
+                    tally.add(&Facts {
+                        severity: parse(&r.severity)?,
+                        status: parse::<Status>(&r.status)?,
+                        milestones: Milestones {
+                            opened_at: Some(r.opened_at),
+                            investigating_at: r.investigating_at,
+                            mitigated_at: r.mitigated_at,
+                            resolved_at: r.resolved_at,
+                            postmortem_at: r.postmortem_at,
+                            closed_at: None,
+                        },
+                    });
+                }
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Incidents not yet resolved, whenever opened.
+    pub async fn open_now(&self) -> Result<u64, StoreError> {
+        let n: i64 = with_db!(self, read pool => {
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM incidents WHERE {ACTIVE}"))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n as u64)
+    }
+}
