@@ -64,6 +64,8 @@ pub struct Week {
     /// `2026-W47`.
     pub week: String,
     pub count: u64,
+    /// The same count by severity (every severity, zeros included).
+    pub by_severity: BTreeMap<&'static str, u64>,
 }
 
 /// The statistics of the incidents opened from `from` to `to`, inclusive.
@@ -100,7 +102,7 @@ struct Durations {
 pub struct Tally {
     by_severity: BTreeMap<Severity, Durations>,
     by_status: BTreeMap<Status, u64>,
-    per_day: BTreeMap<NaiveDate, u64>,
+    per_day: BTreeMap<(NaiveDate, Severity), u64>,
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -122,7 +124,7 @@ impl Tally {
             u64::from(m.postmortem_at.is_some()),
         );
         if let Some(opened) = m.opened_at {
-            self.add_day(opened.date_naive(), 1);
+            self.add_day(opened.date_naive(), facts.severity, 1);
         }
     }
 
@@ -147,18 +149,30 @@ impl Tally {
         *self.by_status.entry(status).or_default() += count;
     }
 
-    pub fn add_day(&mut self, day: NaiveDate, count: u64) {
-        *self.per_day.entry(day).or_default() += count;
+    pub fn add_day(&mut self, day: NaiveDate, severity: Severity, count: u64) {
+        *self.per_day.entry((day, severity)).or_default() += count;
     }
 
-    pub fn stats(self, from: DateTime<Utc>, to: DateTime<Utc>, open_now: u64) -> Stats {
-        let times = |pick: &dyn Fn(&Durations) -> Vec<f64>| {
-            Summary::of(self.by_severity.values().flat_map(pick).collect())
+    pub fn stats(mut self, from: DateTime<Utc>, to: DateTime<Utc>, open_now: u64) -> Stats {
+        // Each list sorted once; the overall ones are then merges of sorted runs, which
+        // the sort sees and merges in linear time.
+        for d in self.by_severity.values_mut() {
+            for list in [&mut d.acknowledge, &mut d.mitigate, &mut d.resolve] {
+                list.sort_by(f64::total_cmp);
+            }
+        }
+        let times = |pick: &dyn Fn(&Durations) -> &Vec<f64>| {
+            Summary::of(
+                self.by_severity
+                    .values()
+                    .flat_map(|d| pick(d).iter().copied())
+                    .collect(),
+            )
         };
         let overall = Times {
-            time_to_acknowledge: times(&|d| d.acknowledge.clone()),
-            time_to_mitigate: times(&|d| d.mitigate.clone()),
-            time_to_resolve: times(&|d| d.resolve.clone()),
+            time_to_acknowledge: times(&|d| &d.acknowledge),
+            time_to_mitigate: times(&|d| &d.mitigate),
+            time_to_resolve: times(&|d| &d.resolve),
         };
         let serious: Vec<&Durations> = [Severity::Sev1, Severity::Sev2]
             .iter()
@@ -183,14 +197,14 @@ impl Tally {
             times: overall,
             by_severity_times: self
                 .by_severity
-                .iter()
+                .into_iter()
                 .map(|(s, d)| {
                     (
                         s.as_str(),
                         Times {
-                            time_to_acknowledge: Summary::of(d.acknowledge.clone()),
-                            time_to_mitigate: Summary::of(d.mitigate.clone()),
-                            time_to_resolve: Summary::of(d.resolve.clone()),
+                            time_to_acknowledge: Summary::of(d.acknowledge),
+                            time_to_mitigate: Summary::of(d.mitigate),
+                            time_to_resolve: Summary::of(d.resolve),
                         },
                     )
                 })
@@ -201,32 +215,36 @@ impl Tally {
 }
 
 /// Every ISO week from `from` to `to`, with the incidents of `per_day` in it.
-fn weeks(from: DateTime<Utc>, to: DateTime<Utc>, per_day: &BTreeMap<NaiveDate, u64>) -> Vec<Week> {
+fn weeks(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    per_day: &BTreeMap<(NaiveDate, Severity), u64>,
+) -> Vec<Week> {
     let label = |d: NaiveDate| {
         let w = d.iso_week();
         format!("{}-W{:02}", w.year(), w.week())
+    };
+    let empty = |week| Week {
+        week,
+        count: 0,
+        by_severity: Severity::ALL.into_iter().map(|s| (s.as_str(), 0)).collect(),
     };
     let mut out: Vec<Week> = Vec::new();
     let mut day = from.date_naive();
     let last = to.date_naive().max(day);
     // Stepping a week at a time from the first day, then the last day's week.
     while day <= last {
-        out.push(Week {
-            week: label(day),
-            count: 0,
-        });
+        out.push(empty(label(day)));
         day += Duration::days(7);
     }
     if out.last().map(|w| &w.week) != Some(&label(last)) {
-        out.push(Week {
-            week: label(last),
-            count: 0,
-        });
+        out.push(empty(label(last)));
     }
-    for (day, n) in per_day {
+    for ((day, severity), n) in per_day {
         let l = label(*day);
         if let Some(w) = out.iter_mut().find(|w| w.week == l) {
             w.count += n;
+            *w.by_severity.entry(severity.as_str()).or_default() += n;
         }
     }
     out
@@ -436,6 +454,9 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("2026-W47", 3), ("2026-W48", 1)]
         );
+        assert_eq!(s.per_week[0].by_severity["SEV2"], 1);
+        assert_eq!(s.per_week[1].by_severity["SEV2"], 1);
+        assert_eq!(s.per_week[0].by_severity["SEV1"], 1);
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The HTTP edge: routes, extractors, deadlines and the one error shape.
 
 mod api;
+mod charts;
+mod dashboard;
 mod error;
 mod health;
 pub mod server;
+mod session;
 mod slack;
 mod stats;
 
@@ -35,7 +38,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(api::get_incident))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))
         .route("/api/v1/stats", get(stats::stats))
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard/incidents/{id}", get(dashboard::incident))
+        .route(
+            "/dashboard/login",
+            get(dashboard::login_form).post(dashboard::login),
+        )
+        .route("/dashboard/logout", post(dashboard::logout))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::Extension(std::sync::Arc::new(
+            session::Attempts::default(),
+        )))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(json_errors))
         .layer(TimeoutLayer::with_status_code(

@@ -37,9 +37,9 @@ pub async fn serve(
             permit = connections.clone().acquire_owned() => permit.expect("never closed"),
             _ = until_set(&mut stopping) => break,
         };
-        let stream = tokio::select! {
+        let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait a little rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -49,7 +49,12 @@ pub async fn serve(
             },
             _ = until_set(&mut stopping) => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        // Who is at the other end, for the sign-in's limit per client.
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(remote))),
+        );
         let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _ = connection.await;

@@ -111,7 +111,10 @@ async fn stats_are_exact_on_hand_computed_data(backend: Backend) {
     );
     assert_eq!(
         s["per_week"],
-        serde_json::json!([{"week": "2026-W47", "count": 3}, {"week": "2026-W48", "count": 1}])
+        serde_json::json!([
+            {"week": "2026-W47", "count": 3, "by_severity": {"SEV1": 1, "SEV2": 1, "SEV3": 0, "SEV4": 1}},
+            {"week": "2026-W48", "count": 1, "by_severity": {"SEV1": 0, "SEV2": 1, "SEV3": 0, "SEV4": 0}}
+        ])
     );
     // Acknowledge: 100, 200, 300.
     assert_eq!(
