@@ -76,6 +76,7 @@ impl App {
                 slack,
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
+                public_url: settings.public_url.clone(),
             }),
             confluence: confluence.map(|confluence| ConfluenceJobs {
                 confluence,

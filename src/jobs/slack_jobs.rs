@@ -28,6 +28,8 @@ pub struct SlackJobs {
     pub slack: SlackClient,
     pub store: Store,
     pub announce_channel: Option<ChannelId>,
+    /// `POMPIER_PUBLIC_URL`: messages link to the incident's page.
+    pub public_url: Option<String>,
 }
 
 impl SlackJobs {
@@ -60,7 +62,7 @@ impl SlackJobs {
                             "chat.update",
                             &json!({"channel": channel, "ts": ts,
                                     "text": blocks::summary_text(&incident),
-                                    "blocks": blocks::summary(&incident)}),
+                                    "blocks": blocks::summary(&incident, self.public_url.as_deref())}),
                         )
                         .await?;
                 }
@@ -77,8 +79,12 @@ impl SlackJobs {
                     .await
             }
             Job::AnnounceDeclared => {
-                self.announce(run, &reply::announced_declaration(&incident))
-                    .await
+                let mut text = reply::announced_declaration(&incident);
+                if let Some(link) = blocks::page_link(&incident, self.public_url.as_deref()) {
+                    text.push(' ');
+                    text.push_str(&link);
+                }
+                self.announce(run, &text).await
             }
             Job::AnnounceEvent { event } => {
                 self.announce(run, &reply::announced(&incident, event))
@@ -276,7 +282,7 @@ impl SlackJobs {
             Some(ts) => ts.clone(),
             None => {
                 let message = json!({"channel": channel, "text": blocks::summary_text(incident),
-                                     "blocks": blocks::summary(incident)});
+                                     "blocks": blocks::summary(incident, self.public_url.as_deref())});
                 let ts = self.post(run, message).await?;
                 // Recorded before pinning, so a retry pins this message and posts no other.
                 self.store.set_summary_ts(incident.id, &ts).await?;

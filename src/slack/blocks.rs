@@ -26,9 +26,21 @@ pub fn summary_text(incident: &Incident) -> String {
     )
 }
 
-/// The summary message: title, severity, status, roles, declared time, links. (No link
-/// to pompier yet: the API answers a browser with 401; incident pages will come.)
-pub fn summary(incident: &Incident) -> Vec<Value> {
+/// The incident's page, when people can reach pompier (`POMPIER_PUBLIC_URL`).
+pub fn page_link(incident: &Incident, public_url: Option<&str>) -> Option<String> {
+    public_url.map(|base| {
+        format!(
+            "<{}/dashboard/incidents/{}|Incident #{} in pompier>",
+            escape(base.trim_end_matches('/')),
+            incident.id,
+            incident.id
+        )
+    })
+}
+
+/// The summary message: title, severity, status, roles, declared time, links (to the
+/// incident's page when `public_url` is set, to the postmortem once drafted).
+pub fn summary(incident: &Incident, public_url: Option<&str>) -> Vec<Value> {
     let header = truncate(&format!("#{} {}", incident.id, incident.title), MAX_HEADER);
     let mut fields = vec![
         format!("*Severity*\n{}", incident.severity),
@@ -70,7 +82,7 @@ pub fn summary(incident: &Incident) -> Vec<Value> {
             "elements": [{"type": "mrkdwn", "text": truncate(&milestones.join(" · "), MAX_SECTION)}]
         }));
     }
-    let mut links = vec![];
+    let mut links: Vec<String> = page_link(incident, public_url).into_iter().collect();
     if let Some(url) = &incident.postmortem_url {
         links.push(format!("<{}|Postmortem>", escape(url)));
     }
@@ -123,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_summary_shows_state_roles_and_local_time() {
-        let blocks = summary(&incident("DB down"));
+        let blocks = summary(&incident("DB down"), Some("https://pompier.example.com/"));
         let all = serde_json::to_string(&blocks).unwrap();
         assert_eq!(blocks[0]["text"]["text"], "#42 DB down");
         for part in [
@@ -135,12 +147,19 @@ mod tests {
             assert!(all.contains(part), "{part} in {all}");
         }
         assert!(!all.contains("/api/v1/"), "no link a browser cannot open");
+        assert!(
+            all.contains("<https://pompier.example.com/dashboard/incidents/42|"),
+            "{all}"
+        );
+        assert!(!serde_json::to_string(&summary(&incident("x"), None))
+            .unwrap()
+            .contains("/dashboard/"));
     }
 
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title));
+        let blocks = summary(&incident(&title), None);
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

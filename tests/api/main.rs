@@ -7,7 +7,9 @@ mod process;
 
 mod api_incidents;
 mod bad_input;
+mod browser;
 mod confluence;
+mod dashboard;
 mod faults;
 mod health;
 mod signature;

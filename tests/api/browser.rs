@@ -1,0 +1,278 @@
+//! The dashboard in a real browser: headless Chromium driven through chromedriver
+//! (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs). Signs in
+//! through the form, checks the charts' numbers against the API, opens an incident page,
+//! checks that nothing was fetched from anywhere but pompier, and saves screenshots
+//! under `target/screenshots/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use pompier::domain::{Policy, Severity, SlackUserId, Status};
+use pompier::store::NewIncident;
+
+use crate::helpers::{spawn_app, Backend, TestApp, API_TOKEN};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A few weeks of incidents of every severity, some resolved, one with a hostile title.
+async fn seed(app: &TestApp) {
+    let user: SlackUserId = "U0MGR".parse().unwrap();
+    let now = pompier::now();
+    let severities = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+    ];
+    for n in 0..24i64 {
+        let opened = now - chrono::Duration::hours(6 * n + 1);
+        let title = if n == 3 {
+            "<script>alert('x')</script> checkout".to_owned()
+        } else {
+            format!("Incident number {n}")
+        };
+        let i = app
+            .store
+            .declare(
+                NewIncident {
+                    title,
+                    severity: severities[n as usize % 4],
+                    declared_by: user.clone(),
+                    at: opened,
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+        if n % 3 != 0 {
+            for (to, minutes) in [
+                (Status::Investigating, 4 + n),
+                (Status::Resolved, 40 + 7 * n),
+            ] {
+                let at = opened + chrono::Duration::minutes(minutes);
+                app.store
+                    .change(
+                        i.id,
+                        |inc| inc.move_to(to, &user, None, at, &Policy::default()),
+                        |_| vec![],
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_real_browser() {
+    if !installed("chromium") || !installed("chromedriver") {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have chromium and chromedriver: .ci/run installs them"
+        );
+        eprintln!("chromium or chromedriver missing: skipping the browser test (apt-get install chromium chromium-driver)");
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    seed(&app).await;
+    let stats = app.api_get("/api/v1/stats").await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1700",
+                     // Anything but pompier fails to resolve: the page must not need it.
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+        }),
+    );
+    let mut browser = None;
+    for _ in 0..50 {
+        // chromedriver is on loopback: plain HTTP, no TLS.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                browser = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let browser = browser.expect("chromedriver answers");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // Signed out: the form; the token once.
+    browser.goto(&app.url("/dashboard")).await.unwrap();
+    assert!(browser
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/dashboard/login"));
+    std::fs::write(shots.join("login.png"), browser.screenshot().await.unwrap()).unwrap();
+    browser
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(API_TOKEN)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("chart-weekly"))
+        .await
+        .unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/dashboard");
+
+    // The charts drew the API's numbers.
+    let total = browser
+        .find(Locator::Css("#card-total .n"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, stats["total"].to_string());
+    let mut drawn = 0;
+    for bar in browser
+        .find_all(Locator::Css("#chart-weekly rect[data-count]"))
+        .await
+        .unwrap()
+    {
+        drawn += bar
+            .attr("data-count")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    }
+    assert_eq!(drawn, stats["total"].as_u64().unwrap());
+    let resolved = browser
+        .find(Locator::Css("#chart-status rect[data-status='resolved']"))
+        .await
+        .unwrap()
+        .attr("data-count")
+        .await
+        .unwrap();
+    assert_eq!(
+        resolved.as_deref(),
+        Some(&*stats["by_status"]["resolved"].to_string())
+    );
+    assert_eq!(
+        browser
+            .find_all(Locator::Css("#chart-resolve rect[data-median]"))
+            .await
+            .unwrap()
+            .len(),
+        4,
+        "a bar for each severity with resolved incidents"
+    );
+    // A title made to run is shown.
+    let recent = browser
+        .find(Locator::Id("recent"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        recent.contains("<script>alert('x')</script> checkout"),
+        "{recent}"
+    );
+    std::fs::write(
+        shots.join("dashboard.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // An incident's page.
+    browser
+        .find(Locator::Css("#recent a[href^='/dashboard/incidents/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("timeline"))
+        .await
+        .unwrap();
+    let title = browser
+        .find(Locator::Id("incident-title"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(title.starts_with('#'), "{title}");
+    std::fs::write(
+        shots.join("incident.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Nothing was fetched from anywhere but pompier.
+    let fetched = browser
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)\
+             .concat([location.href]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for url in fetched.as_array().unwrap() {
+        assert!(
+            url.as_str().unwrap().starts_with("http://127.0.0.1:"),
+            "{url} left 127.0.0.1"
+        );
+    }
+    browser.close().await.unwrap();
+}
