@@ -119,7 +119,7 @@ pub fn resolve_by_severity(times: &BTreeMap<&'static str, Times>) -> String {
     for (i, (severity, s)) in rows.iter().enumerate() {
         let y = i as f64 * row;
         let median = s.median.unwrap_or(0.0);
-        let width = median / max * (w - left - 140.0);
+        let width = median / max * (w - left - 210.0);
         let _ = write!(
             svg,
             "<text x=\"0\" y=\"{:.1}\" class=\"label\">{severity}</text>\
@@ -130,8 +130,10 @@ pub fn resolve_by_severity(times: &BTreeMap<&'static str, Times>) -> String {
             colour(severity),
             duration(median)
         );
+        let mut end = left + width;
         if let Some(p90) = s.p90 {
-            let x = left + p90 / max * (w - left - 140.0);
+            let x = left + p90 / max * (w - left - 210.0);
+            end = end.max(x);
             let _ = write!(
                 svg,
                 "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" class=\"p90\" data-p90=\"{p90}\"/>",
@@ -142,7 +144,7 @@ pub fn resolve_by_severity(times: &BTreeMap<&'static str, Times>) -> String {
         let _ = write!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" class=\"value\">{} (p90 {}, n={})</text>",
-            left + width + 6.0,
+            end + 6.0,
             y + 18.0,
             duration(median),
             duration(s.p90.unwrap_or(0.0)),
