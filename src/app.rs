@@ -77,6 +77,7 @@ impl App {
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
                 public_url: settings.public_url.clone(),
+                policy: settings.policy(),
             }),
             confluence: confluence.map(|confluence| ConfluenceJobs {
                 confluence,

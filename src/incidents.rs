@@ -77,18 +77,19 @@ impl Incidents {
         severity: Option<Severity>,
         by: &SlackUserId,
     ) -> Result<Incident, StoreError> {
-        let incident = self
-            .store
-            .declare(
-                NewIncident {
-                    title,
-                    severity: severity.unwrap_or(Severity::DEFAULT),
-                    declared_by: by.clone(),
-                    at: crate::now(),
-                },
-                &self.effects.on_declare(),
-            )
-            .await?;
+        let new = NewIncident::new(
+            title,
+            severity.unwrap_or(Severity::DEFAULT),
+            by.clone(),
+            crate::now(),
+        );
+        self.declare_new(new).await
+    }
+
+    /// Declares `new` (with its delivery key and first events, if any); a delivery
+    /// already acted on is `StoreError::Duplicate`.
+    pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
+        let incident = self.store.declare(new, &self.effects.on_declare()).await?;
         self.jobs_queued.notify_waiters();
         Ok(incident)
     }

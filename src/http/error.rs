@@ -28,7 +28,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => ApiError::NotFound(e.to_string()),
-            StoreError::Rejected(_) | StoreError::Contended(_) => ApiError::Conflict(e.to_string()),
+            StoreError::Rejected(_) | StoreError::Contended(_) | StoreError::Duplicate(_) => {
+                ApiError::Conflict(e.to_string())
+            }
             StoreError::Corrupt(_) | StoreError::Database(_) => ApiError::Internal(e.into()),
         }
     }

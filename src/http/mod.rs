@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.http.request_timeout_secs);
     Router::new()
         .route("/slack/commands", post(slack::run_command))
+        .route("/slack/interactions", post(slack::interaction))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

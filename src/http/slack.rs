@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::BodyExt;
@@ -16,6 +16,7 @@ use super::{ApiError, MAX_BODY_BYTES};
 use crate::app::AppState;
 use crate::slack::command;
 use crate::slack::commands::{self, Caller};
+use crate::slack::interactions;
 use crate::slack::reply::{self, Reply};
 use crate::slack::verify;
 
@@ -106,6 +107,7 @@ struct CommandForm {
     text: Option<String>,
     user_id: Option<String>,
     channel_id: Option<String>,
+    trigger_id: Option<String>,
 }
 
 /// `POST /slack/commands`.
@@ -128,33 +130,83 @@ pub async fn run_command(
     let channel = form.channel_id.as_deref().and_then(|c| c.parse().ok());
     let text = form.text.unwrap_or_default();
     let reply = match command::parse(&text, state.incidents.roles()) {
-        Err(invalid) => reply::error(invalid),
+        Err(invalid) => Some(reply::error(invalid)),
         Ok(invocation) => {
-            let caller = Caller { user, channel };
-            let bot_token_set = state.slack.is_some();
+            let caller = Caller {
+                user,
+                channel,
+                trigger_id: form.trigger_id,
+            };
             match tokio::time::timeout(
                 REPLY_DEADLINE,
-                commands::execute(&state.incidents, invocation, &caller, bot_token_set),
+                commands::execute(&state.incidents, invocation, &caller, state.slack.as_ref()),
             )
             .await
             {
                 Ok(Ok(reply)) => reply,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "slash command failed");
-                    Reply::ephemeral(
+                    Some(Reply::ephemeral(
                         "pompier could not reach its database, so the command may not have been \
                          saved. Check with `/incident status` and try again.",
-                    )
+                    ))
                 }
                 Err(_) => {
                     tracing::error!("slash command missed its deadline");
-                    Reply::ephemeral(
+                    Some(Reply::ephemeral(
                         "pompier's database is slow to answer; the command may or may not have \
                          been saved. Check with `/incident status` in a moment.",
-                    )
+                    ))
                 }
             }
         }
     };
-    Ok(Json(reply).into_response())
+    Ok(match reply {
+        Some(reply) => Json(reply).into_response(),
+        // A modal opened: nothing to say in the channel.
+        None => StatusCode::OK.into_response(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+/// `POST /slack/interactions`: shortcuts, modal submissions, buttons.
+pub async fn interaction(
+    State(state): State<AppState>,
+    Verified(body): Verified,
+) -> Result<Response, ApiError> {
+    let form: InteractionForm = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed interaction form: {e}")))?;
+    let payload: serde_json::Value = serde_json::from_str(&form.payload)
+        .map_err(|e| ApiError::BadRequest(format!("malformed interaction payload: {e}")))?;
+    let handled = tokio::time::timeout(
+        REPLY_DEADLINE,
+        interactions::handle(&state.incidents, state.slack.as_ref(), &payload),
+    )
+    .await;
+    let (answer, follow) = match handled {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "interaction failed");
+            return Err(ApiError::Unavailable(
+                "pompier could not reach its database".into(),
+            ));
+        }
+        Err(_) => {
+            tracing::error!("interaction missed its deadline");
+            return Err(ApiError::Unavailable(
+                "pompier's database is slow to answer".into(),
+            ));
+        }
+    };
+    if let Some(follow) = follow {
+        tokio::spawn(interactions::follow_up(follow));
+    }
+    Ok(match answer {
+        interactions::Answer::Empty => StatusCode::OK.into_response(),
+        interactions::Answer::Json(body) => Json(body).into_response(),
+    })
 }

@@ -30,6 +30,8 @@ pub struct SlackJobs {
     pub announce_channel: Option<ChannelId>,
     /// `POMPIER_PUBLIC_URL`: messages link to the incident's page.
     pub public_url: Option<String>,
+    /// Which moves the summary's buttons offer.
+    pub policy: crate::domain::Policy,
 }
 
 impl SlackJobs {
@@ -62,7 +64,7 @@ impl SlackJobs {
                             "chat.update",
                             &json!({"channel": channel, "ts": ts,
                                     "text": blocks::summary_text(&incident),
-                                    "blocks": blocks::summary(&incident, self.public_url.as_deref())}),
+                                    "blocks": self.summary(&incident)}),
                         )
                         .await?;
                 }
@@ -106,6 +108,13 @@ impl SlackJobs {
                 }
             }
         }
+    }
+
+    fn summary(&self, incident: &Incident) -> Vec<serde_json::Value> {
+        let allowed = incident
+            .status
+            .allowed_next(incident.severity, &self.policy);
+        blocks::summary(incident, self.public_url.as_deref(), &allowed)
     }
 
     async fn announce(&self, run: Run, text: &str) -> Result<(), JobError> {
@@ -282,7 +291,7 @@ impl SlackJobs {
             Some(ts) => ts.clone(),
             None => {
                 let message = json!({"channel": channel, "text": blocks::summary_text(incident),
-                                     "blocks": blocks::summary(incident, self.public_url.as_deref())});
+                                     "blocks": self.summary(incident)});
                 let ts = self.post(run, message).await?;
                 // Recorded before pinning, so a retry pins this message and posts no other.
                 self.store.set_summary_ts(incident.id, &ts).await?;

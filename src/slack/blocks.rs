@@ -40,7 +40,7 @@ pub fn page_link(incident: &Incident, public_url: Option<&str>) -> Option<String
 
 /// The summary message: title, severity, status, roles, declared time, links (to the
 /// incident's page when `public_url` is set, to the postmortem once drafted).
-pub fn summary(incident: &Incident, public_url: Option<&str>) -> Vec<Value> {
+pub fn summary(incident: &Incident, public_url: Option<&str>, allowed: &[Status]) -> Vec<Value> {
     let header = truncate(&format!("#{} {}", incident.id, incident.title), MAX_HEADER);
     let mut fields = vec![
         format!("*Severity*\n{}", incident.severity),
@@ -92,8 +92,39 @@ pub fn summary(incident: &Incident, public_url: Option<&str>) -> Vec<Value> {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": truncate(&links.join(" · "), MAX_SECTION)}]
     }));
+    if let Some(actions) = buttons(incident, allowed) {
+        blocks.push(actions);
+    }
     blocks.truncate(MAX_BLOCKS);
     blocks
+}
+
+/// The summary's buttons: the allowed next statuses, the severity, taking the lead.
+/// Each value is `{incident}:{what}`; none once the incident is closed.
+fn buttons(incident: &Incident, allowed: &[Status]) -> Option<Value> {
+    if incident.status == Status::Closed {
+        return None;
+    }
+    let id = incident.id;
+    let mut elements: Vec<Value> = allowed
+        .iter()
+        .map(|s| {
+            json!({"type": "button", "action_id": "move", "value": format!("{id}:{s}"),
+                   "text": {"type": "plain_text", "text": format!("→ {s}")}})
+        })
+        .collect();
+    let option = |s: crate::domain::Severity| json!({"text": {"type": "plain_text", "text": s.as_str()}, "value": format!("{id}:{s}")});
+    elements.push(json!({
+        "type": "static_select", "action_id": "severity",
+        "placeholder": {"type": "plain_text", "text": "Severity"},
+        "initial_option": option(incident.severity),
+        "options": crate::domain::Severity::ALL.map(option),
+    }));
+    elements.push(
+        json!({"type": "button", "action_id": "take_lead", "value": format!("{id}:lead"),
+                         "text": {"type": "plain_text", "text": "Take the lead"}}),
+    );
+    Some(json!({"type": "actions", "block_id": "incident_actions", "elements": elements}))
 }
 
 /// A message of `text` (mrkdwn, already escaped) cut into sections within the limits.
@@ -135,7 +166,11 @@ mod tests {
 
     #[test]
     fn the_summary_shows_state_roles_and_local_time() {
-        let blocks = summary(&incident("DB down"), Some("https://pompier.example.com/"));
+        let blocks = summary(
+            &incident("DB down"),
+            Some("https://pompier.example.com/"),
+            &[Status::Mitigated, Status::Resolved],
+        );
         let all = serde_json::to_string(&blocks).unwrap();
         assert_eq!(blocks[0]["text"]["text"], "#42 DB down");
         for part in [
@@ -151,7 +186,17 @@ mod tests {
             all.contains("<https://pompier.example.com/dashboard/incidents/42|"),
             "{all}"
         );
-        assert!(!serde_json::to_string(&summary(&incident("x"), None))
+        for (action, value) in [
+            ("move", "42:mitigated"),
+            ("move", "42:resolved"),
+            ("take_lead", "42:lead"),
+        ] {
+            assert!(
+                all.contains(&format!("\"action_id\":\"{action}\"")) && all.contains(value),
+                "{action} {value} in {all}"
+            );
+        }
+        assert!(!serde_json::to_string(&summary(&incident("x"), None, &[]))
             .unwrap()
             .contains("/dashboard/"));
     }
@@ -159,7 +204,7 @@ mod tests {
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title), None);
+        let blocks = summary(&incident(&title), None, &[]);
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

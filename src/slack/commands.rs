@@ -1,7 +1,9 @@
 //! A parsed `/incident` command, carried out through the incidents service and worded
 //! as a reply. Nothing here calls Slack: the reply is the HTTP response.
 
+use super::client::SlackClient;
 use super::command::{Command, Invocation, USAGE};
+use super::interactions::open_modal;
 use super::reply::{self, Reply};
 use crate::domain::{ChannelId, Rejected, SlackUserId, Status};
 use crate::incidents::{Incidents, Outcome, Request};
@@ -11,31 +13,36 @@ use crate::store::StoreError;
 pub struct Caller {
     pub user: SlackUserId,
     pub channel: Option<ChannelId>,
+    /// Lets the command open a modal, within 3 s, once.
+    pub trigger_id: Option<String>,
 }
 
 /// Most incidents `/incident list` shows.
 const LIST_LIMIT: u32 = 20;
 
+/// Carries out `inv`; the reply, or `None` when there is nothing to say (a modal opened).
 pub async fn execute(
     incidents: &Incidents,
     inv: Invocation,
     caller: &Caller,
-    bot_token_set: bool,
-) -> Result<Reply, StoreError> {
+    slack: Option<&SlackClient>,
+) -> Result<Option<Reply>, StoreError> {
     let request = match inv.command {
-        Command::Help => return Ok(Reply::ephemeral(USAGE)),
-        Command::OpenModal { .. } => {
-            return Ok(Reply::ephemeral(
-                "Give the incident a title: `/incident open [sev1..sev4] TITLE`.",
-            ))
+        Command::Help => return Ok(Some(Reply::ephemeral(USAGE))),
+        Command::OpenModal { severity } => {
+            let trigger = caller.trigger_id.as_deref();
+            return Ok(open_modal(slack, trigger, None, severity, None)
+                .await
+                .err()
+                .map(Reply::ephemeral));
         }
         Command::Declare { severity, title } => {
             let incident = incidents.declare(title, severity, &caller.user).await?;
-            return Ok(reply::declared(&incident, bot_token_set));
+            return Ok(Some(reply::declared(&incident, slack.is_some())));
         }
         Command::List => {
             let page = incidents.active(LIST_LIMIT).await?;
-            return Ok(reply::list(&page.incidents, page.next.is_some()));
+            return Ok(Some(reply::list(&page.incidents, page.next.is_some())));
         }
         Command::Status => None,
         Command::Move { to, note } => Some(Request::Move { to, note }),
@@ -47,23 +54,23 @@ pub async fn execute(
         .find(inv.incident, caller.channel.as_ref())
         .await?
     else {
-        return Ok(reply::not_an_incident_channel());
+        return Ok(Some(reply::not_an_incident_channel()));
     };
-    match request {
-        None => Ok(match incidents.show(id).await? {
+    Ok(Some(match request {
+        None => match incidents.show(id).await? {
             Some(shown) => reply::shown(&shown),
             None => reply::not_found(id),
-        }),
+        },
         Some(request) => {
             let outcome = incidents.apply(id, &request, &caller.user).await?;
             if let Outcome::Rejected(_, Rejected::Refused(refused)) = &outcome {
                 if (refused.from, refused.to) == (Status::Postmortem, Status::Postmortem) {
                     if let Some(shown) = incidents.show(id).await? {
-                        return Ok(reply::postmortem_link(&shown.incident));
+                        return Ok(Some(reply::postmortem_link(&shown.incident)));
                     }
                 }
             }
-            Ok(reply::outcome(&outcome))
+            reply::outcome(&outcome)
         }
-    }
+    }))
 }

@@ -4,6 +4,8 @@ pub mod blocks;
 pub mod client;
 pub mod command;
 pub mod commands;
+pub mod interactions;
+pub mod modal;
 pub mod names;
 pub mod reply;
 pub mod text;

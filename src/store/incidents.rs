@@ -25,6 +25,24 @@ pub struct NewIncident {
     pub severity: Severity,
     pub declared_by: SlackUserId,
     pub at: DateTime<Utc>,
+    /// Slack's key for what declared it (a modal's view id): a second delivery with the
+    /// same key declares nothing and fails with `StoreError::Duplicate`.
+    pub once: Option<String>,
+    /// Events recorded right after the declaration (the message it was declared from).
+    pub first_events: Vec<Event>,
+}
+
+impl NewIncident {
+    pub fn new(title: String, severity: Severity, by: SlackUserId, at: DateTime<Utc>) -> Self {
+        NewIncident {
+            title,
+            severity,
+            declared_by: by,
+            at,
+            once: None,
+            first_events: Vec::new(),
+        }
+    }
 }
 
 /// Which incidents `list` returns, newest first.
@@ -75,10 +93,11 @@ impl Store {
             "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
         );
-        let row: IncidentRow = with_db!(self,
+        let plain = new.once.is_none() && new.first_events.is_empty();
+        let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
             // The jobs are one multi-row insert, so their ids follow their order.
-            postgres pool => {
+            Db::Postgres(pool) if plain => {
                 let mut seen = Vec::new();
                 let rows: Vec<String> = jobs
                     .iter()
@@ -128,9 +147,23 @@ impl Store {
                         .bind(job.to_payload());
                 }
                 query.fetch_one(pool).await?
-            },
-            sqlite pool => {
+            }
+            _ => with_db!(self, write pool => {
                 let mut tx = pool.begin().await?;
+                if let Some(key) = &new.once {
+                    let fresh = sqlx::query(
+                        "INSERT INTO slack_deliveries (key, at) VALUES ($1, $2) \
+                         ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(new.at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if fresh == 0 {
+                        return Err(StoreError::Duplicate(key.clone()));
+                    }
+                }
                 let row: IncidentRow = sqlx::query_as(&insert)
                     .bind(&new.title)
                     .bind(new.severity.as_str())
@@ -140,13 +173,16 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                 insert_event!(&mut *tx, row.id, &event);
+                for extra in &new.first_events {
+                    insert_event!(&mut *tx, row.id, extra);
+                }
                 for job in jobs {
                     insert_job!(tx, row.id, job, new.at);
                 }
                 tx.commit().await?;
                 row
-            }
-        );
+            }),
+        };
         row.into_incident(Vec::new())
     }
 

@@ -32,6 +32,9 @@ pub enum StoreError {
     Contended(IncidentId),
     #[error("unexpected value in the database: {0}")]
     Corrupt(String),
+    /// Slack delivered this again; it was acted on the first time.
+    #[error("already acted on ({0})")]
+    Duplicate(String),
     /// The cause is kept: "connection refused", "pool timed out", the server's message.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -51,12 +51,7 @@ async fn seed(app: &TestApp) {
         let i = app
             .store
             .declare(
-                NewIncident {
-                    title,
-                    severity: severities[n as usize % 4],
-                    declared_by: user.clone(),
-                    at: opened,
-                },
+                NewIncident::new(title, severities[n as usize % 4], user.clone(), opened),
                 &[],
             )
             .await

@@ -57,6 +57,9 @@ struct Slack {
     messages: Vec<Message>,
     updates: Vec<Message>,
     pins: Vec<(String, String)>,
+    views: Vec<Value>,
+    /// What reached a `response_url` (`{url}/respond`).
+    responses: Vec<Value>,
     failures: HashMap<String, VecDeque<Failure>>,
     counter: u64,
 }
@@ -163,6 +166,11 @@ async fn api(
     answer(&fake, &method, body)
 }
 
+async fn respond(State(fake): State<FakeSlack>, Json(body): Json<Value>) -> Response {
+    fake.state.lock().unwrap().responses.push(body);
+    StatusCode::OK.into_response()
+}
+
 fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
     let mut s = fake.state.lock().unwrap();
     s.counter += 1;
@@ -171,6 +179,13 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
     let known = s.channels.iter().any(|c| c.id == channel);
     match method {
         "auth.test" => ok(json!({"user_id": BOT_USER, "user": "pompier", "team": "Acme"})),
+        "views.open" => {
+            if body["trigger_id"].as_str().unwrap_or_default().is_empty() {
+                return refuse("invalid_trigger_id");
+            }
+            s.views.push(body["view"].clone());
+            ok(json!({"view": {"id": format!("V{n:08}")}}))
+        }
         "users.info" => {
             let user = body["user"].as_str().unwrap_or_default().to_owned();
             ok(json!({"user": {"id": user, "name": user.to_lowercase(),
@@ -307,6 +322,7 @@ impl FakeSlack {
         };
         let app = Router::new()
             .route("/api/{method}", post(api))
+            .route("/respond", post(respond))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
@@ -368,6 +384,21 @@ impl FakeSlack {
 
     pub fn pins(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().pins.clone()
+    }
+
+    /// The modals opened, in order.
+    pub fn views(&self) -> Vec<Value> {
+        self.state.lock().unwrap().views.clone()
+    }
+
+    /// What was posted to the `response_url` `{url}/respond`.
+    pub fn responses(&self) -> Vec<Value> {
+        self.state.lock().unwrap().responses.clone()
+    }
+
+    /// A `response_url` that lands here.
+    pub fn response_url(&self) -> String {
+        format!("{}/respond", self.url.trim_end_matches("/api"))
     }
 
     /// A channel someone else already made.

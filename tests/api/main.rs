@@ -12,6 +12,7 @@ mod confluence;
 mod dashboard;
 mod faults;
 mod health;
+mod interactions;
 mod signature;
 mod slack_client;
 mod slack_jobs;

@@ -119,8 +119,8 @@ async fn a_refused_move_changes_nothing_and_names_the_allowed_statuses(backend: 
         "{reply}"
     );
     assert_eq!(app.incident_json(id).await, before);
-    let reply = app.slash("open").await;
-    assert_eq!(reply["response_type"], "ephemeral");
+    // `open` alone opens the form: nothing changes either.
+    app.slash("open").await;
     assert_eq!(app.incident_json(id).await, before);
 }
 
@@ -293,7 +293,7 @@ async fn unknown_or_malformed_commands_get_usage_and_store_nothing(backend: Back
         let reply = app.slash(severity).await;
         assert!(text(&reply).contains(control), "{reply}");
     }
-    for asks_more in ["open", "help"] {
+    for asks_more in ["help"] {
         let reply = app.slash(asks_more).await;
         assert_eq!(reply["response_type"], "ephemeral");
         assert!(

@@ -23,6 +23,8 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
         .store
         .declare(
             NewIncident {
+                once: None,
+                first_events: vec![],
                 title: format!("{severity} at {opened}"),
                 severity,
                 declared_by: user(),
@@ -188,6 +190,8 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
         app.store
             .declare(
                 NewIncident {
+                    once: None,
+                    first_events: vec![],
                     title: title.to_string(),
                     severity: if n == 0 {
                         Severity::Sev1
@@ -207,6 +211,8 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
         app.store
             .declare(
                 NewIncident {
+                    once: None,
+                    first_events: vec![],
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
                     declared_by: user(),

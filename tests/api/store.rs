@@ -28,6 +28,8 @@ async fn declared(store: &Store, title: &str) -> Incident {
     store
         .declare(
             NewIncident {
+                once: None,
+                first_events: vec![],
                 title: title.into(),
                 severity: Severity::Sev2,
                 declared_by: user("U1"),
@@ -177,6 +179,8 @@ async fn list_is_newest_first_and_pages_without_gaps(backend: Backend) {
         let incident = store
             .declare(
                 NewIncident {
+                    once: None,
+                    first_events: vec![],
                     title: format!("t{i}"),
                     severity: Severity::Sev4,
                     declared_by: user("U1"),

@@ -1,0 +1,251 @@
+//! Interactivity: shortcuts and `/incident` open the declare modal, a submission
+//! declares (once per view, however often Slack delivers it), the buttons of the pinned
+//! summary move the incident. Everything goes through the incidents service, as the text
+//! command does; the only outside call on the request path is `views.open`, which Slack
+//! allows 3 s.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::client::SlackClient;
+use super::modal::{self, Origin};
+use super::reply;
+use super::text::decode;
+use crate::domain::{Event, EventKind, IncidentId, RoleName, Severity, SlackUserId, Status};
+use crate::incidents::{Incidents, Outcome, Request};
+use crate::store::{NewIncident, StoreError};
+
+/// How long `views.open` may take: a trigger lives 3 s.
+const OPEN_DEADLINE: Duration = Duration::from_millis(2500);
+
+/// Opens the declare modal with `trigger_id`; what to tell the user when it cannot.
+pub async fn open_modal(
+    slack: Option<&SlackClient>,
+    trigger_id: Option<&str>,
+    prefill: Option<&str>,
+    severity: Option<Severity>,
+    origin: Option<&Origin>,
+) -> Result<(), String> {
+    let Some(slack) = slack else {
+        return Err(
+            "The form needs SLACK_BOT_TOKEN on this pompier; meanwhile declare with \
+                    `/incident open [sev1..sev4] TITLE`."
+                .into(),
+        );
+    };
+    let Some(trigger_id) = trigger_id.filter(|t| !t.is_empty()) else {
+        return Err("Slack sent no trigger to open the form with; declare with \
+                    `/incident open [sev1..sev4] TITLE`."
+            .into());
+    };
+    let request = json!({"trigger_id": trigger_id, "view": modal::view(prefill, severity, origin)});
+    let call = slack.call("views.open", &request);
+    match tokio::time::timeout(OPEN_DEADLINE, call).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot open the declare modal");
+            Err(format!(
+                "Slack would not open the form ({e}); declare with `/incident open [sev1..sev4] TITLE`."
+            ))
+        }
+        Err(_) => Err(
+            "Slack was too slow to open the form; try again, or declare with \
+                       `/incident open [sev1..sev4] TITLE`."
+                .into(),
+        ),
+    }
+}
+
+/// What to answer Slack: nothing (200, empty), or a JSON body.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    Empty,
+    Json(Value),
+}
+
+/// A message to post to a `response_url` after answering, if any.
+pub struct FollowUp {
+    pub response_url: String,
+    pub text: String,
+}
+
+/// Handles one interaction payload.
+pub async fn handle(
+    incidents: &Incidents,
+    slack: Option<&SlackClient>,
+    payload: &Value,
+) -> Result<(Answer, Option<FollowUp>), StoreError> {
+    let user: Option<SlackUserId> = payload["user"]["id"].as_str().and_then(|u| u.parse().ok());
+    let trigger = payload["trigger_id"].as_str();
+    match payload["type"].as_str().unwrap_or_default() {
+        "shortcut" => {
+            if let Err(why) = open_modal(slack, trigger, None, None, None).await {
+                tracing::warn!(%why, "global shortcut");
+            }
+            Ok((Answer::Empty, None))
+        }
+        "message_action" => {
+            let message = &payload["message"];
+            let channel = payload["channel"]["id"].as_str().unwrap_or_default();
+            let ts = message["ts"].as_str().unwrap_or_default();
+            let origin = Origin {
+                channel: channel.to_owned(),
+                ts: ts.to_owned(),
+                user: message["user"].as_str().unwrap_or_default().to_owned(),
+                text: decode(message["text"].as_str().unwrap_or_default()),
+                permalink: payload["team"]["domain"].as_str().map(|domain| {
+                    format!(
+                        "https://{domain}.slack.com/archives/{channel}/p{}",
+                        ts.replace('.', "")
+                    )
+                }),
+            };
+            let follow =
+                match open_modal(slack, trigger, Some(&origin.text), None, Some(&origin)).await {
+                    Ok(()) => None,
+                    Err(text) => payload["response_url"].as_str().map(|url| FollowUp {
+                        response_url: url.to_owned(),
+                        text,
+                    }),
+                };
+            Ok((Answer::Empty, follow))
+        }
+        "view_submission" if payload["view"]["callback_id"] == modal::CALLBACK_ID => {
+            let Some(user) = user else {
+                return Ok((Answer::Empty, None));
+            };
+            submit(incidents, &user, &payload["view"]).await
+        }
+        "block_actions" => {
+            let Some(user) = user else {
+                return Ok((Answer::Empty, None));
+            };
+            let action = &payload["actions"][0];
+            let said = act(incidents, &user, action).await?;
+            Ok((
+                Answer::Empty,
+                said.and_then(|text| {
+                    payload["response_url"].as_str().map(|url| FollowUp {
+                        response_url: url.to_owned(),
+                        text,
+                    })
+                }),
+            ))
+        }
+        _ => Ok((Answer::Empty, None)),
+    }
+}
+
+async fn submit(
+    incidents: &Incidents,
+    user: &SlackUserId,
+    view: &Value,
+) -> Result<(Answer, Option<FollowUp>), StoreError> {
+    let submission = match modal::submission(view) {
+        Ok(s) => s,
+        Err(errors) => {
+            return Ok((
+                Answer::Json(json!({"response_action": "errors", "errors": errors})),
+                None,
+            ))
+        }
+    };
+    let now = crate::now();
+    let mut new = NewIncident::new(submission.title, submission.severity, user.clone(), now);
+    // The same view submitted twice (a retry, a double click) declares once.
+    new.once = view["id"].as_str().map(|id| format!("view:{id}"));
+    if let Some(origin) = &submission.origin {
+        let mut note = origin.text.clone();
+        if let Some(link) = &origin.permalink {
+            note.push('\n');
+            note.push_str(link);
+        }
+        new.first_events.push(Event {
+            at: origin.at().unwrap_or(now),
+            kind: EventKind::Note,
+            actor: origin.user.parse().unwrap_or_else(|_| user.clone()),
+            from: None,
+            to: None,
+            role: None,
+            note: Some(note),
+        });
+    }
+    let incident = match incidents.declare_new(new).await {
+        Ok(incident) => incident,
+        Err(StoreError::Duplicate(_)) => return Ok((Answer::Empty, None)),
+        Err(e) => return Err(e),
+    };
+    if let Some(lead) = submission.lead {
+        let lead_role: RoleName = "lead".parse().expect("a role name");
+        incidents
+            .apply(
+                incident.id,
+                &Request::Assign {
+                    role: lead_role,
+                    user: lead,
+                },
+                user,
+            )
+            .await?;
+    }
+    if let Some(details) = submission.description {
+        incidents
+            .apply(incident.id, &Request::Note(details), user)
+            .await?;
+    }
+    Ok((Answer::Empty, None))
+}
+
+/// A button of the pinned summary: `value` is `{incident}:{what}`. What to tell the
+/// clicker when nothing changed.
+async fn act(
+    incidents: &Incidents,
+    user: &SlackUserId,
+    action: &Value,
+) -> Result<Option<String>, StoreError> {
+    let value = action["value"]
+        .as_str()
+        .or_else(|| action["selected_option"]["value"].as_str())
+        .unwrap_or_default();
+    let Some((id, what)) = value.split_once(':') else {
+        return Ok(None);
+    };
+    let Ok(id) = id.parse::<IncidentId>() else {
+        return Ok(None);
+    };
+    let request = match action["action_id"].as_str().unwrap_or_default() {
+        "move" => match what.parse::<Status>() {
+            Ok(to) => Request::Move { to, note: None },
+            Err(_) => return Ok(None),
+        },
+        "severity" => match what.parse::<Severity>() {
+            Ok(s) => Request::Severity(s),
+            Err(_) => return Ok(None),
+        },
+        "take_lead" => Request::Assign {
+            role: "lead".parse().expect("a role name"),
+            user: user.clone(),
+        },
+        _ => return Ok(None),
+    };
+    let outcome = incidents.apply(id, &request, user).await?;
+    Ok(match outcome {
+        // The channel hears of it from the bot's post, and the summary is updated.
+        Outcome::Changed(_) => None,
+        other => Some(reply::outcome(&other).text),
+    })
+}
+
+/// Posts `follow` to its `response_url`, ephemeral, within a few seconds, once.
+pub async fn follow_up(follow: FollowUp) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("HTTP client");
+    let body =
+        json!({"response_type": "ephemeral", "replace_original": false, "text": follow.text});
+    if let Err(e) = client.post(&follow.response_url).json(&body).send().await {
+        tracing::warn!(error = %super::client::cause(e), "cannot answer through response_url");
+    }
+}

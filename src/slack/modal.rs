@@ -1,0 +1,209 @@
+//! The declare-incident modal (`callback_id` `declare_incident`): the view pompier opens,
+//! and what a submission says, checked as the text command's are. Pure.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::names::truncate;
+use crate::domain::{Incident, Severity, SlackUserId};
+
+pub const CALLBACK_ID: &str = "declare_incident";
+
+/// The message a message shortcut declared from: the incident's timeline starts with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub channel: String,
+    pub ts: String,
+    pub user: String,
+    pub text: String,
+    pub permalink: Option<String>,
+}
+
+impl Origin {
+    /// The message's own time, from its `ts` (seconds.microseconds).
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        let (secs, micros) = self.ts.split_once('.').unwrap_or((&self.ts, "0"));
+        let micros = format!("{micros:0<6}");
+        DateTime::from_timestamp(
+            secs.parse().ok()?,
+            micros.get(..6)?.parse::<u32>().ok()? * 1000,
+        )
+    }
+}
+
+/// What a valid submission declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    pub title: String,
+    pub severity: Severity,
+    pub description: Option<String>,
+    pub lead: Option<SlackUserId>,
+    pub origin: Option<Origin>,
+}
+
+fn plain(text: &str) -> Value {
+    json!({"type": "plain_text", "text": text})
+}
+
+fn severity_option(s: Severity) -> Value {
+    json!({"text": plain(s.as_str()), "value": s.as_str()})
+}
+
+/// The modal, its title prefilled (from a message), carrying `origin` to the submission.
+pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&Origin>) -> Value {
+    let mut title = json!({"type": "plain_text_input", "action_id": "title",
+                           "max_length": crate::domain::incident::MAX_TITLE_CHARS});
+    if let Some(text) = prefill.map(|t| truncate(t.lines().next().unwrap_or_default().trim(), 150))
+    {
+        if !text.is_empty() {
+            title["initial_value"] = json!(text);
+        }
+    }
+    let metadata = origin
+        .map(|o| {
+            // private_metadata holds at most 3000 characters.
+            let mut o = o.clone();
+            o.text = truncate(&o.text, 2000);
+            serde_json::to_string(&o).unwrap_or_default()
+        })
+        .unwrap_or_default();
+    json!({
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "title": plain("Declare an incident"),
+        "submit": plain("Declare"),
+        "close": plain("Cancel"),
+        "private_metadata": metadata,
+        "blocks": [
+            {"type": "input", "block_id": "title", "label": plain("What is happening?"), "element": title},
+            {"type": "input", "block_id": "severity", "label": plain("Severity"),
+             "element": {"type": "static_select", "action_id": "severity",
+                         "initial_option": severity_option(severity.unwrap_or(Severity::DEFAULT)),
+                         "options": Severity::ALL.map(severity_option)}},
+            {"type": "input", "block_id": "description", "optional": true, "label": plain("Details"),
+             "element": {"type": "plain_text_input", "action_id": "description", "multiline": true,
+                         "max_length": crate::domain::incident::MAX_NOTE_CHARS}},
+            {"type": "input", "block_id": "lead", "optional": true, "label": plain("Incident lead"),
+             "element": {"type": "users_select", "action_id": "lead"}},
+        ]
+    })
+}
+
+/// Reads a `view_submission`'s view; the errors by block id when it is not valid.
+pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, String>> {
+    let values = &view["state"]["values"];
+    let mut errors = BTreeMap::new();
+    let text = |block: &str| {
+        values[block][block]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let title = match Incident::parse_title(&text("title")) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.insert("title", capitalised(&e.0));
+            None
+        }
+    };
+    let severity = values["severity"]["severity"]["selected_option"]["value"]
+        .as_str()
+        .map_or(Ok(Severity::DEFAULT), str::parse::<Severity>);
+    let severity = severity
+        .map_err(|e| errors.insert("severity", capitalised(&e.0)))
+        .ok();
+    let description = text("description");
+    let description = if description.trim().is_empty() {
+        None
+    } else {
+        match Incident::parse_note(&description) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.insert("description", capitalised(&e.0.replace("note", "text")));
+                None
+            }
+        }
+    };
+    let lead = values["lead"]["lead"]["selected_user"]
+        .as_str()
+        .and_then(|u| u.parse().ok());
+    let origin = view["private_metadata"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .and_then(|m| serde_json::from_str(m).ok());
+    match (title, severity) {
+        (Some(title), Some(severity)) if errors.is_empty() => Ok(Submission {
+            title,
+            severity,
+            description,
+            lead,
+            origin,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submitted(title: &str, severity: &str, description: &str) -> Value {
+        json!({"callback_id": CALLBACK_ID, "private_metadata": "",
+               "state": {"values": {
+                   "title": {"title": {"type": "plain_text_input", "value": title}},
+                   "severity": {"severity": {"type": "static_select", "selected_option": {"value": severity}}},
+                   "description": {"description": {"type": "plain_text_input", "value": description}},
+                   "lead": {"lead": {"type": "users_select", "selected_user": "U0LEAD"}}}}})
+    }
+
+    #[test]
+    fn the_modal_has_its_fields_within_slacks_limits() {
+        let origin = Origin {
+            channel: "C1".into(),
+            ts: "1700000000.000200".into(),
+            user: "U1".into(),
+            text: "x".repeat(5000),
+            permalink: None,
+        };
+        let v = view(Some("DB down\nsecond line"), None, Some(&origin));
+        assert!(v["title"]["text"].as_str().unwrap().chars().count() <= 24);
+        assert_eq!(v["blocks"][0]["element"]["initial_value"], "DB down");
+        assert_eq!(v["blocks"][1]["element"]["initial_option"]["value"], "SEV3");
+        assert!(v["private_metadata"].as_str().unwrap().len() <= 3000);
+        assert_eq!(
+            origin.at(),
+            DateTime::from_timestamp(1_700_000_000, 200_000)
+        );
+    }
+
+    #[test]
+    fn a_valid_submission_declares_and_a_bad_one_names_its_fields() {
+        let s = submission(&submitted("  DB down ", "SEV1", "")).unwrap();
+        assert_eq!(
+            (
+                s.title.as_str(),
+                s.severity,
+                s.description,
+                s.lead.unwrap().as_str()
+            ),
+            ("DB down", Severity::Sev1, None, "U0LEAD")
+        );
+        let errors = submission(&submitted("   ", "SEV9", "bad \u{0}")).unwrap_err();
+        assert!(errors["title"].contains("empty"), "{errors:?}");
+        assert!(errors["severity"].contains("SEV1"), "{errors:?}");
+        assert!(errors["description"].contains("control"), "{errors:?}");
+        let long = submission(&submitted(&"x".repeat(201), "SEV2", "")).unwrap_err();
+        assert!(long["title"].contains("at most 200"));
+    }
+}
