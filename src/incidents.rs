@@ -147,6 +147,40 @@ impl Incidents {
         }
     }
 
+    /// A 📌 on message `ts` of `channel` by `by` (Slack's event `event_id`): when the
+    /// channel is an incident's, the message goes to its timeline, once however many
+    /// pin it and however often Slack delivers the event. Whether it was taken.
+    pub async fn pinned(
+        &self,
+        channel: &ChannelId,
+        ts: &str,
+        by: &SlackUserId,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(id) = self.store.find_by_channel(channel).await? else {
+            return Ok(false);
+        };
+        let keys = [format!("event:{event_id}"), format!("pin:{channel}:{ts}")];
+        let job = crate::outbox::Job::CaptureMessage {
+            channel: channel.to_string(),
+            ts: ts.to_owned(),
+            by: by.to_string(),
+        };
+        let queued = self.store.queue_once(id, &keys, &[job]).await?;
+        if queued {
+            self.jobs_queued.notify_waiters();
+        }
+        Ok(queued)
+    }
+
+    /// `user` joined `channel`: a participant of its incident, if it is one's.
+    pub async fn joined(&self, channel: &ChannelId, user: &SlackUserId) -> Result<(), StoreError> {
+        if let Some(id) = self.store.find_by_channel(channel).await? {
+            self.store.add_participant(id, user, crate::now()).await?;
+        }
+        Ok(())
+    }
+
     /// Incidents still being fought, newest first, at most `limit`.
     pub async fn active(&self, limit: u32) -> Result<Page, StoreError> {
         self.store

@@ -62,6 +62,13 @@ pub enum Job {
         event: Event,
     },
     ArchiveChannel,
+    /// Add the message `ts` of `channel` (pinned with 📌 by `by`) to the timeline: its
+    /// author, text, link and own time.
+    CaptureMessage {
+        channel: String,
+        ts: String,
+        by: String,
+    },
     /// Draft the incident's postmortem page in Confluence (moved to `postmortem` by
     /// `by`), record its address, and say it in the channel.
     DraftPostmortem {
@@ -90,6 +97,7 @@ impl Job {
             Job::AnnounceEvent { .. } => "announce_event",
             Job::ArchiveChannel => "archive_channel",
             Job::DraftPostmortem { .. } => "draft_postmortem",
+            Job::CaptureMessage { .. } => "capture_message",
             Job::Post { .. } => "post",
             Job::Announce { .. } => "announce",
         }

@@ -67,6 +67,9 @@ pub struct IncidentJson {
     postmortem_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
     postmortem_url: Option<String>,
+    /// People who joined the incident's channel (one incident's JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    participants: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<Vec<EventJson>>,
 }
@@ -93,6 +96,7 @@ impl IncidentJson {
             postmortem_at: m.postmortem_at,
             closed_at: m.closed_at,
             postmortem_url: i.postmortem_url,
+            participants: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
     }
@@ -223,7 +227,17 @@ pub async fn get_incident(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
     let timeline = state.store.timeline(id).await?;
-    Ok(Json(IncidentJson::new(incident, Some(timeline))))
+    let mut json = IncidentJson::new(incident, Some(timeline));
+    json.participants = Some(
+        state
+            .store
+            .participants(id)
+            .await?
+            .iter()
+            .map(|u| u.to_string())
+            .collect(),
+    );
+    Ok(Json(json))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/slack/commands", post(slack::run_command))
         .route("/slack/interactions", post(slack::interaction))
+        .route("/slack/events", post(slack::event))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

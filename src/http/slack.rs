@@ -210,3 +210,32 @@ pub async fn interaction(
         interactions::Answer::Json(body) => Json(body).into_response(),
     })
 }
+
+/// `POST /slack/events`: answered once the event is durably recorded (a retried one is
+/// recognised by its id), well within Slack's 3 s; the work it asks for runs as a job.
+pub async fn event(
+    State(state): State<AppState>,
+    Verified(body): Verified,
+) -> Result<Response, ApiError> {
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed event: {e}")))?;
+    match tokio::time::timeout(
+        REPLY_DEADLINE,
+        crate::slack::events::handle(&state.incidents, &body),
+    )
+    .await
+    {
+        Ok(Ok(Some(answer))) => Ok(Json(answer).into_response()),
+        Ok(Ok(None)) => Ok(StatusCode::OK.into_response()),
+        // Slack retries what is not acknowledged; the event id keeps it to once.
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "event not recorded");
+            Err(ApiError::Unavailable(
+                "pompier could not record the event".into(),
+            ))
+        }
+        Err(_) => Err(ApiError::Unavailable(
+            "pompier's database is slow to answer".into(),
+        )),
+    }
+}

@@ -93,6 +93,9 @@ impl SlackJobs {
                     .await
             }
             Job::Announce { text } => self.announce(run, text).await,
+            Job::CaptureMessage { channel, ts, by } => {
+                self.capture(&incident, channel, ts, by).await
+            }
             Job::DraftPostmortem { .. } => Err(JobError::Permanent(
                 "a Confluence job reached the Slack handler".into(),
             )),
@@ -107,6 +110,69 @@ impl SlackJobs {
                     other => other.map(|_| ()).map_err(Into::into),
                 }
             }
+        }
+    }
+
+    /// A pinned message, into the timeline as a note: its author, its text (as typed),
+    /// its link, its own time. Recorded, not posted again.
+    async fn capture(
+        &self,
+        incident: &Incident,
+        channel: &str,
+        ts: &str,
+        by: &str,
+    ) -> Result<(), JobError> {
+        // `conversations.replies` finds a message by its ts, in a thread or not.
+        let found = self
+            .slack
+            .call_form(
+                "conversations.replies",
+                &[
+                    ("channel", channel),
+                    ("ts", ts),
+                    ("limit", "1"),
+                    ("inclusive", "true"),
+                ],
+            )
+            .await?;
+        let Some(message) = found["messages"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["ts"] == ts))
+        else {
+            return Err(JobError::Permanent(format!(
+                "message {ts} is not in {channel}"
+            )));
+        };
+        let link = self
+            .slack
+            .call_form(
+                "chat.getPermalink",
+                &[("channel", channel), ("message_ts", ts)],
+            )
+            .await?;
+        let mut note = crate::slack::text::decode(message["text"].as_str().unwrap_or_default());
+        if let Some(link) = link["permalink"].as_str() {
+            note.push('\n');
+            note.push_str(link);
+        }
+        let note = truncate(note.trim(), crate::domain::incident::MAX_NOTE_CHARS);
+        let author: crate::domain::SlackUserId = message["user"]
+            .as_str()
+            .unwrap_or(by)
+            .parse()
+            .map_err(|e: crate::domain::Invalid| JobError::Permanent(e.0))?;
+        let at = crate::slack::text::ts_time(ts).unwrap_or_else(crate::now);
+        match self
+            .store
+            .change(
+                incident.id,
+                |i| i.add_note(note.clone(), &author, at),
+                |_| vec![],
+            )
+            .await
+        {
+            Ok(_) | Err(StoreError::Rejected(_)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 

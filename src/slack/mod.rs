@@ -4,6 +4,7 @@ pub mod blocks;
 pub mod client;
 pub mod command;
 pub mod commands;
+pub mod events;
 pub mod interactions;
 pub mod modal;
 pub mod names;

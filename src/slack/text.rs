@@ -151,6 +151,16 @@ pub fn plain_with(text: &str, name_of: impl Fn(&str) -> Option<String>) -> Strin
     out
 }
 
+/// The time a message's `ts` (`seconds.microseconds`) stands for.
+pub fn ts_time(ts: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    let micros = format!("{micros:0<6}");
+    chrono::DateTime::from_timestamp(
+        secs.parse().ok()?,
+        micros.get(..6)?.parse::<u32>().ok()? * 1000,
+    )
+}
+
 /// A mention Slack renders as the user's name.
 pub fn mention(user: &(impl std::fmt::Display + ?Sized)) -> String {
     format!("<@{user}>")

@@ -431,3 +431,46 @@ impl Store {
         Ok(Page { incidents, next })
     }
 }
+
+impl Store {
+    /// Records that `user` joined incident `id`'s channel at `at`, once.
+    pub async fn add_participant(
+        &self,
+        id: IncidentId,
+        user: &SlackUserId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        with_db!(self, write pool => {
+            sqlx::query(
+                "INSERT INTO incident_participants (incident_id, user_id, joined_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (incident_id, user_id) DO NOTHING",
+            )
+            .bind(id.0)
+            .bind(user.as_str())
+            .bind(at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The people who joined incident `id`'s channel, in the order they joined.
+    pub async fn participants(&self, id: IncidentId) -> Result<Vec<SlackUserId>, StoreError> {
+        let users: Vec<String> = with_db!(self, read pool => {
+            sqlx::query_scalar(
+                "SELECT user_id FROM incident_participants WHERE incident_id = $1 \
+                 ORDER BY joined_at, user_id",
+            )
+            .bind(id.0)
+            .fetch_all(pool)
+            .await?
+        });
+        users
+            .iter()
+            .map(|u| {
+                u.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("user id `{u}`")))
+            })
+            .collect()
+    }
+}

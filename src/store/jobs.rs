@@ -368,3 +368,45 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Queues `jobs` for incident `id` unless one of `keys` (Slack's event id, the
+    /// message pinned) was seen before: Slack's retries and a second pin do nothing.
+    /// The keys are recorded in the same transaction. Whether it queued.
+    pub async fn queue_once(
+        &self,
+        id: IncidentId,
+        keys: &[String],
+        jobs: &[Job],
+    ) -> Result<bool, StoreError> {
+        let now = crate::now();
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            for key in keys {
+                let fresh = sqlx::query(
+                    "INSERT INTO slack_deliveries (key, at) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if fresh == 0 {
+                    return Ok(false);
+                }
+            }
+            if matches!(self.db, Db::Postgres(_)) {
+                sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for job in jobs {
+                insert_job!(tx, id.0, job, now);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+}

@@ -61,6 +61,7 @@ async fn incidents_have_specs_json_shape(backend: Backend) {
         "postmortem_at",
         "closed_at",
         "postmortem_url",
+        "participants",
         "timeline",
     ];
     let mut sorted = keys.clone();

@@ -179,6 +179,25 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
     let known = s.channels.iter().any(|c| c.id == channel);
     match method {
         "auth.test" => ok(json!({"user_id": BOT_USER, "user": "pompier", "team": "Acme"})),
+        "conversations.replies" => {
+            let ts = body["ts"].as_str().unwrap_or_default();
+            let found: Vec<Value> = s
+                .messages
+                .iter()
+                .filter(|m| m.channel == channel && m.ts == ts)
+                .map(|m| json!({"ts": m.ts, "text": m.body["text"], "user": m.body["user"]}))
+                .collect();
+            if !known && found.is_empty() {
+                return refuse("channel_not_found");
+            }
+            ok(json!({"messages": found}))
+        }
+        "chat.getPermalink" => {
+            let ts = body["message_ts"].as_str().unwrap_or_default();
+            ok(
+                json!({"permalink": format!("https://acme.slack.com/archives/{channel}/p{}", ts.replace('.', ""))}),
+            )
+        }
         "views.open" => {
             if body["trigger_id"].as_str().unwrap_or_default().is_empty() {
                 return refuse("invalid_trigger_id");
@@ -384,6 +403,15 @@ impl FakeSlack {
 
     pub fn pins(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().pins.clone()
+    }
+
+    /// A message someone wrote in `channel`.
+    pub fn add_user_message(&self, channel: &str, ts: &str, user: &str, text: &str) {
+        self.state.lock().unwrap().messages.push(Message {
+            channel: channel.into(),
+            ts: ts.into(),
+            body: json!({"text": text, "user": user}),
+        });
     }
 
     /// The modals opened, in order.

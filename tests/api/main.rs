@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod confluence;
 mod dashboard;
+mod events;
 mod faults;
 mod health;
 mod interactions;
