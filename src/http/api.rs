@@ -102,6 +102,14 @@ impl IncidentJson {
     }
 }
 
+fn names(users: Option<Vec<crate::domain::SlackUserId>>) -> Vec<String> {
+    users
+        .unwrap_or_default()
+        .iter()
+        .map(|u| u.to_string())
+        .collect()
+}
+
 #[derive(Serialize)]
 struct EventJson {
     at: DateTime<Utc>,
@@ -202,11 +210,18 @@ pub async fn list_incidents(
 ) -> Result<Json<IncidentPage>, ApiError> {
     let filter = parse_filter(query.as_deref())?;
     let page = state.store.list(&filter).await?;
+    let ids: Vec<IncidentId> = page.incidents.iter().map(|i| i.id).collect();
+    let mut participants = state.store.participants(&ids).await?;
     Ok(Json(IncidentPage {
         incidents: page
             .incidents
             .into_iter()
-            .map(|i| IncidentJson::new(i, None))
+            .map(|i| {
+                let people = names(participants.remove(&i.id));
+                let mut json = IncidentJson::new(i, None);
+                json.participants = Some(people);
+                json
+            })
             .collect(),
         next_cursor: page.next.map(|c| c.encode()),
     }))
@@ -227,16 +242,9 @@ pub async fn get_incident(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
     let timeline = state.store.timeline(id).await?;
+    let mut participants = state.store.participants(&[id]).await?;
     let mut json = IncidentJson::new(incident, Some(timeline));
-    json.participants = Some(
-        state
-            .store
-            .participants(id)
-            .await?
-            .iter()
-            .map(|u| u.to_string())
-            .collect(),
-    );
+    json.participants = Some(names(participants.remove(&id)));
     Ok(Json(json))
 }
 

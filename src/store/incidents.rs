@@ -454,23 +454,36 @@ impl Store {
         Ok(())
     }
 
-    /// The people who joined incident `id`'s channel, in the order they joined.
-    pub async fn participants(&self, id: IncidentId) -> Result<Vec<SlackUserId>, StoreError> {
-        let users: Vec<String> = with_db!(self, read pool => {
-            sqlx::query_scalar(
-                "SELECT user_id FROM incident_participants WHERE incident_id = $1 \
-                 ORDER BY joined_at, user_id",
-            )
-            .bind(id.0)
-            .fetch_all(pool)
-            .await?
+    /// The people who joined the channels of incidents `ids`, each in the order they
+    /// joined.
+    pub async fn participants(
+        &self,
+        ids: &[IncidentId],
+    ) -> Result<std::collections::HashMap<IncidentId, Vec<SlackUserId>>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        let rows: Vec<(i64, String)> = with_db!(self, read pool => {
+            let mut query = QueryBuilder::new(
+                "SELECT incident_id, user_id FROM incident_participants WHERE incident_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.0);
+            }
+            query.push(") ORDER BY joined_at, user_id");
+            query.build_query_as().fetch_all(pool).await?
         });
-        users
-            .iter()
-            .map(|u| {
-                u.parse()
-                    .map_err(|_| StoreError::Corrupt(format!("user id `{u}`")))
-            })
-            .collect()
+        for (id, user) in rows {
+            let user = user
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("user id `{user}`")))?;
+            found
+                .entry(IncidentId(id))
+                .or_insert_with(Vec::new)
+                .push(user);
+        }
+        Ok(found)
     }
 }
