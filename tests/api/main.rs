@@ -14,6 +14,7 @@ mod events;
 mod faults;
 mod health;
 mod interactions;
+mod manifest;
 mod signature;
 mod slack_client;
 mod slack_jobs;
