@@ -184,6 +184,8 @@ impl ConfluenceSettings {
 pub struct Secrets {
     pub slack_signing_secret: Option<SecretString>,
     pub slack_bot_token: Option<SecretString>,
+    /// `xapp-…`: Slack traffic also arrives over Socket Mode.
+    pub slack_app_token: Option<SecretString>,
     pub confluence_api_token: Option<SecretString>,
     pub api_token: Option<SecretString>,
 }
@@ -218,6 +220,7 @@ impl Settings {
             match name.as_str() {
                 "SLACK_SIGNING_SECRET" => secrets.slack_signing_secret = secret(),
                 "SLACK_BOT_TOKEN" => secrets.slack_bot_token = secret(),
+                "SLACK_APP_TOKEN" => secrets.slack_app_token = secret(),
                 "CONFLUENCE_API_TOKEN" => secrets.confluence_api_token = secret(),
                 "POMPIER_API_TOKEN" => secrets.api_token = secret(),
                 // Read by the command line, and by the test harness.

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod outbox;
 pub mod slack;
+pub mod socket;
 pub mod store;
 pub mod telemetry;
 
@@ -121,6 +122,11 @@ pub async fn serve(
             workers.stop(grace).await;
         }
     };
+    // Socket Mode, when an app token is set: the same handlers as HTTP.
+    let socket = settings.secrets.slack_app_token.clone().map(|token| {
+        tracing::info!("SLACK_APP_TOKEN is set: Slack traffic also arrives over Socket Mode");
+        tokio::spawn(socket::run(state.clone(), token, stopping.clone()))
+    });
     let http = http::server::serve(
         listener,
         http::router(state),
@@ -129,6 +135,9 @@ pub async fn serve(
         grace,
     );
     let (served, ()) = tokio::join!(http, jobs);
+    if let Some(socket) = socket {
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket).await;
+    }
     if tokio::time::timeout(Duration::from_millis(500), store.close())
         .await
         .is_err()

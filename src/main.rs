@@ -13,6 +13,7 @@ Environment (all optional; pompier starts with none and says what is off):
   SLACK_SIGNING_SECRET    Slack app signing secret; without it /slack/* answers 401
   SLACK_BOT_TOKEN         xoxb-… bot token; without it Slack jobs wait in the queue
   SLACK_API_URL           Slack Web API base [default: https://slack.com/api]
+  SLACK_APP_TOKEN         xapp-… token: Slack traffic over Socket Mode, no public URL needed
   POMPIER_ANNOUNCE_CHANNEL  channel id where incidents are announced [default: none]
   POMPIER_PUBLIC_URL      base URL people reach pompier at [default: none]
   POMPIER_API_TOKEN       bearer token for /api/*; unset, the API refuses all

@@ -14,10 +14,8 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ApiError, MAX_BODY_BYTES};
 use crate::app::AppState;
-use crate::slack::command;
-use crate::slack::commands::{self, Caller};
+use crate::slack::commands;
 use crate::slack::interactions;
-use crate::slack::reply::{self, Reply};
 use crate::slack::verify;
 
 /// Slack gives up after 3 s; answer before, whatever the database does.
@@ -100,67 +98,24 @@ async fn read_body(
     Ok((Bytes::from(bytes), held))
 }
 
-/// The fields of a slash command this handler reads; Slack sends more.
-#[derive(Debug, Deserialize)]
-struct CommandForm {
-    ssl_check: Option<String>,
-    text: Option<String>,
-    user_id: Option<String>,
-    channel_id: Option<String>,
-    trigger_id: Option<String>,
-}
-
 /// `POST /slack/commands`.
 pub async fn run_command(
     State(state): State<AppState>,
     Verified(body): Verified,
 ) -> Result<Response, ApiError> {
-    let form: CommandForm = serde_urlencoded::from_bytes(&body)
+    let fields: commands::CommandFields = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed slash command form: {e}")))?;
-    if form.ssl_check.as_deref() == Some("1") {
+    if fields.ssl_check.as_deref() == Some("1") {
         return Ok(().into_response());
     }
-    let user = form
-        .user_id
-        .as_deref()
-        .ok_or_else(|| ApiError::BadRequest("slash command without user_id".into()))?
-        .parse()
-        .map_err(|e| ApiError::BadRequest(format!("user_id: {e}")))?;
-    // A command from a DM or an unknown kind of conversation has no incident channel.
-    let channel = form.channel_id.as_deref().and_then(|c| c.parse().ok());
-    let text = form.text.unwrap_or_default();
-    let reply = match command::parse(&text, state.incidents.roles()) {
-        Err(invalid) => Some(reply::error(invalid)),
-        Ok(invocation) => {
-            let caller = Caller {
-                user,
-                channel,
-                trigger_id: form.trigger_id,
-            };
-            match tokio::time::timeout(
-                REPLY_DEADLINE,
-                commands::execute(&state.incidents, invocation, &caller, state.slack.as_ref()),
-            )
-            .await
-            {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "slash command failed");
-                    Some(Reply::ephemeral(
-                        "pompier could not reach its database, so the command may not have been \
-                         saved. Check with `/incident status` and try again.",
-                    ))
-                }
-                Err(_) => {
-                    tracing::error!("slash command missed its deadline");
-                    Some(Reply::ephemeral(
-                        "pompier's database is slow to answer; the command may or may not have \
-                         been saved. Check with `/incident status` in a moment.",
-                    ))
-                }
-            }
-        }
-    };
+    let reply = commands::answer(
+        &state.incidents,
+        state.slack.as_ref(),
+        fields,
+        REPLY_DEADLINE,
+    )
+    .await
+    .map_err(ApiError::BadRequest)?;
     Ok(match reply {
         Some(reply) => Json(reply).into_response(),
         // A modal opened: nothing to say in the channel.

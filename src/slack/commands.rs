@@ -17,6 +17,64 @@ pub struct Caller {
     pub trigger_id: Option<String>,
 }
 
+/// The fields of a slash command pompier reads (Slack sends more), from HTTP's form or
+/// a Socket Mode envelope's payload.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CommandFields {
+    pub ssl_check: Option<String>,
+    pub text: Option<String>,
+    pub user_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub trigger_id: Option<String>,
+}
+
+/// Answers a slash command within `deadline`, whatever the database does; the reason
+/// when the fields themselves are wrong.
+pub async fn answer(
+    incidents: &Incidents,
+    slack: Option<&SlackClient>,
+    fields: CommandFields,
+    deadline: std::time::Duration,
+) -> Result<Option<Reply>, String> {
+    let user: SlackUserId = fields
+        .user_id
+        .as_deref()
+        .ok_or("slash command without user_id")?
+        .parse()
+        .map_err(|e| format!("user_id: {e}"))?;
+    // A command from a DM or an unknown kind of conversation has no incident channel.
+    let channel = fields.channel_id.as_deref().and_then(|c| c.parse().ok());
+    let text = fields.text.unwrap_or_default();
+    let invocation = match super::command::parse(&text, incidents.roles()) {
+        Err(invalid) => return Ok(Some(reply::error(invalid))),
+        Ok(invocation) => invocation,
+    };
+    let caller = Caller {
+        user,
+        channel,
+        trigger_id: fields.trigger_id,
+    };
+    Ok(
+        match tokio::time::timeout(deadline, execute(incidents, invocation, &caller, slack)).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "slash command failed");
+                Some(Reply::ephemeral(
+                    "pompier could not reach its database, so the command may not have been \
+                     saved. Check with `/incident status` and try again.",
+                ))
+            }
+            Err(_) => {
+                tracing::error!("slash command missed its deadline");
+                Some(Reply::ephemeral(
+                    "pompier's database is slow to answer; the command may or may not have \
+                     been saved. Check with `/incident status` in a moment.",
+                ))
+            }
+        },
+    )
+}
+
 /// Most incidents `/incident list` shows.
 const LIST_LIMIT: u32 = 20;
 

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 pub const BOT_TOKEN: &str = "xoxb-test-token";
+pub const APP_TOKEN: &str = "xapp-test-token";
 
 #[derive(Debug, Clone)]
 pub enum Failure {
@@ -58,6 +59,8 @@ struct Slack {
     updates: Vec<Message>,
     pins: Vec<(String, String)>,
     views: Vec<Value>,
+    /// Where `apps.connections.open` sends Socket Mode.
+    socket_url: Option<String>,
     /// What reached a `response_url` (`{url}/respond`).
     responses: Vec<Value>,
     failures: HashMap<String, VecDeque<Failure>>,
@@ -133,8 +136,13 @@ async fn api(
         s.calls.push((method.clone(), body.clone()));
         s.failures.get_mut(&method).and_then(VecDeque::pop_front)
     };
+    let token = if method == "apps.connections.open" {
+        APP_TOKEN
+    } else {
+        BOT_TOKEN
+    };
     if headers.get("authorization").and_then(|v| v.to_str().ok())
-        != Some(&format!("Bearer {BOT_TOKEN}"))
+        != Some(&format!("Bearer {token}"))
     {
         return refuse("invalid_auth");
     }
@@ -198,6 +206,10 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
                 json!({"permalink": format!("https://acme.slack.com/archives/{channel}/p{}", ts.replace('.', ""))}),
             )
         }
+        "apps.connections.open" => match &s.socket_url {
+            Some(url) => ok(json!({"url": url})),
+            None => refuse("not_allowed_token_type"),
+        },
         "views.open" => {
             if body["trigger_id"].as_str().unwrap_or_default().is_empty() {
                 return refuse("invalid_trigger_id");
@@ -412,6 +424,11 @@ impl FakeSlack {
             ts: ts.into(),
             body: json!({"text": text, "user": user}),
         });
+    }
+
+    /// Socket Mode connections go to `url`.
+    pub fn set_socket(&self, url: &str) {
+        self.state.lock().unwrap().socket_url = Some(url.into());
     }
 
     /// The modals opened, in order.

@@ -2,6 +2,7 @@
 
 mod fake_confluence;
 mod fake_slack;
+mod fake_socket;
 mod helpers;
 mod process;
 
@@ -19,5 +20,6 @@ mod signature;
 mod slack_client;
 mod slack_jobs;
 mod slash_commands;
+mod socket_mode;
 mod stats;
 mod store;

@@ -1,0 +1,110 @@
+//! A fake Socket Mode server: a real WebSocket server on port 0. Each connection gets
+//! `hello`, then its script of envelopes, then `disconnect` if the script says so; every
+//! acknowledgement received is kept.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+pub struct Script {
+    pub envelopes: Vec<Value>,
+    pub disconnect: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    scripts: VecDeque<Script>,
+    acks: Vec<Value>,
+    connections: usize,
+}
+
+#[derive(Clone)]
+pub struct FakeSocket {
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeSocket {
+    pub async fn start(scripts: Vec<Script>) -> FakeSocket {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = FakeSocket {
+            url: format!("ws://{}/", listener.local_addr().unwrap()),
+            inner: Arc::new(Mutex::new(Inner {
+                scripts: scripts.into(),
+                ..Inner::default()
+            })),
+        };
+        let inner = fake.inner.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                        return;
+                    };
+                    let script = {
+                        let mut i = inner.lock().unwrap();
+                        i.connections += 1;
+                        i.scripts.pop_front()
+                    };
+                    let _ = ws
+                        .send(Message::text(json!({"type": "hello"}).to_string()))
+                        .await;
+                    if let Some(script) = script {
+                        for envelope in script.envelopes {
+                            let _ = ws.send(Message::text(envelope.to_string())).await;
+                        }
+                        if script.disconnect {
+                            // Slack lets the old connection live a little while.
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            let _ = ws
+                                .send(Message::text(
+                                    json!({"type": "disconnect", "reason": "refresh_requested"})
+                                        .to_string(),
+                                ))
+                                .await;
+                        }
+                    }
+                    while let Some(Ok(message)) = ws.next().await {
+                        if let Message::Text(text) = message {
+                            if let Ok(ack) = serde_json::from_str::<Value>(&text) {
+                                inner.lock().unwrap().acks.push(ack);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        fake
+    }
+
+    pub fn acks(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().acks.clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.inner.lock().unwrap().connections
+    }
+
+    /// Waits until `n` acknowledgements came, within 10 s.
+    pub async fn wait_acks(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let acks = self.acks();
+            if acks.len() >= n {
+                return acks;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} acknowledgements: {acks:?}, {} connections",
+                acks.len(),
+                self.connections()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
