@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
-use crate::domain::{Event, EventKind, Incident, Severity, Status};
+use crate::domain::{Event, EventKind, Incident, Severity, SlackUserId, Status};
 use crate::slack::text::plain_with;
 
 /// The template shipped with pompier.
@@ -55,19 +55,20 @@ impl Template {
             .map_err(|e| TemplateError(e.to_string()))?;
         let template = Template { env };
         // Rendered once on a sample, so a broken template stops pompier at start.
-        template.render(&sample(), &[], &HashMap::new())?;
+        template.render(&sample(), &[], &[], &HashMap::new())?;
         Ok(template)
     }
 
-    /// The page's body for `incident` with its `timeline`; `names` maps user ids to
-    /// the names people know.
+    /// The page's body for `incident` with its `timeline` and the people who `joined`
+    /// its channel; `names` maps user ids to the names people know.
     pub fn render(
         &self,
         incident: &Incident,
         timeline: &[Event],
+        joined: &[SlackUserId],
         names: &HashMap<String, String>,
     ) -> Result<String, TemplateError> {
-        let context = Context::new(incident, timeline, names, crate::now());
+        let context = Context::new(incident, timeline, joined, names, crate::now());
         self.env
             .get_template("postmortem")
             .and_then(|t| t.render(&context))
@@ -170,6 +171,7 @@ impl Context {
     fn new(
         incident: &Incident,
         timeline: &[Event],
+        joined: &[SlackUserId],
         names: &HashMap<String, String>,
         now: DateTime<Utc>,
     ) -> Context {
@@ -196,6 +198,9 @@ impl Context {
         }
         for event in timeline {
             take_part(event.actor.as_str());
+        }
+        for user in joined {
+            take_part(user.as_str());
         }
         Context {
             number: incident.id.0,
@@ -425,7 +430,7 @@ mod tests {
     fn a_realistic_incident_reads_like_a_postmortem() {
         let (incident, events) = story("Checkout returns 500", "<@U0ALICE> restarted the primary");
         let page = default_template()
-            .render(&incident, &events, &names())
+            .render(&incident, &events, &[user("U0CAROL")], &names())
             .unwrap();
         parse(&page).unwrap();
         if let Ok(path) = std::env::var("POMPIER_WRITE_EXAMPLE") {
@@ -443,7 +448,7 @@ mod tests {
             "@Alice Martin restarted the primary",
             "investigating → resolved<br/>rolled back",
             "resolved → investigating<br/>it came back",
-            "<li>Alice Martin</li><li>Bob &lt;Ops&gt; &amp; Co</li>",
+            "<li>Alice Martin</li><li>Bob &lt;Ops&gt; &amp; Co</li><li>U0CAROL</li>",
         ] {
             assert!(page.contains(part), "{part}\n{page}");
         }
@@ -484,7 +489,7 @@ mod tests {
             let (incident, events) = story(&title, &note);
             let mut names = names();
             names.insert("U0BOB".into(), name);
-            let page = default_template().render(&incident, &events, &names).unwrap();
+            let page = default_template().render(&incident, &events, &[], &names).unwrap();
             prop_assert!(parse(&page).is_ok(), "{}", parse(&page).unwrap_err());
             prop_assert!(title.is_empty() || !super::title(&incident).is_empty());
         }

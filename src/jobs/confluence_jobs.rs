@@ -91,10 +91,17 @@ impl ConfluenceJobs {
             .timeline(incident.id)
             .await
             .map_err(|e| ConfluenceError::Transient(e.to_string()))?;
-        let names = self.names(incident, &timeline).await;
+        let joined = self
+            .store
+            .participants(&[incident.id])
+            .await
+            .map_err(|e| ConfluenceError::Transient(e.to_string()))?
+            .remove(&incident.id)
+            .unwrap_or_default();
+        let names = self.names(incident, &timeline, &joined).await;
         let body = self
             .template
-            .render(incident, &timeline, &names)
+            .render(incident, &timeline, &joined, &names)
             .map_err(|e| ConfluenceError::Refused(e.to_string()))?;
         match self.confluence.create_page(&title, &body).await {
             // Made by an earlier attempt whose answer was lost, or by someone else.
@@ -114,8 +121,10 @@ impl ConfluenceJobs {
         &self,
         incident: &Incident,
         timeline: &[crate::domain::Event],
+        joined: &[SlackUserId],
     ) -> HashMap<String, String> {
         let mut ids: Vec<String> = vec![incident.declared_by.to_string()];
+        ids.extend(joined.iter().map(|u| u.to_string()));
         ids.extend(incident.roles.values().map(|u| u.to_string()));
         for event in timeline {
             ids.push(event.actor.to_string());
