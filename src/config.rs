@@ -224,7 +224,7 @@ impl Settings {
                 "CONFLUENCE_API_TOKEN" => secrets.confluence_api_token = secret(),
                 "POMPIER_API_TOKEN" => secrets.api_token = secret(),
                 // Read by the command line, and by the test harness.
-                "POMPIER_CONFIG" => {}
+                "POMPIER_CONFIG" | "POMPIER_LOG_FORMAT" => {}
                 _ if name.starts_with("POMPIER_TEST_") => {}
                 _ => {
                     if let Some((_, key)) = NAMED_VARIABLES.iter().find(|(var, _)| *var == name) {

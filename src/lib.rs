@@ -94,6 +94,7 @@ pub async fn serve(
     let App { state, worker } = app;
     let settings = state.settings.clone();
     let store = state.store.clone();
+    let _alone = store.hold_alone(settings.database_url.expose())?;
     warn_missing(&settings);
     let grace = Duration::from_secs(settings.jobs.shutdown_grace_secs);
     let (stop, stopping) = watch::channel(false);

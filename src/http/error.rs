@@ -31,7 +31,9 @@ impl From<StoreError> for ApiError {
             StoreError::Rejected(_) | StoreError::Contended(_) | StoreError::Duplicate(_) => {
                 ApiError::Conflict(e.to_string())
             }
-            StoreError::Corrupt(_) | StoreError::Database(_) => ApiError::Internal(e.into()),
+            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Alone(_) => {
+                ApiError::Internal(e.into())
+            }
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum StoreError {
     Contended(IncidentId),
     #[error("unexpected value in the database: {0}")]
     Corrupt(String),
+    /// The SQLite database is another process's.
+    #[error("{0}")]
+    Alone(String),
     /// Slack delivered this again; it was acted on the first time.
     #[error("already acted on ({0})")]
     Duplicate(String),
@@ -132,6 +135,38 @@ impl Store {
             Db::Postgres(pool)
         };
         Ok(Store { db })
+    }
+
+    /// On SQLite, holds the database for this process alone: a second `pompier serve` on
+    /// the same file is refused (SQLite is for one instance; several go on PostgreSQL).
+    /// The lock lasts as long as the returned file is open. `None` on PostgreSQL.
+    pub fn hold_alone(&self, url: &str) -> Result<Option<std::fs::File>, StoreError> {
+        if !matches!(self.db, Db::Sqlite { .. }) {
+            return Ok(None);
+        }
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Ok(None);
+        }
+        let lock_path = format!("{path}.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Alone(format!("cannot open {lock_path}: {e}")))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(_) => Err(StoreError::Alone(format!(
+                "another pompier serve is using the SQLite database {path} (it holds \
+                 {lock_path}); SQLite is for one instance, several share PostgreSQL"
+            ))),
+        }
     }
 
     /// `postgres` or `sqlite`, for logs and metrics.

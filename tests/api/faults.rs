@@ -178,3 +178,22 @@ crate::on_both_backends!(
     stalled_connections_do_not_keep_pompier_from_answering,
     a_job_queued_while_workers_are_busy_runs_at_once,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_one_sqlite_file_is_refused() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let settings = crate::helpers::settings(&app.db, &app.slack.url, &[]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        pompier::run(settings.clone(), listener, std::future::pending()),
+    )
+    .await
+    .expect("refused at once, not served");
+    let err = format!("{:#}", second.unwrap_err());
+    assert!(err.contains("another pompier serve"), "{err}");
+    // Once the first stops, the file is free again.
+    let (db, slack) = app.into_parts().await;
+    let again = start(db, slack, &[]).await;
+    again.stop().await;
+}

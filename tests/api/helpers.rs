@@ -381,6 +381,13 @@ impl TestApp {
         self.shut_down().await;
     }
 
+    /// Stops this app; its database and fake Slack.
+    pub async fn into_parts(mut self) -> (TestDb, FakeSlack) {
+        self.shut_down().await;
+        let TestApp { db, slack, .. } = self;
+        (db, slack)
+    }
+
     /// Stops this app and starts another on the same database and fake Slack.
     pub async fn restart(mut self, extra: &[(&str, &str)]) -> TestApp {
         self.shut_down().await;
