@@ -21,6 +21,37 @@ use crate::slack::verify;
 /// Slack gives up after 3 s; answer before, whatever the database does.
 const REPLY_DEADLINE: Duration = Duration::from_millis(2500);
 
+/// Refused signatures logged so far this minute.
+static REFUSALS: LogGate = LogGate::new(10);
+
+/// Lets through at most `per_minute` log lines a minute.
+struct LogGate {
+    per_minute: u64,
+    window: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+}
+
+impl LogGate {
+    const fn new(per_minute: u64) -> LogGate {
+        LogGate {
+            per_minute,
+            window: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// `Some(how many were left out before)` when this line may be logged.
+    fn allow(&self, now: std::time::Instant) -> Option<u64> {
+        let mut window = self.window.lock().ok()?;
+        let (start, seen) = window.get_or_insert((now, 0));
+        if now.duration_since(*start) >= Duration::from_secs(60) {
+            let left_out = seen.saturating_sub(self.per_minute);
+            *window = Some((now, 1));
+            return Some(left_out);
+        }
+        *seen += 1;
+        (*seen <= self.per_minute).then_some(0)
+    }
+}
+
 /// A request body whose Slack signature holds.
 pub struct Verified(pub Bytes);
 
@@ -51,7 +82,11 @@ impl FromRequest<AppState> for Verified {
                 )
             })
             .map_err(|e| {
-                tracing::warn!(reason = %e, "refused a Slack request");
+                // An unsigned client must not be able to flood the log: a few lines a
+                // minute, then a count of the ones left out.
+                if let Some(left_out) = REFUSALS.allow(std::time::Instant::now()) {
+                    tracing::warn!(reason = %e, left_out, "refused a Slack request");
+                }
                 ApiError::Unauthorized(e.to_string()).into_response()
             })?;
         Ok(Verified(body))

@@ -173,6 +173,7 @@ async fn a_job_queued_while_workers_are_busy_runs_at_once(backend: Backend) {
 }
 
 crate::on_both_backends!(
+    no_secret_reaches_the_log,
     sigterm_exits_within_the_grace_time_whatever_slack_and_clients_do,
     a_job_of_a_killed_process_runs_again_within_15_s,
     stalled_connections_do_not_keep_pompier_from_answering,
@@ -196,4 +197,77 @@ async fn a_second_serve_on_one_sqlite_file_is_refused() {
     let (db, slack) = app.into_parts().await;
     let again = start(db, slack, &[]).await;
     again.stop().await;
+}
+
+/// A whole run at `debug`, every secret set: not one reaches the log.
+async fn no_secret_reaches_the_log(backend: Backend) {
+    use crate::fake_confluence::{FakeConfluence, SPACE_ID, TOKEN as CONFLUENCE_TOKEN, USER};
+    let db = TestDb::new(backend).await;
+    let slack = FakeSlack::start().await;
+    let confluence = FakeConfluence::start().await;
+    let log_path = std::env::temp_dir().join(format!("pompier-log-{}.txt", uuid::Uuid::new_v4()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let secrets = [
+        crate::fake_slack::BOT_TOKEN,
+        crate::helpers::SIGNING_SECRET,
+        crate::helpers::API_TOKEN,
+        CONFLUENCE_TOKEN,
+        "xapp-never-in-a-log",
+    ];
+    let mut server = Server::start_logging(
+        &db,
+        &slack.url,
+        &[
+            ("RUST_LOG", "debug"),
+            ("SLACK_APP_TOKEN", "xapp-never-in-a-log"),
+            ("CONFLUENCE_BASE_URL", &confluence.url),
+            ("CONFLUENCE_USER", USER),
+            ("CONFLUENCE_API_TOKEN", CONFLUENCE_TOKEN),
+            ("CONFLUENCE_SPACE_ID", SPACE_ID),
+        ],
+        log.into(),
+    )
+    .await;
+    server.slash("open sev1 Logged").await;
+    for text in ["1 investigating", "1 resolved", "1 postmortem", "1 status"] {
+        server.slash(text).await;
+    }
+    // Refused requests, and the API with and without its token.
+    let client = reqwest::Client::new();
+    let _ = client
+        .post(server.url("/slack/commands"))
+        .header("x-slack-request-timestamp", "1")
+        .header("x-slack-signature", "v0=00")
+        .body("text=open+x")
+        .send()
+        .await;
+    for token in [crate::helpers::API_TOKEN, "wrong"] {
+        let _ = client
+            .get(server.url("/api/v1/incidents/1"))
+            .bearer_auth(token)
+            .header("x-request-id", "req-42")
+            .send()
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while confluence.pages().is_empty() {
+        assert!(Instant::now() < deadline, "the page was never made");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.signal(Signal::SIGTERM);
+    server.wait(Duration::from_secs(5)).await;
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(logged.lines().count() > 20, "a debug run logs: {logged}");
+    assert!(
+        logged.contains("req-42"),
+        "the request id is on the request's lines"
+    );
+    assert!(
+        !logged.contains("\u{1b}["),
+        "no colour codes off a terminal"
+    );
+    for secret in secrets {
+        assert!(!logged.contains(secret), "{secret} in the log");
+    }
 }

@@ -29,6 +29,16 @@ impl Server {
     /// `pompier serve` on `db` against the Slack at `slack_url`, with workers on, once
     /// it answers `/healthz`.
     pub async fn start(db: &TestDb, slack_url: &str, extra: &[(&str, &str)]) -> Server {
+        Server::start_logging(db, slack_url, extra, Stdio::inherit()).await
+    }
+
+    /// Like `start`, its log written to `log`.
+    pub async fn start_logging(
+        db: &TestDb,
+        slack_url: &str,
+        extra: &[(&str, &str)],
+        log: Stdio,
+    ) -> Server {
         let port = free_port();
         let mut env: Vec<(String, String)> = vec![
             ("DATABASE_URL".into(), db.url.clone()),
@@ -50,6 +60,7 @@ impl Server {
             .env_clear()
             .envs(env)
             .stdin(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start pompier");
         let server = Server {
