@@ -2,6 +2,7 @@
 //! Slack and stalled clients, SIGKILL mid-call, hundreds of stalled connections, jobs
 //! queued while the workers are busy.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -270,4 +271,198 @@ async fn no_secret_reaches_the_log(backend: Backend) {
     for secret in secrets {
         assert!(!logged.contains(secret), "{secret} in the log");
     }
+}
+
+/// A TCP proxy to PostgreSQL that a test can cut (every connection dropped, new ones
+/// refused) and restore: a database outage without stopping the machine's server.
+struct CutProxy {
+    port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl CutProxy {
+    async fn start(upstream: &str) -> CutProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (upstream, flag, tasks) = (upstream.to_owned(), up.clone(), open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        CutProxy { port, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for task in self.open.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_under_load_loses_no_acknowledged_command() {
+    if crate::helpers::skip(Backend::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let proxy = CutProxy::start("127.0.0.1:5432").await;
+    let via_proxy = db
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let slack = FakeSlack::start().await;
+    let app = start(db, slack, &[("DATABASE_URL", &via_proxy)]).await;
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for round in 0..90 {
+        if round == 30 {
+            proxy.cut();
+            let ready = quick.get(app.url("/readyz")).send().await.unwrap();
+            assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        if round == 60 {
+            proxy.restore();
+        }
+        let started = Instant::now();
+        let body =
+            crate::helpers::command_body("U0456", "C0OPS", &format!("open Outage test {round}"));
+        let ts = crate::helpers::now_ts().to_string();
+        let sig = pompier::slack::verify::sign(
+            crate::helpers::SIGNING_SECRET.as_bytes(),
+            &ts,
+            body.as_bytes(),
+        );
+        let reply: serde_json::Value = quick
+            .post(app.url("/slack/commands"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .expect("answered within 3 s, never a hang")
+            .json()
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let text = reply["text"].as_str().unwrap_or_default().to_owned();
+        if reply["response_type"] == "in_channel" {
+            let number: i64 = text
+                .split("*#")
+                .nth(1)
+                .and_then(|t| t.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("a number in {text}"));
+            acknowledged.push((number, round));
+        } else {
+            assert_eq!(reply["response_type"], "ephemeral");
+            assert!(text.contains("database"), "a clear error: {text}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the outage was felt");
+    assert!(
+        acknowledged.iter().any(|(_, r)| *r >= 60),
+        "pompier recovered without a restart"
+    );
+    let ready = quick.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    // Every command that got a success reply is in the database.
+    for (number, round) in &acknowledged {
+        let incident = app
+            .store
+            .get(pompier::domain::IncidentId(*number))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("#{number}, acknowledged in round {round}, is lost"));
+        assert_eq!(incident.title, format!("Outage test {round}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_one_killed_mid_run_make_nothing_twice() {
+    if crate::helpers::skip(Backend::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let slack = FakeSlack::start().await;
+    // Slack is slow: the instance killed has calls in flight.
+    slack.fail("conversations.create", (0..12).map(|_| Failure::Slow(400)));
+    slack.fail("chat.postMessage", (0..12).map(|_| Failure::Slow(200)));
+    let a = Server::start(&db, &slack.url, &[]).await;
+    let b = Server::start(&db, &slack.url, &[]).await;
+    let mut numbers = Vec::new();
+    for i in 0..24 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        if i == 12 {
+            a.signal(Signal::SIGKILL);
+        }
+        let server = if i >= 12 { &b } else { server };
+        let reply = server.slash(&format!("open Two instances {i}")).await;
+        let text = reply["text"].as_str().unwrap().to_owned();
+        let number: i64 = text
+            .split("*#")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        numbers.push(number);
+    }
+    drop(a);
+    let mut unique = numbers.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        numbers.len(),
+        "incident numbers are unique: {numbers:?}"
+    );
+    // The survivor finishes the dead one's jobs: every incident gets its channel and its
+    // pinned summary, once.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while slack.pins().len() < 24 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} summaries pinned",
+            slack.pins().len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let channels = slack.channels();
+    assert_eq!(channels.len(), 24, "no duplicate channel");
+    for channel in &channels {
+        assert_eq!(
+            slack.messages_in(&channel.id).len(),
+            1,
+            "one summary in {}",
+            channel.name
+        );
+    }
+    let mut pins = slack.pins();
+    pins.sort();
+    pins.dedup();
+    assert_eq!(pins.len(), 24);
+    drop(b);
 }
