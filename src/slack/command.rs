@@ -84,7 +84,7 @@ pub fn parse_mention(word: &str) -> Result<SlackUserId, Invalid> {
 /// than the start of a title.
 fn severity_word(word: &str) -> Result<Option<Severity>, Invalid> {
     let looks_like = word.len() > 3
-        && word[..3].eq_ignore_ascii_case("sev")
+        && word.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("sev"))
         && word[3..].bytes().all(|b| b.is_ascii_digit());
     match word.parse::<Severity>() {
         Ok(sev) => Ok(Some(sev)),
@@ -344,6 +344,8 @@ mod tests {
             }
         );
         assert!(err("note a\0b").contains("control character"));
+        // Found by the property test: a multi-byte first word after `open`.
+        assert!(matches!(cmd("open &ℛhⷜ down"), Command::Declare { .. }));
         assert_eq!(
             cmd("note  DB failover &lt;b&gt;done&lt;/b&gt; "),
             Command::Note("DB failover <b>done</b>".into())

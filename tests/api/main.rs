@@ -13,6 +13,7 @@ mod confluence;
 mod dashboard;
 mod events;
 mod faults;
+mod fuzz;
 mod health;
 mod interactions;
 mod manifest;
