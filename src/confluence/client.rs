@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use crate::config::ConfluenceApi;
-use crate::slack::client::cause;
+use crate::slack::client::{cause, http_client};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfluenceError {
@@ -59,14 +59,8 @@ impl ConfluenceClient {
         parent: Option<&str>,
         timeout: Duration,
     ) -> ConfluenceClient {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5).min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("pompier/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client");
         ConfluenceClient {
-            http,
+            http: http_client(timeout),
             base: base.trim_end_matches('/').to_owned(),
             api,
             auth: match user {

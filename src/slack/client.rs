@@ -48,14 +48,20 @@ pub struct SlackClient {
     token: SecretString,
 }
 
+/// The HTTP client of an outside service: every call within `timeout`, connecting
+/// within 5 s of it.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5).min(timeout))
+        .timeout(timeout)
+        .user_agent(concat!("pompier/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client")
+}
+
 impl SlackClient {
     pub fn new(base: &str, token: SecretString, timeout: Duration) -> SlackClient {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5).min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("pompier/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client");
+        let http = http_client(timeout);
         SlackClient {
             http,
             base: base.trim_end_matches('/').to_owned(),

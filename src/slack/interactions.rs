@@ -239,10 +239,7 @@ async fn act(
 
 /// Posts `follow` to its `response_url`, ephemeral, within a few seconds, once.
 pub async fn follow_up(follow: FollowUp) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("HTTP client");
+    let client = super::client::http_client(Duration::from_secs(5));
     let body =
         json!({"response_type": "ephemeral", "replace_original": false, "text": follow.text});
     if let Err(e) = client.post(&follow.response_url).json(&body).send().await {

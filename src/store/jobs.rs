@@ -158,22 +158,7 @@ impl Store {
 
     /// Queues `jobs` for incident `id` on their own (not caused by a change).
     pub async fn queue(&self, id: IncidentId, jobs: &[Job]) -> Result<(), StoreError> {
-        let now = crate::now();
-        with_db!(self, write pool => {
-            let mut tx = pool.begin().await?;
-            if matches!(self.db, Db::Postgres(_)) {
-                // The lock its changes and finishing jobs take: see `finish_job`.
-                sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for job in jobs {
-                insert_job!(tx, id.0, job, now);
-            }
-            tx.commit().await?;
-        });
-        Ok(())
+        self.queue_once(id, &[], jobs).await.map(|_| ())
     }
 
     /// Extends `owner`'s lease on job `id` to `until`; false when the lease was lost.
@@ -397,6 +382,7 @@ impl Store {
                 }
             }
             if matches!(self.db, Db::Postgres(_)) {
+                // The lock its changes and finishing jobs take: see `finish_job`.
                 sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
                     .bind(id.0)
                     .execute(&mut *tx)
