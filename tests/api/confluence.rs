@@ -241,6 +241,37 @@ async fn confluence_down_does_not_hold_back_slack(backend: Backend) {
     );
 }
 
+async fn slack_down_does_not_hold_back_confluence(backend: Backend) {
+    let confluence = FakeConfluence::start().await;
+    let app = app_with(backend, &cloud(&confluence)).await;
+    let (id, _) = to_postmortem(&app).await;
+    // Slack goes down once the incident reached postmortem: its posts wait.
+    for method in ["chat.postMessage", "chat.update", "users.info"] {
+        app.slack.fail(
+            method,
+            (0..50).map(|_| crate::fake_slack::Failure::Status(503)),
+        );
+    }
+    app.run_pending_jobs().await;
+    app.run_jobs_at(later(60)).await;
+    assert_eq!(
+        confluence.pages().len(),
+        1,
+        "the page is drafted all the same"
+    );
+    let incident = app.incident_json(id).await;
+    assert!(incident["postmortem_url"].is_string());
+    let waiting = app
+        .store
+        .jobs_of(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.service == "slack" && j.state == "pending")
+        .count();
+    assert!(waiting > 0, "Slack's posts wait for Slack");
+}
+
 async fn without_confluence_the_channel_is_told(backend: Backend) {
     let app = app_with(backend, &[]).await;
     let (id, channel) = to_postmortem(&app).await;
@@ -282,6 +313,7 @@ crate::on_both_backends!(
     refused_credentials_are_said_in_the_channel_and_not_retried,
     confluence_down_does_not_hold_back_slack,
     without_confluence_the_channel_is_told,
+    slack_down_does_not_hold_back_confluence,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
