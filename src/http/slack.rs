@@ -53,7 +53,7 @@ impl LogGate {
 }
 
 /// A request body whose Slack signature holds.
-pub struct Verified(pub Bytes);
+pub struct Verified(pub Bytes, pub String);
 
 impl FromRequest<AppState> for Verified {
     type Rejection = Response;
@@ -89,7 +89,8 @@ impl FromRequest<AppState> for Verified {
                 }
                 ApiError::Unauthorized(e.to_string()).into_response()
             })?;
-        Ok(Verified(body))
+        let signature = header("x-slack-signature").unwrap_or_default().to_owned();
+        Ok(Verified(body, signature))
     }
 }
 
@@ -133,11 +134,33 @@ async fn read_body(
     Ok((Bytes::from(bytes), held))
 }
 
+/// Refuses a signed request seen before (a replay inside its 5-minute window), by its
+/// signature, recorded in the database so every instance knows it.
+async fn not_replayed(state: &AppState, signature: &str) -> Result<(), ApiError> {
+    match state
+        .store
+        .first_time(&format!("sig:{signature}"), crate::now())
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::Unauthorized(
+            "this signed request was already received".into(),
+        )),
+        // The database is down: the command will say so itself, which Slack shows
+        // better than an error status.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check a request for a replay");
+            Ok(())
+        }
+    }
+}
+
 /// `POST /slack/commands`.
 pub async fn run_command(
     State(state): State<AppState>,
-    Verified(body): Verified,
+    Verified(body, signature): Verified,
 ) -> Result<Response, ApiError> {
+    not_replayed(&state, &signature).await?;
     let fields: commands::CommandFields = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed slash command form: {e}")))?;
     if fields.ssl_check.as_deref() == Some("1") {
@@ -166,8 +189,9 @@ struct InteractionForm {
 /// `POST /slack/interactions`: shortcuts, modal submissions, buttons.
 pub async fn interaction(
     State(state): State<AppState>,
-    Verified(body): Verified,
+    Verified(body, signature): Verified,
 ) -> Result<Response, ApiError> {
+    not_replayed(&state, &signature).await?;
     let form: InteractionForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed interaction form: {e}")))?;
     let payload: serde_json::Value = serde_json::from_str(&form.payload)
@@ -205,7 +229,9 @@ pub async fn interaction(
 /// recognised by its id), well within Slack's 3 s; the work it asks for runs as a job.
 pub async fn event(
     State(state): State<AppState>,
-    Verified(body): Verified,
+    // Events are kept to once by their event id (Slack's retries included), not by
+    // their signature.
+    Verified(body, _): Verified,
 ) -> Result<Response, ApiError> {
     let body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed event: {e}")))?;

@@ -350,6 +350,10 @@ impl Worker {
         while !is_set(&stopped) {
             let before = crate::now()
                 - chrono::Duration::from_std(self.settings.keep_done).unwrap_or_default();
+            let window = crate::now() - chrono::Duration::minutes(10);
+            if let Err(e) = self.store.forget_signatures(window).await {
+                tracing::warn!(error = %e, "cannot forget old request signatures");
+            }
             loop {
                 match self.store.purge_done(before, PURGE_BATCH).await {
                     Ok(n) if n as i64 == PURGE_BATCH && !is_set(&stopped) => continue,

@@ -396,3 +396,32 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Records `key` as acted on at `at`; false when it already was (a replay).
+    pub async fn first_time(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let fresh = with_db!(self, write pool => {
+            sqlx::query(
+                "INSERT INTO slack_deliveries (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(fresh == 1)
+    }
+
+    /// Forgets signatures older than `before`: past Slack's 5-minute window they are
+    /// refused as stale anyway.
+    pub async fn forget_signatures(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(with_db!(self, write pool => {
+            sqlx::query("DELETE FROM slack_deliveries WHERE key LIKE 'sig:%' AND at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+}

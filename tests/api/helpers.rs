@@ -239,7 +239,11 @@ pub fn command_body(user: &str, channel: &str, text: &str) -> String {
         .append_pair("command", "/incident")
         .append_pair("text", text)
         .append_pair("response_url", "https://hooks.slack.com/commands/1/2/3")
-        .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
+        // Each command Slack sends has a trigger of its own (so its own signature).
+        .append_pair(
+            "trigger_id",
+            &format!("13345224609.738474920.{}", uuid::Uuid::new_v4().simple()),
+        )
         .finish()
 }
 

@@ -8,7 +8,9 @@ use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp};
 
 const TRIGGER: &str = "13345224609.738474920.8088930838d88f008e0";
 
-async fn interact(app: &TestApp, payload: Value) -> (StatusCode, String) {
+async fn interact(app: &TestApp, mut payload: Value) -> (StatusCode, String) {
+    // Each delivery is its own request, as Slack sends them: a new time stamp.
+    payload["action_ts"] = json!(uuid::Uuid::new_v4().to_string());
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("payload", &payload.to_string())
         .finish();
@@ -52,7 +54,13 @@ async fn the_command_alone_opens_the_modal_and_a_submission_declares_once(backen
         .into_iter()
         .find(|(m, _)| m == "views.open")
         .unwrap();
-    assert_eq!(opened.1["trigger_id"], TRIGGER);
+    assert!(
+        opened.1["trigger_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("13345224609.738474920."),
+        "the request's own trigger"
+    );
 
     // Submitted twice (a retry, a double click): one incident.
     for _ in 0..2 {
@@ -190,6 +198,34 @@ async fn the_summary_buttons_move_the_incident_and_refusals_answer_the_clicker(b
     );
 }
 
+async fn a_replayed_request_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = crate::helpers::command_body("U0456", "C0123", "open sev2 Only once");
+    let ts = crate::helpers::now_ts();
+    let first = app
+        .post_signed_as(
+            "/slack/commands",
+            body.clone(),
+            crate::helpers::SIGNING_SECRET,
+            ts,
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let again = app
+        .post_signed_as("/slack/commands", body, crate::helpers::SIGNING_SECRET, ts)
+        .await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    let reason: Value = again.json().await.unwrap();
+    assert!(
+        reason["error"]
+            .as_str()
+            .unwrap()
+            .contains("already received"),
+        "{reason}"
+    );
+    assert_eq!(app.trace_count().await.0, 1, "one incident");
+}
+
 async fn a_tampered_interaction_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let body = form_urlencoded::Serializer::new(String::new())
@@ -227,5 +263,6 @@ crate::on_both_backends!(
     a_message_shortcut_prefills_and_starts_the_timeline,
     the_summary_buttons_move_the_incident_and_refusals_answer_the_clicker,
     a_tampered_interaction_is_refused,
+    a_replayed_request_is_refused,
     without_a_bot_token_the_form_says_how_to_declare,
 );
