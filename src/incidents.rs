@@ -181,6 +181,11 @@ impl Incidents {
         Ok(())
     }
 
+    /// Records a delivery key (a request's signature); false when it was seen before.
+    pub async fn first_delivery(&self, key: &str) -> Result<bool, StoreError> {
+        self.store.first_time(key, crate::now()).await
+    }
+
     /// Incidents still being fought, newest first, at most `limit`.
     pub async fn active(&self, limit: u32) -> Result<Page, StoreError> {
         self.store

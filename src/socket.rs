@@ -145,7 +145,11 @@ async fn dispatch(state: &AppState, envelope: &Value) -> Option<Value> {
         "slash_commands" => {
             let fields: commands::CommandFields =
                 serde_json::from_value(payload.clone()).unwrap_or_default();
-            match commands::answer(&state.incidents, slack, fields, DEADLINE).await {
+            // Socket Mode envelopes are acknowledged once by their id; no signature.
+            let delivery = envelope["envelope_id"]
+                .as_str()
+                .map(|id| format!("envelope:{id}"));
+            match commands::answer(&state.incidents, slack, fields, delivery, DEADLINE).await {
                 Ok(reply) => reply.map(|r| json!(r)),
                 Err(why) => Some(json!({"response_type": "ephemeral", "text": why})),
             }

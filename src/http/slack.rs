@@ -134,42 +134,24 @@ async fn read_body(
     Ok((Bytes::from(bytes), held))
 }
 
-/// Refuses a signed request seen before (a replay inside its 5-minute window), by its
-/// signature, recorded in the database so every instance knows it.
-async fn not_replayed(state: &AppState, signature: &str) -> Result<(), ApiError> {
-    match state
-        .store
-        .first_time(&format!("sig:{signature}"), crate::now())
-        .await
-    {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::Unauthorized(
-            "this signed request was already received".into(),
-        )),
-        // The database is down: the command will say so itself, which Slack shows
-        // better than an error status.
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot check a request for a replay");
-            Ok(())
-        }
-    }
-}
-
 /// `POST /slack/commands`.
 pub async fn run_command(
     State(state): State<AppState>,
     Verified(body, signature): Verified,
 ) -> Result<Response, ApiError> {
-    not_replayed(&state, &signature).await?;
     let fields: commands::CommandFields = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed slash command form: {e}")))?;
     if fields.ssl_check.as_deref() == Some("1") {
         return Ok(().into_response());
     }
+    // A replayed declaration or note is refused by its signature (kept in the database,
+    // with the declaration itself, so every instance knows it).
+    let delivery = Some(format!("sig:{signature}"));
     let reply = commands::answer(
         &state.incidents,
         state.slack.as_ref(),
         fields,
+        delivery,
         REPLY_DEADLINE,
     )
     .await
@@ -189,9 +171,10 @@ struct InteractionForm {
 /// `POST /slack/interactions`: shortcuts, modal submissions, buttons.
 pub async fn interaction(
     State(state): State<AppState>,
-    Verified(body, signature): Verified,
+    // Interactions are kept to once by what they carry (a view id), and moves are
+    // idempotent: no signature record.
+    Verified(body, _): Verified,
 ) -> Result<Response, ApiError> {
-    not_replayed(&state, &signature).await?;
     let form: InteractionForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed interaction form: {e}")))?;
     let payload: serde_json::Value = serde_json::from_str(&form.payload)

@@ -5,9 +5,9 @@ use super::client::SlackClient;
 use super::command::{Command, Invocation, USAGE};
 use super::interactions::open_modal;
 use super::reply::{self, Reply};
-use crate::domain::{ChannelId, Rejected, SlackUserId, Status};
+use crate::domain::{ChannelId, Rejected, Severity, SlackUserId, Status};
 use crate::incidents::{Incidents, Outcome, Request};
-use crate::store::StoreError;
+use crate::store::{NewIncident, StoreError};
 
 /// Who typed the command, and where.
 pub struct Caller {
@@ -15,6 +15,9 @@ pub struct Caller {
     pub channel: Option<ChannelId>,
     /// Lets the command open a modal, within 3 s, once.
     pub trigger_id: Option<String>,
+    /// What makes this delivery unique (its signature): a replay of a command that adds
+    /// something (a declaration, a note) is refused.
+    pub delivery: Option<String>,
 }
 
 /// The fields of a slash command pompier reads (Slack sends more), from HTTP's form or
@@ -34,6 +37,7 @@ pub async fn answer(
     incidents: &Incidents,
     slack: Option<&SlackClient>,
     fields: CommandFields,
+    delivery: Option<String>,
     deadline: std::time::Duration,
 ) -> Result<Option<Reply>, String> {
     let user: SlackUserId = fields
@@ -53,6 +57,7 @@ pub async fn answer(
         user,
         channel,
         trigger_id: fields.trigger_id,
+        delivery,
     };
     Ok(
         match tokio::time::timeout(deadline, execute(incidents, invocation, &caller, slack)).await {
@@ -95,8 +100,18 @@ pub async fn execute(
                 .map(Reply::ephemeral));
         }
         Command::Declare { severity, title } => {
-            let incident = incidents.declare(title, severity, &caller.user).await?;
-            return Ok(Some(reply::declared(&incident, slack.is_some())));
+            let mut new = NewIncident::new(
+                title,
+                severity.unwrap_or(Severity::DEFAULT),
+                caller.user.clone(),
+                crate::now(),
+            );
+            new.once = caller.delivery.clone();
+            return Ok(Some(match incidents.declare_new(new).await {
+                Ok(incident) => reply::declared(&incident, slack.is_some()),
+                Err(StoreError::Duplicate(_)) => reply::replayed(),
+                Err(e) => return Err(e),
+            }));
         }
         Command::List => {
             let page = incidents.active(LIST_LIMIT).await?;
@@ -106,7 +121,14 @@ pub async fn execute(
         Command::Move { to, note } => Some(Request::Move { to, note }),
         Command::Severity(severity) => Some(Request::Severity(severity)),
         Command::Assign { role, user } => Some(Request::Assign { role, user }),
-        Command::Note(text) => Some(Request::Note(text)),
+        Command::Note(text) => {
+            if let Some(key) = &caller.delivery {
+                if !incidents.first_delivery(key).await? {
+                    return Ok(Some(reply::replayed()));
+                }
+            }
+            Some(Request::Note(text))
+        }
     };
     let Some(id) = incidents
         .find(inv.incident, caller.channel.as_ref())

@@ -115,6 +115,11 @@ pub fn postmortem_link(incident: &Incident) -> Reply {
     }
 }
 
+/// The same signed request again (a replay): nothing done twice.
+pub fn replayed() -> Reply {
+    Reply::ephemeral("This exact command was already received; it is not done twice.")
+}
+
 pub fn not_found(id: crate::domain::IncidentId) -> Reply {
     error(format!(
         "Incident #{id} does not exist; `/incident list` shows the open ones"

@@ -93,7 +93,7 @@ impl Store {
             "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
         );
-        let plain = new.once.is_none() && new.first_events.is_empty();
+        let plain = new.first_events.is_empty();
         let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
             // The jobs are one multi-row insert, so their ids follow their order.
@@ -127,10 +127,20 @@ impl Store {
                         rows.join(", ")
                     )
                 };
+                // A delivery key is recorded in the same statement: a second delivery
+                // breaks its unique key, and nothing of the statement stays.
+                let once = if new.once.is_some() {
+                    format!(
+                        ", seen AS (INSERT INTO slack_deliveries (key, at) VALUES (${}, $5))",
+                        7 + 3 * jobs.len()
+                    )
+                } else {
+                    String::new()
+                };
                 let sql = format!(
                     "WITH incident AS ({insert}), \
                      event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) \
-                               SELECT id, $5, $6, $4, $3 FROM incident){queued} \
+                               SELECT id, $5, $6, $4, $3 FROM incident){queued}{once} \
                      SELECT {INCIDENT_COLUMNS} FROM incident"
                 );
                 let mut query = sqlx::query_as(&sql)
@@ -146,7 +156,17 @@ impl Store {
                         .bind(job.kind())
                         .bind(job.to_payload());
                 }
-                query.fetch_one(pool).await?
+                if let Some(key) = &new.once {
+                    query = query.bind(key);
+                }
+                match query.fetch_one(pool).await {
+                    Err(sqlx::Error::Database(e))
+                        if e.is_unique_violation() && new.once.is_some() =>
+                    {
+                        return Err(StoreError::Duplicate(new.once.clone().unwrap_or_default()));
+                    }
+                    other => other?,
+                }
             }
             _ => with_db!(self, write pool => {
                 let mut tx = pool.begin().await?;

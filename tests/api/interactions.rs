@@ -214,16 +214,26 @@ async fn a_replayed_request_is_refused(backend: Backend) {
     let again = app
         .post_signed_as("/slack/commands", body, crate::helpers::SIGNING_SECRET, ts)
         .await;
-    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
-    let reason: Value = again.json().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let reply: Value = again.json().await.unwrap();
+    assert_eq!(reply["response_type"], "ephemeral");
     assert!(
-        reason["error"]
-            .as_str()
-            .unwrap()
-            .contains("already received"),
-        "{reason}"
+        reply["text"].as_str().unwrap().contains("already received"),
+        "{reply}"
     );
     assert_eq!(app.trace_count().await.0, 1, "one incident");
+    // A note replayed is not added twice either.
+    let note = crate::helpers::command_body("U0456", "C0123", "1 note only one");
+    for _ in 0..2 {
+        app.post_signed_as(
+            "/slack/commands",
+            note.clone(),
+            crate::helpers::SIGNING_SECRET,
+            ts,
+        )
+        .await;
+    }
+    assert_eq!(app.trace_count().await, (1, 2), "declared, and one note");
 }
 
 async fn a_tampered_interaction_is_refused(backend: Backend) {
