@@ -6,9 +6,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 
 use super::ApiError;
 use crate::app::AppState;
@@ -32,18 +30,10 @@ impl FromRequestParts<AppState> for Authorized {
                     .into(),
             ));
         };
-        let given = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or_else(|| {
-                ApiError::Unauthorized("missing `Authorization: Bearer` token".into())
-            })?;
-        if bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
+        let given = super::session::bearer(&parts.headers).ok_or_else(|| {
+            ApiError::Unauthorized("missing `Authorization: Bearer` token".into())
+        })?;
+        if super::session::is_token(expected, given) {
             Ok(Authorized)
         } else {
             Err(ApiError::Unauthorized("wrong API token".into()))

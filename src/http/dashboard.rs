@@ -71,12 +71,7 @@ impl FromRequestParts<AppState> for Viewer {
                 .into_response());
         };
         let headers = &parts.headers;
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .is_some_and(|(_, given)| session::is_token(token, given.trim()));
+        let bearer = session::bearer(headers).is_some_and(|given| session::is_token(token, given));
         let cookie = headers
             .get_all(header::COOKIE)
             .iter()

@@ -22,6 +22,16 @@ const TRIES_PER_MINUTE: u32 = 5;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The token of an `Authorization: Bearer …` header (the scheme in any case).
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Whether `given` is the API token, in constant time.
 pub fn is_token(expected: &SecretString, given: &str) -> bool {
     bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes()))
