@@ -7,6 +7,9 @@ COPY . .
 RUN cargo build --release --locked --bin pompier
 
 FROM debian:bookworm-slim
+# Debian replaces package versions with each security update, so pinning them would
+# break the build; the image takes whatever bookworm's current ones are.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \

@@ -13,7 +13,7 @@ use crate::incidents::Incidents;
 use crate::jobs::retry::Backoff;
 use crate::jobs::{ConfluenceJobs, Handlers, SlackJobs, Worker, WorkerSettings};
 use crate::metrics::Metrics;
-use crate::outbox::Effects;
+use crate::outbox::{Effects, Service};
 use crate::slack::client::SlackClient;
 use crate::store::Store;
 
@@ -28,8 +28,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// KiB that `/slack/*` bodies not yet verified may hold, all requests together.
     pub unverified_bodies: Arc<Semaphore>,
-    /// Which services can run their jobs.
-    pub services: Arc<Vec<(&'static str, bool)>>,
 }
 
 /// The state, and the job worker that serves it.
@@ -64,12 +62,21 @@ impl App {
             effects.clone(),
             jobs_queued.clone(),
         );
+        let metrics = Arc::new(Metrics::new(&[
+            (
+                Service::Slack.as_str(),
+                settings.secrets.slack_bot_token.is_some(),
+            ),
+            (Service::Confluence.as_str(), confluence.is_some()),
+        ]));
+        let confluence = confluence.map(|c| c.with_metrics(metrics.clone()));
         let slack = settings.secrets.slack_bot_token.clone().map(|token| {
             SlackClient::new(
                 &settings.slack.api_url,
                 token,
                 Duration::from_secs(settings.slack.timeout_secs),
             )
+            .with_metrics(metrics.clone())
         });
         let handlers = Handlers {
             slack: slack.clone().map(|slack| SlackJobs {
@@ -88,12 +95,6 @@ impl App {
                 names: Default::default(),
             }),
         };
-        let services = handlers
-            .services()
-            .into_iter()
-            .map(|(s, configured)| (s.as_str(), configured))
-            .collect();
-        let metrics = Arc::new(Metrics::default());
         let jobs = &settings.jobs;
         let worker = Worker::new(
             store.clone(),
@@ -119,7 +120,6 @@ impl App {
             slack,
             metrics,
             unverified_bodies: Arc::new(Semaphore::new(settings.http.unverified_body_budget_kib)),
-            services: Arc::new(services),
             settings: Arc::new(settings),
         };
         Ok(App { state, worker })

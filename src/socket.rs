@@ -62,7 +62,8 @@ pub async fn run(state: AppState, app_token: SecretString, mut stop: watch::Rece
         &state.settings.slack.api_url,
         app_token,
         Duration::from_secs(state.settings.slack.timeout_secs),
-    );
+    )
+    .with_metrics(state.metrics.clone());
     let mut backoff = Duration::from_secs(1);
     let mut socket: Option<Socket> = None;
     loop {
@@ -149,7 +150,16 @@ async fn dispatch(state: &AppState, envelope: &Value) -> Option<Value> {
             let delivery = envelope["envelope_id"]
                 .as_str()
                 .map(|id| format!("envelope:{id}"));
-            match commands::answer(&state.incidents, slack, fields, delivery, DEADLINE).await {
+            match commands::answer(
+                &state.incidents,
+                slack,
+                &state.metrics,
+                fields,
+                delivery,
+                DEADLINE,
+            )
+            .await
+            {
                 Ok(reply) => reply.map(|r| json!(r)),
                 Err(why) => Some(json!({"response_type": "ephemeral", "text": why})),
             }

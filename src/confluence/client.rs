@@ -1,7 +1,8 @@
 //! Confluence's REST API: one `reqwest` client with timeouts, the token as a secret
 //! (never in an error or a log), Cloud's v2 API or Data Center's v1.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
@@ -9,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use crate::config::ConfluenceApi;
+use crate::metrics::Metrics;
 use crate::slack::client::{cause, http_client};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +49,7 @@ pub struct ConfluenceClient {
     /// The space's id (Cloud) or key (Data Center).
     space: String,
     parent: Option<String>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl ConfluenceClient {
@@ -72,7 +75,14 @@ impl ConfluenceClient {
             },
             space: space.to_owned(),
             parent: parent.map(str::to_owned),
+            metrics: None,
         }
+    }
+
+    /// Counts and times each call in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> ConfluenceClient {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -107,7 +117,26 @@ impl ConfluenceClient {
         })
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, ConfluenceError> {
+    /// Sends `request`, counted in the metrics as `method` (what it does).
+    async fn send(
+        &self,
+        method: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, ConfluenceError> {
+        let start = Instant::now();
+        let result = self.exchange(request).await;
+        if let Some(metrics) = &self.metrics {
+            let error = result.as_ref().err().map(|e| match e {
+                ConfluenceError::RateLimited { .. } => "rate_limited",
+                ConfluenceError::Transient(_) => "transient",
+                ConfluenceError::AlreadyExists | ConfluenceError::Refused(_) => "refused",
+            });
+            metrics.call("confluence", method, start.elapsed(), error);
+        }
+        result
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Value, ConfluenceError> {
         let response = request
             .send()
             .await
@@ -169,7 +198,7 @@ impl ConfluenceClient {
                     ("type", "page"),
                 ]),
         };
-        let found = self.send(request).await?;
+        let found = self.send("find_page", request).await?;
         let base = found["_links"]["base"].as_str();
         Ok(found["results"]
             .as_array()
@@ -202,7 +231,7 @@ impl ConfluenceClient {
                     .json(&page)
             }
         };
-        let created = self.send(request).await?;
+        let created = self.send("create_page", request).await?;
         self.page(&created, None).ok_or_else(|| {
             ConfluenceError::Transient("Confluence answered without the page's id or link".into())
         })
@@ -214,7 +243,9 @@ impl ConfluenceClient {
             ConfluenceApi::Cloud => format!("/api/v2/spaces/{}", self.space),
             ConfluenceApi::Datacenter => format!("/rest/api/space/{}", self.space),
         };
-        let space = self.send(self.request(reqwest::Method::GET, &path)).await?;
+        let space = self
+            .send("read_space", self.request(reqwest::Method::GET, &path))
+            .await?;
         Ok(space["name"].as_str().unwrap_or(&self.space).to_owned())
     }
 }

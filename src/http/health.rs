@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::metrics::QueueDepth;
+use crate::metrics::{Snapshot, CONTENT_TYPE};
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -32,17 +32,20 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     }
 }
 
-/// Prometheus text format.
+/// Prometheus (OpenMetrics) text: this process's counters and what the database says
+/// now.
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let counts = state.store.job_counts().await?;
-    let queue: Vec<QueueDepth> = counts
-        .iter()
-        .map(|(service, state, count)| QueueDepth {
-            service,
-            state,
-            count: *count,
-        })
-        .collect();
-    let body = state.metrics.render(&queue, &state.services);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+    let now = crate::now();
+    let store = &state.store;
+    let (jobs, incidents, queue_lag) = tokio::try_join!(
+        store.job_counts(now),
+        store.incident_counts(),
+        store.queue_lag(now)
+    )?;
+    let body = state.metrics.render(&Snapshot {
+        jobs,
+        incidents,
+        queue_lag,
+    });
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], body))
 }

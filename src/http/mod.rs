@@ -10,10 +10,12 @@ mod session;
 mod slack;
 mod stats;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -24,6 +26,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::app::AppState;
+use crate::metrics::Metrics;
 
 /// Largest request body accepted; larger gets 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -58,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            measure,
+        ))
         // Every log line of a request carries its id: the client's `X-Request-Id`, or a
         // new one; the response gives it back.
         .layer(TraceLayer::new_for_http().make_span_with(
@@ -78,6 +85,28 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Counts and times each request by its route's pattern, never its raw path, and by a
+/// known method, so a client cannot make up new series.
+async fn measure(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    };
+    let start = Instant::now();
+    let response = next.run(request).await;
+    metrics.request(&route, method, response.status().as_u16(), start.elapsed());
+    response
 }
 
 /// Every error is JSON with a reason, the framework's own included (405, 413, a path

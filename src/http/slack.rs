@@ -150,6 +150,7 @@ pub async fn run_command(
     let reply = commands::answer(
         &state.incidents,
         state.slack.as_ref(),
+        &state.metrics,
         fields,
         delivery,
         REPLY_DEADLINE,

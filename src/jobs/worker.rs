@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::retry::{after, Backoff};
 use super::{Handlers, JobError, Run};
-use crate::metrics::Metrics;
+use crate::metrics::{JobOutcome, Metrics};
 use crate::outbox::Service;
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
 
@@ -135,14 +135,22 @@ impl Worker {
                 return Ok(true);
             }
         };
+        let (service, kind) = match &claimed.job {
+            Ok(job) => (job.service().as_str(), job.kind()),
+            Err(_) => ("unknown", "undecodable"),
+        };
+        let outcome = match &finish {
+            Finish::Done => JobOutcome::Done,
+            Finish::Retry { .. } => JobOutcome::Retried,
+            Finish::Dead { .. } => JobOutcome::Dead,
+        };
+        self.metrics.job_run(service, kind, outcome);
         match &finish {
-            Finish::Done => self.metrics.job_done(),
+            Finish::Done => {}
             Finish::Retry { error, at } => {
-                self.metrics.job_retried();
                 tracing::warn!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, next = %at, "job failed; will retry");
             }
             Finish::Dead { error } => {
-                self.metrics.job_dead();
                 tracing::error!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead (`pompier jobs retry {}` once fixed)", claimed.id);
             }
         }
@@ -277,14 +285,14 @@ impl Worker {
 
     /// Says once which services' jobs wait for settings, and how many.
     async fn say_what_waits(&self) {
-        let Ok(counts) = self.store.job_counts().await else {
+        let Ok(counts) = self.store.job_counts(crate::now()).await else {
             return;
         };
         for (service, configured) in self.handlers.services() {
             let waiting: i64 = counts
                 .iter()
-                .filter(|(s, state, _)| s == service.as_str() && state != "dead")
-                .map(|(_, _, n)| n)
+                .filter(|(s, _, state, _)| s == service.as_str() && state != "dead")
+                .map(|(_, _, _, n)| n)
                 .sum();
             if !configured && waiting > 0 {
                 tracing::warn!(

@@ -1,12 +1,15 @@
 //! Slack's Web API: one `reqwest` client with timeouts, the bot token as a secret, and
 //! Slack's `ok:false` (sent with HTTP 200) turned into an error carrying Slack's code.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlackError {
@@ -46,6 +49,7 @@ pub struct SlackClient {
     http: reqwest::Client,
     base: String,
     token: SecretString,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// The HTTP client of an outside service: every call within `timeout`, connecting
@@ -66,7 +70,14 @@ impl SlackClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             token,
+            metrics: None,
         }
+    }
+
+    /// Counts and times each call in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> SlackClient {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Calls `method` with a JSON body; the response's JSON when `ok` is true.
@@ -93,6 +104,24 @@ impl SlackClient {
     }
 
     async fn send(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, SlackError> {
+        let start = Instant::now();
+        let result = self.exchange(method, request).await;
+        if let Some(metrics) = &self.metrics {
+            let error = result.as_ref().err().map(|e| match e {
+                SlackError::RateLimited { .. } => "rate_limited",
+                SlackError::Transient(_) => "transient",
+                SlackError::Refused { .. } => "refused",
+            });
+            metrics.call("slack", method, start.elapsed(), error);
+        }
+        result
+    }
+
+    async fn exchange(
         &self,
         method: &str,
         request: reqwest::RequestBuilder,

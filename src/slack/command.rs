@@ -36,6 +36,21 @@ pub enum Command {
 }
 
 impl Command {
+    /// Its name, for metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Help => "help",
+            Command::OpenModal { .. } => "open_modal",
+            Command::Declare { .. } => "declare",
+            Command::Move { .. } => "move",
+            Command::Severity(_) => "severity",
+            Command::Assign { .. } => "assign",
+            Command::Note(_) => "note",
+            Command::Status => "status",
+            Command::List => "list",
+        }
+    }
+
     /// Commands about one incident, which need it named or found from the channel.
     pub fn needs_incident(&self) -> bool {
         matches!(

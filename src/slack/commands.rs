@@ -7,6 +7,7 @@ use super::interactions::open_modal;
 use super::reply::{self, Reply};
 use crate::domain::{ChannelId, Rejected, Severity, SlackUserId, Status};
 use crate::incidents::{Incidents, Outcome, Request};
+use crate::metrics::Metrics;
 use crate::store::{NewIncident, StoreError};
 
 /// Who typed the command, and where.
@@ -36,6 +37,7 @@ pub struct CommandFields {
 pub async fn answer(
     incidents: &Incidents,
     slack: Option<&SlackClient>,
+    metrics: &Metrics,
     fields: CommandFields,
     delivery: Option<String>,
     deadline: std::time::Duration,
@@ -50,9 +52,13 @@ pub async fn answer(
     let channel = fields.channel_id.as_deref().and_then(|c| c.parse().ok());
     let text = fields.text.unwrap_or_default();
     let invocation = match super::command::parse(&text, incidents.roles()) {
-        Err(invalid) => return Ok(Some(reply::error(invalid))),
+        Err(invalid) => {
+            metrics.command("invalid");
+            return Ok(Some(reply::error(invalid)));
+        }
         Ok(invocation) => invocation,
     };
+    metrics.command(invocation.command.name());
     let caller = Caller {
         user,
         channel,

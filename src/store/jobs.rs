@@ -261,17 +261,40 @@ impl Store {
         Ok(true)
     }
 
-    /// Unfinished jobs by service and state (`queued`, `pending`, `dead`), for metrics:
-    /// an index scan over those alone, however many finished jobs are kept.
-    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+    /// Unfinished jobs by service, kind and state (`queued`, `pending`, `running`: leased
+    /// at `now`, `dead`), for metrics: an index scan over those alone, however many
+    /// finished jobs are kept.
+    pub async fn job_counts(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
         Ok(with_db!(self, read pool => {
             sqlx::query_as(
-                "SELECT service, state, COUNT(*) FROM jobs WHERE state <> 'done' \
-                 GROUP BY service, state ORDER BY service, state",
+                "SELECT service, kind, CASE WHEN state = 'pending' AND lease_until > $1 \
+                 THEN 'running' ELSE state END AS s, COUNT(*) FROM jobs WHERE state <> 'done' \
+                 GROUP BY service, kind, s ORDER BY service, kind, s",
             )
+            .bind(now)
             .fetch_all(pool)
             .await?
         }))
+    }
+
+    /// How long the oldest job due at `now` and not running has waited (zero when none
+    /// waits): the queue's lag.
+    pub async fn queue_lag(&self, now: DateTime<Utc>) -> Result<std::time::Duration, StoreError> {
+        let oldest: Option<DateTime<Utc>> = with_db!(self, read pool => {
+            sqlx::query_scalar(
+                "SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'pending' \
+                 AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)",
+            )
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(oldest
+            .and_then(|at| (now - at).to_std().ok())
+            .unwrap_or_default())
     }
 
     /// The jobs of incident `id`, oldest first.

@@ -126,4 +126,17 @@ impl Store {
         });
         Ok(n as u64)
     }
+
+    /// Incidents by status and severity, all of them (for metrics): an index-only scan
+    /// of the statistics index on PostgreSQL.
+    pub async fn incident_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_as(
+                "SELECT status, severity, COUNT(*) FROM incidents GROUP BY status, severity \
+                 ORDER BY status, severity",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
 }

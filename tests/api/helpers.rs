@@ -350,6 +350,11 @@ impl TestApp {
         response.text().await.expect("metrics text")
     }
 
+    /// The sum of the `/metrics` series named `name` whose labels include `labels`.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        metric_in(&self.metrics().await, name, labels)
+    }
+
     pub async fn incident_json(&self, id: IncidentId) -> Value {
         self.api_get(&format!("/api/v1/incidents/{id}")).await
     }
@@ -408,4 +413,21 @@ impl TestApp {
     pub async fn run_jobs_at(&self, at: chrono::DateTime<chrono::Utc>) -> usize {
         self.worker.drain(at).await.unwrap()
     }
+}
+
+/// The sum of the series named `name` in the metrics text `text` whose labels include
+/// `labels`.
+pub fn metric_in(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, rest) = series.split_once('{').unwrap_or((series, "}"));
+            let wanted = series_name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            wanted.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
 }

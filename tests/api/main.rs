@@ -17,6 +17,7 @@ mod fuzz;
 mod health;
 mod interactions;
 mod manifest;
+mod metrics;
 mod signature;
 mod slack_client;
 mod slack_jobs;

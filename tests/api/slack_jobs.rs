@@ -422,11 +422,12 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
         .as_deref()
         .unwrap()
         .contains("restricted_action"));
-    let metrics = app.metrics().await;
-    assert!(
-        metrics.contains("pompier_jobs{service=\"slack\",state=\"dead\"} 1"),
-        "{metrics}"
-    );
+    let dead = [
+        ("service", "slack"),
+        ("kind", "create_channel"),
+        ("state", "dead"),
+    ];
+    assert_eq!(app.metric("pompier_jobs", &dead).await, 1.0);
     // What needs the channel waits, and so does a later change: nothing fails for it.
     app.slash(&format!("{id} note still here")).await;
     app.run_jobs_at(later(3600)).await;
@@ -468,13 +469,15 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
         .collect();
     assert!(texts[1].contains("still here"), "{texts:?}");
     // The server's own counters saw the runs of its worker.
-    let metrics = app.metrics().await;
-    for line in [
-        "pompier_job_runs_total{outcome=\"done\"} 5",
-        "pompier_job_runs_total{outcome=\"dead\"} 1",
-    ] {
-        assert!(metrics.contains(line), "{line} in {metrics}");
-    }
+    let runs = |outcome| [("service", "slack"), ("outcome", outcome)];
+    assert_eq!(
+        app.metric("pompier_job_runs_total", &runs("done")).await,
+        5.0
+    );
+    assert_eq!(
+        app.metric("pompier_job_runs_total", &runs("dead")).await,
+        1.0
+    );
 }
 
 async fn a_long_slack_outage_loses_nothing(backend: Backend) {
@@ -515,19 +518,18 @@ async fn a_job_failing_for_now_dies_only_past_the_retry_horizon(backend: Backend
         error.contains("500") && error.contains("retry_horizon"),
         "{error}"
     );
-    let metrics = app.metrics().await;
-    assert!(
-        metrics.contains("pompier_jobs{service=\"slack\",state=\"dead\"} 1"),
-        "{metrics}"
-    );
+    let dead = [
+        ("service", "slack"),
+        ("kind", "create_channel"),
+        ("state", "dead"),
+    ];
+    assert_eq!(app.metric("pompier_jobs", &dead).await, 1.0);
 }
 
 async fn without_a_bot_token_jobs_wait_until_one_is_set(backend: Backend) {
     let app = spawn_app_with(backend, &[("SLACK_BOT_TOKEN", "")]).await;
-    assert!(app
-        .metrics()
-        .await
-        .contains("pompier_service_configured{service=\"slack\"} 0"));
+    let slack = [("service", "slack")];
+    assert_eq!(app.metric("pompier_service_configured", &slack).await, 0.0);
     let reply = app.slash("open No token yet").await;
     assert!(
         reply["text"]

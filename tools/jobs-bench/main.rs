@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         jobs += ran??;
     }
     let wall = started.elapsed();
-    let counts = store.job_counts().await?;
+    let counts = store.job_counts(pompier::now()).await?;
     println!(
         "backend={} incidents={} concurrency={} jobs={jobs} wall={:.2}s throughput={:.0} jobs/s queue={counts:?}",
         store.backend(),
