@@ -1,10 +1,16 @@
-//! pompier-load: sends signed `/incident open …` commands to a running pompier at a
-//! given concurrency and prints throughput and latency percentiles.
+//! pompier-load: sends signed requests to a running pompier at a given concurrency (or
+//! a fixed rate) and prints throughput and latency percentiles.
 //!
 //!   pompier-load --url http://127.0.0.1:8080 --secret "$SLACK_SIGNING_SECRET" \
 //!                --concurrency 32 --requests 20000
 //!
-//! Bounded: it sends `--requests` commands (after `--warmup` ones) and stops.
+//! By default every request declares an incident (`/incident open …`). With `--mix`, the
+//! requests are a realistic mix over `--incidents` incidents declared first: of every 20,
+//! 4 declarations, 3 status changes, 4 notes, 3 `status`, 2 `list`, 2 button clicks on
+//! the summary (a move or a severity) and 2 events (a member joining an incident's
+//! channel).
+//!
+//! Bounded: it sends `--requests` requests (after `--warmup` ones) and stops.
 
 #[path = "../fake_slack.rs"]
 mod fake_slack;
@@ -41,6 +47,18 @@ struct Args {
     /// Slash-command text; `{n}` becomes the request number.
     #[arg(long, default_value = "open sev2 Load test incident {n}")]
     text: String,
+    /// Send the realistic mix instead of declarations only.
+    #[arg(long)]
+    mix: bool,
+    /// With --mix: how many incidents are declared first and then worked on.
+    #[arg(long, default_value_t = 200)]
+    incidents: usize,
+    /// With --mix: the server's POMPIER_API_TOKEN, to read the incidents' channels.
+    #[arg(long, env = "POMPIER_API_TOKEN", default_value = "")]
+    api_token: String,
+    /// With --mix: where button clicks say Slack's `response_url` is (the fake Slack).
+    #[arg(long, default_value = "http://127.0.0.1:9/api/response")]
+    response_url: String,
     /// Instead of sending load: serve a fake Slack Web API on this loopback address
     /// (`SLACK_API_URL=http://ADDR/api`) that answers every call with success, until
     /// killed.
@@ -51,10 +69,10 @@ struct Args {
     fake_slack_delay_ms: u64,
 }
 
-fn body(text: &str) -> String {
+fn command_body(text: &str, channel: &str) -> String {
     form_urlencoded::Serializer::new(String::new())
         .append_pair("team_id", "T0LOAD")
-        .append_pair("channel_id", "C0LOAD")
+        .append_pair("channel_id", channel)
         .append_pair("user_id", "U0LOAD")
         .append_pair("command", "/incident")
         .append_pair("text", text)
@@ -63,37 +81,172 @@ fn body(text: &str) -> String {
         .finish()
 }
 
+/// The incidents the mix works on: (number, channel id).
+type Targets = Vec<(i64, String)>;
+
+/// One request: its route, content type and body, and what a success looks like.
+struct Call {
+    route: &'static str,
+    form: bool,
+    body: String,
+    /// A slash command's reply must be JSON; a declaration's in the channel.
+    expect: Expect,
+}
+
+enum Expect {
+    Declared,
+    Reply,
+    Ok,
+}
+
+/// Request `n` of the run: a declaration, or with `--mix` the `n`-th of the mix.
+fn call(args: &Args, targets: &Targets, n: usize) -> Call {
+    let declare = || Call {
+        route: "/slack/commands",
+        form: true,
+        body: command_body(&args.text.replace("{n}", &n.to_string()), "C0LOAD"),
+        expect: Expect::Declared,
+    };
+    if !args.mix || targets.is_empty() {
+        return declare();
+    }
+    // Spread over the incidents so concurrent requests rarely touch the same one.
+    let (id, channel) = &targets[(n / 20 * 7 + n) % targets.len()];
+    let slash = |text: String, channel: &str| Call {
+        route: "/slack/commands",
+        form: true,
+        body: command_body(&text, channel),
+        expect: Expect::Reply,
+    };
+    let flip = (n / 20) % 2 == 0;
+    match n % 20 {
+        0..=3 => declare(),
+        4..=6 => {
+            let to = if flip { "investigating" } else { "mitigated" };
+            slash(format!("{id} {to}"), "C0LOAD")
+        }
+        7..=10 => slash(format!("note load note {n}"), channel),
+        11..=13 => slash("status".into(), channel),
+        14..=15 => slash("list".into(), "C0LOAD"),
+        16..=17 => {
+            let action = if n % 20 == 16 {
+                let to = if flip { "mitigated" } else { "investigating" };
+                serde_json::json!({"type": "button", "action_id": "move", "value": format!("{id}:{to}")})
+            } else {
+                let sev = if flip { "SEV3" } else { "SEV2" };
+                serde_json::json!({"type": "static_select", "action_id": "severity",
+                                   "selected_option": {"value": format!("{id}:{sev}")}})
+            };
+            let payload = serde_json::json!({
+                "type": "block_actions", "trigger_id": format!("{n}.1.2"),
+                "user": {"id": "U0CLICK"}, "channel": {"id": channel},
+                "response_url": args.response_url, "actions": [action],
+            });
+            Call {
+                route: "/slack/interactions",
+                form: true,
+                body: form_urlencoded::Serializer::new(String::new())
+                    .append_pair("payload", &payload.to_string())
+                    .finish(),
+                expect: Expect::Ok,
+            }
+        }
+        _ => Call {
+            route: "/slack/events",
+            form: false,
+            body: serde_json::json!({
+                "type": "event_callback", "event_id": format!("EvLOAD{n}"), "team_id": "T0LOAD",
+                "event": {"type": "member_joined_channel", "user": format!("U0J{:03}", n % 500),
+                          "channel": channel},
+            })
+            .to_string(),
+            expect: Expect::Ok,
+        },
+    }
+}
+
 async fn send(
     client: &reqwest::Client,
     args: &Args,
+    targets: &Targets,
     n: usize,
     start: Instant,
 ) -> Result<Duration, String> {
-    let body = body(&args.text.replace("{n}", &n.to_string()));
+    let call = call(args, targets, n);
     let ts = chrono::Utc::now().timestamp().to_string();
-    let signature = pompier::slack::verify::sign(args.secret.as_bytes(), &ts, body.as_bytes());
+    let signature =
+        pompier::slack::verify::sign(args.secret.as_bytes(), &ts, call.body.as_bytes());
+    let content_type = if call.form {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
     let response = client
-        .post(format!("{}/slack/commands", args.url))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .post(format!("{}{}", args.url, call.route))
+        .header("content-type", content_type)
         .header("x-slack-request-timestamp", ts)
         .header("x-slack-signature", signature)
-        .body(body)
+        .body(call.body)
         .send()
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status();
-    let reply: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    let text = response.text().await.map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();
-    if !status.is_success() || reply["response_type"] != "in_channel" {
-        return Err(format!("HTTP {status}: {reply}"));
+    if !status.is_success() {
+        return Err(format!("{} HTTP {status}: {text}", call.route));
+    }
+    match call.expect {
+        Expect::Ok => {}
+        Expect::Reply | Expect::Declared => {
+            let reply: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: {e}: {text}", call.route))?;
+            if matches!(call.expect, Expect::Declared) && reply["response_type"] != "in_channel" {
+                return Err(format!("not declared: {reply}"));
+            }
+        }
     }
     Ok(elapsed)
+}
+
+/// The incidents the mix works on: the newest `count`, once each has its channel.
+async fn targets(client: &reqwest::Client, args: &Args) -> Result<Targets, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page: serde_json::Value = client
+            .get(format!("{}/api/v1/incidents?limit=500", args.url))
+            .bearer_auth(&args.api_token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let all = page["incidents"].as_array().cloned().unwrap_or_default();
+        let ready: Targets = all
+            .iter()
+            .take(args.incidents)
+            .filter_map(|i| Some((i["id"].as_i64()?, i["channel_id"].as_str()?.to_owned())))
+            .collect();
+        if ready.len() >= args.incidents.min(all.len()) && !ready.is_empty() {
+            return Ok(ready);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "only {} of {} incidents have a channel after 30 s: are the workers on?",
+                ready.len(),
+                args.incidents
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Sends `count` requests numbered from `first`, `concurrency` at a time.
 async fn run(
     client: &reqwest::Client,
     args: &Arc<Args>,
+    targets: &Arc<Targets>,
     first: usize,
     count: usize,
 ) -> (Vec<Duration>, Vec<String>) {
@@ -102,6 +255,7 @@ async fn run(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
         let (client, args, next) = (client.clone(), args.clone(), next.clone());
+        let targets = targets.clone();
         workers.spawn(async move {
             let (mut times, mut errors) = (Vec::new(), Vec::new());
             loop {
@@ -116,7 +270,7 @@ async fn run(
                 } else {
                     Instant::now()
                 };
-                match send(&client, &args, first + i, start).await {
+                match send(&client, &args, &targets, first + i, start).await {
                     Ok(t) => times.push(t),
                     Err(e) => errors.push(e),
                 }
@@ -164,18 +318,37 @@ async fn main() {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("HTTP client");
-    let (_, warm_errors) = run(&client, &args, 0, args.warmup).await;
+    let no_targets = Arc::new(Targets::new());
+    // The mix's incidents are declared first, with the warm-up.
+    let warmup = if args.mix {
+        args.warmup.max(args.incidents)
+    } else {
+        args.warmup
+    };
+    let (_, warm_errors) = run(&client, &args, &no_targets, 0, warmup).await;
     if let Some(e) = warm_errors.first() {
         eprintln!("warm-up failed: {e}");
         std::process::exit(1);
     }
+    let targets = if args.mix {
+        match targets(&client, &args).await {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        no_targets
+    };
     let start = Instant::now();
-    let (mut times, errors) = run(&client, &args, args.warmup, args.requests).await;
+    let (mut times, errors) = run(&client, &args, &targets, warmup, args.requests).await;
     let wall = start.elapsed();
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "requests={} concurrency={} rate={} errors={} wall={:.2}s throughput={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        "{} requests={} concurrency={} rate={} errors={} wall={:.2}s throughput={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        if args.mix { "mix" } else { "declarations" },
         times.len(),
         args.concurrency,
         if args.rate > 0.0 { format!("{}/s", args.rate) } else { "max".into() },
