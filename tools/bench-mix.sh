@@ -68,7 +68,7 @@ SELECT incident_id, role, user_id FROM incident_roles WHERE incident_id = :id OR
 $read_incident
 BEGIN;
 UPDATE incidents SET status = status, version = version + 1 WHERE id = :id AND version = version;
-INSERT INTO events (incident_id, at, kind, actor, to_value) VALUES (:id, now(), '$1', 'U0LOAD', 'x');
+INSERT INTO events (incident_id, at, kind, actor, to_value) VALUES (:id, now(), '$1', 'U0PGBENCH', 'x');
 $(job :id post_event)
 SQL
     if [ "$1" != note ]; then
@@ -80,10 +80,10 @@ SQL
   jobs_declare() { for k in create_channel invite set_topic post_summary; do echo "((SELECT id FROM incident), 'bench', '$k', '{\"kind\":\"$k\"}', '$([ $k = create_channel ] && echo pending || echo queued)', now(), now())"; done | paste -sd, -; }
   cat > "$dir/declare.sql" <<SQL
 \set n random(1, 1000000000)
-WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at) VALUES ('pgbench incident ' || :n, 'SEV2', 'open', 'U0LOAD', now()) RETURNING $cols), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'U0LOAD', 'open' FROM incident), sig AS (INSERT INTO slack_deliveries (key, at) VALUES ('sig:pgbench' || random(), now())), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(jobs_declare)) SELECT * FROM incident;
+WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at) VALUES ('pgbench incident ' || :n, 'SEV2', 'open', 'U0PGBENCH', now()) RETURNING $cols), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'U0PGBENCH', 'open' FROM incident), sig AS (INSERT INTO slack_deliveries (key, at) VALUES ('sig-pgbench' || random(), now())), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(jobs_declare)) SELECT * FROM incident;
 SQL
   { echo "$pick"; change status; } > "$dir/move.sql"
-  { echo "$pick"; echo "$by_channel"; echo "INSERT INTO slack_deliveries (key, at) VALUES ('sig:pgbench' || random(), now()) ON CONFLICT (key) DO NOTHING;"; change note; } > "$dir/note.sql"
+  { echo "$pick"; echo "$by_channel"; echo "INSERT INTO slack_deliveries (key, at) VALUES ('sig-pgbench' || random(), now()) ON CONFLICT (key) DO NOTHING;"; change note; } > "$dir/note.sql"
   { echo "$pick"; echo "$by_channel"; echo "$read_incident"; } > "$dir/status.sql"
   cat > "$dir/list.sql" <<SQL
 SELECT $cols FROM incidents WHERE 1 = 1 AND status IN ('open', 'investigating', 'mitigated') ORDER BY opened_at DESC, id DESC LIMIT 21;
@@ -116,6 +116,11 @@ fi
 
 echo "== 2. mix at saturation, $concurrency in flight =="
 load --concurrency "$concurrency" --requests "$requests" | tee /tmp/pompier-mix-sat.$$
+if [ "$backend" = postgres ]; then
+  # What the mix did: real changes, not "already so" answers.
+  echo "pompier's timeline events by kind: $(psql -qAt -h 127.0.0.1 -U postgres -d "$db" -F= -R' ' \
+    -c "SELECT kind, COUNT(*) FROM events WHERE incident_id IN (SELECT id FROM incidents WHERE declared_by = 'U0LOAD') AND actor <> 'U0PGBENCH' GROUP BY kind ORDER BY kind")"
+fi
 if [ "$backend" = postgres ]; then
   ours=$(sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p' /tmp/pompier-mix-sat.$$)
   for mode in simple extended; do

@@ -15,7 +15,7 @@
 #[path = "../fake_slack.rs"]
 mod fake_slack;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,8 +81,43 @@ fn command_body(text: &str, channel: &str) -> String {
         .finish()
 }
 
-/// The incidents the mix works on: (number, channel id).
-type Targets = Vec<(i64, String)>;
+/// The incidents the mix works on: (number, channel id), and for each which way its next
+/// move and severity change go, so that each is a real change (not "already so").
+#[derive(Default)]
+struct Targets {
+    incidents: Vec<(i64, String)>,
+    moved: Vec<AtomicBool>,
+    raised: Vec<AtomicBool>,
+}
+
+impl Targets {
+    fn new(incidents: Vec<(i64, String)>) -> Targets {
+        let flags = || incidents.iter().map(|_| AtomicBool::new(false)).collect();
+        Targets {
+            moved: flags(),
+            raised: flags(),
+            incidents,
+        }
+    }
+
+    /// The next status for incident `i`: investigating and mitigated in turn.
+    fn next_status(&self, i: usize) -> &'static str {
+        if self.moved[i].fetch_xor(true, Ordering::Relaxed) {
+            "mitigated"
+        } else {
+            "investigating"
+        }
+    }
+
+    /// The next severity for incident `i`: SEV3 and SEV2 in turn.
+    fn next_severity(&self, i: usize) -> &'static str {
+        if self.raised[i].fetch_xor(true, Ordering::Relaxed) {
+            "SEV2"
+        } else {
+            "SEV3"
+        }
+    }
+}
 
 /// One request: its route, content type and body, and what a success looks like.
 struct Call {
@@ -107,33 +142,30 @@ fn call(args: &Args, targets: &Targets, n: usize) -> Call {
         body: command_body(&args.text.replace("{n}", &n.to_string()), "C0LOAD"),
         expect: Expect::Declared,
     };
-    if !args.mix || targets.is_empty() {
+    if !args.mix || targets.incidents.is_empty() {
         return declare();
     }
     // Spread over the incidents so concurrent requests rarely touch the same one.
-    let (id, channel) = &targets[(n / 20 * 7 + n) % targets.len()];
+    let i = (n / 20 * 7 + n) % targets.incidents.len();
+    let (id, channel) = &targets.incidents[i];
     let slash = |text: String, channel: &str| Call {
         route: "/slack/commands",
         form: true,
         body: command_body(&text, channel),
         expect: Expect::Reply,
     };
-    let flip = (n / 20) % 2 == 0;
     match n % 20 {
         0..=3 => declare(),
-        4..=6 => {
-            let to = if flip { "investigating" } else { "mitigated" };
-            slash(format!("{id} {to}"), "C0LOAD")
-        }
+        4..=6 => slash(format!("{id} {}", targets.next_status(i)), "C0LOAD"),
         7..=10 => slash(format!("note load note {n}"), channel),
         11..=13 => slash("status".into(), channel),
         14..=15 => slash("list".into(), "C0LOAD"),
         16..=17 => {
             let action = if n % 20 == 16 {
-                let to = if flip { "mitigated" } else { "investigating" };
+                let to = targets.next_status(i);
                 serde_json::json!({"type": "button", "action_id": "move", "value": format!("{id}:{to}")})
             } else {
-                let sev = if flip { "SEV3" } else { "SEV2" };
+                let sev = targets.next_severity(i);
                 serde_json::json!({"type": "static_select", "action_id": "severity",
                                    "selected_option": {"value": format!("{id}:{sev}")}})
             };
@@ -174,8 +206,7 @@ async fn send(
 ) -> Result<Duration, String> {
     let call = call(args, targets, n);
     let ts = chrono::Utc::now().timestamp().to_string();
-    let signature =
-        pompier::slack::verify::sign(args.secret.as_bytes(), &ts, call.body.as_bytes());
+    let signature = pompier::slack::verify::sign(args.secret.as_bytes(), &ts, call.body.as_bytes());
     let content_type = if call.form {
         "application/x-www-form-urlencoded"
     } else {
@@ -199,8 +230,8 @@ async fn send(
     match call.expect {
         Expect::Ok => {}
         Expect::Reply | Expect::Declared => {
-            let reply: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: {e}: {text}", call.route))?;
+            let reply: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}: {text}", call.route))?;
             if matches!(call.expect, Expect::Declared) && reply["response_type"] != "in_channel" {
                 return Err(format!("not declared: {reply}"));
             }
@@ -223,13 +254,13 @@ async fn targets(client: &reqwest::Client, args: &Args) -> Result<Targets, Strin
             .await
             .map_err(|e| e.to_string())?;
         let all = page["incidents"].as_array().cloned().unwrap_or_default();
-        let ready: Targets = all
+        let ready: Vec<(i64, String)> = all
             .iter()
             .take(args.incidents)
             .filter_map(|i| Some((i["id"].as_i64()?, i["channel_id"].as_str()?.to_owned())))
             .collect();
         if ready.len() >= args.incidents.min(all.len()) && !ready.is_empty() {
-            return Ok(ready);
+            return Ok(Targets::new(ready));
         }
         if Instant::now() > deadline {
             return Err(format!(
@@ -318,7 +349,7 @@ async fn main() {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("HTTP client");
-    let no_targets = Arc::new(Targets::new());
+    let no_targets = Arc::new(Targets::default());
     // The mix's incidents are declared first, with the warm-up.
     let warmup = if args.mix {
         args.warmup.max(args.incidents)
