@@ -598,11 +598,15 @@ async fn finished_jobs_are_deleted_after_their_retention(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The queue's gauges count unfinished jobs only: the same before and after.
+    // (Series come in no set order.)
     let gauges = |m: &str| -> Vec<String> {
-        m.lines()
+        let mut lines: Vec<String> = m
+            .lines()
             .filter(|l| l.starts_with("pompier_jobs{"))
             .map(str::to_owned)
-            .collect()
+            .collect();
+        lines.sort();
+        lines
     };
     assert_eq!(gauges(&before), gauges(&app.metrics().await));
     app.stop().await;
