@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::domain::{
-    Change, ChannelId, Incident, IncidentId, Policy, Rejected, RoleName, Severity, SlackUserId,
-    Status,
+    Change, ChannelId, Gameday, Incident, IncidentId, Policy, Rejected, RoleName, Severity,
+    SlackUserId, Status,
 };
 use crate::outbox::Effects;
 use crate::store::{Filter, NewIncident, Page, Store, StoreError};
@@ -89,7 +89,8 @@ impl Incidents {
     /// Declares `new` (with its delivery key and first events, if any); a delivery
     /// already acted on is `StoreError::Duplicate`.
     pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
-        let incident = self.store.declare(new, &self.effects.on_declare()).await?;
+        let jobs = self.effects.on_declare(new.drill.is_some());
+        let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
         Ok(incident)
     }
@@ -184,6 +185,22 @@ impl Incidents {
     /// Records a delivery key (a request's signature); false when it was seen before.
     pub async fn first_delivery(&self, key: &str) -> Result<bool, StoreError> {
         self.store.first_time(key, crate::now()).await
+    }
+
+    /// Starts game day `name`; `None` when one runs already.
+    pub async fn start_gameday(
+        &self,
+        name: &str,
+        by: &SlackUserId,
+    ) -> Result<Option<Gameday>, StoreError> {
+        self.store
+            .start_gameday(name, by.as_str(), crate::now())
+            .await
+    }
+
+    /// Ends the running game day, if one runs.
+    pub async fn end_gameday(&self) -> Result<Option<Gameday>, StoreError> {
+        self.store.end_gameday(crate::now()).await
     }
 
     /// Incidents still being fought, newest first, at most `limit`.

@@ -139,14 +139,15 @@ pub const NO_CONFLUENCE: &str = ":memo: No postmortem page was drafted: Confluen
 impl Effects {
     /// A new incident: its channel, people in, topic, pinned summary, announcement, in
     /// that order, all queued at once so later changes' jobs come after them.
-    pub fn on_declare(&self) -> Vec<Job> {
+    pub fn on_declare(&self, drill: bool) -> Vec<Job> {
         let mut jobs = vec![
             Job::CreateChannel,
             Job::Invite { users: vec![] },
             Job::SetTopic,
             Job::PostSummary,
         ];
-        if self.announce {
+        // Drills are not announced: the room playing knows, the company need not.
+        if self.announce && !drill {
             jobs.push(Job::AnnounceDeclared);
         }
         jobs
@@ -168,7 +169,10 @@ impl Effects {
         if event.kind != EventKind::Note {
             jobs.push(Job::UpdateSummary);
         }
-        if self.announce && matches!(event.kind, EventKind::Status | EventKind::Severity) {
+        if self.announce
+            && change.after.drill.is_none()
+            && matches!(event.kind, EventKind::Status | EventKind::Severity)
+        {
             jobs.push(Job::AnnounceEvent {
                 event: event.clone(),
             });
@@ -210,6 +214,7 @@ mod tests {
             postmortem_url: None,
             summary_ts: None,
             version: 0,
+            drill: None,
         }
     }
 
@@ -225,7 +230,7 @@ mod tests {
             postmortem_pages: true,
         };
         assert_eq!(
-            kinds(&e.on_declare()),
+            kinds(&e.on_declare(false)),
             [
                 "create_channel",
                 "invite",
@@ -234,7 +239,7 @@ mod tests {
                 "announce_declared"
             ]
         );
-        assert_eq!(Effects::default().on_declare().len(), 4);
+        assert_eq!(Effects::default().on_declare(false).len(), 4);
     }
 
     #[test]
@@ -312,7 +317,7 @@ mod tests {
         for job in all
             .on_change(&change)
             .into_iter()
-            .chain(Effects::default().on_declare())
+            .chain(Effects::default().on_declare(false))
         {
             let back: Job = serde_json::from_str(&job.to_payload()).unwrap();
             assert_eq!(back, job);

@@ -79,7 +79,8 @@ impl Template {
 /// `Postmortem #42: Checkout returns 500`, as people read it, within Confluence's limit.
 pub fn title(incident: &Incident) -> String {
     let title = format!(
-        "Postmortem #{}: {}",
+        "Postmortem {}#{}: {}",
+        incident.label(),
         incident.id,
         xml_safe(&plain_with(&incident.title, |_| None))
     );
@@ -311,6 +312,7 @@ fn sample() -> Incident {
         postmortem_url: None,
         summary_ts: None,
         version: 0,
+        drill: None,
     }
 }
 
@@ -340,6 +342,7 @@ mod tests {
             postmortem_url: None,
             summary_ts: None,
             version: 0,
+            drill: None,
         };
         let mut events = vec![Event {
             at: t0,

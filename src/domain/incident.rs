@@ -91,6 +91,28 @@ pub struct Incident {
     pub summary_ts: Option<String>,
     /// Bumped by every stored change; writers compare-and-set on it.
     pub version: i64,
+    /// Set when the incident is a drill: declared to train, out of the statistics.
+    pub drill: Option<super::Drill>,
+}
+
+impl Incident {
+    /// `DRILL ` for a drill, else nothing: what every message and page puts first.
+    pub fn label(&self) -> &'static str {
+        if self.drill.is_some() {
+            "DRILL "
+        } else {
+            ""
+        }
+    }
+
+    /// What its channel's name starts with: `inc`, or `drill` for a drill.
+    pub fn channel_prefix(&self) -> &'static str {
+        if self.drill.is_some() {
+            "drill"
+        } else {
+            "inc"
+        }
+    }
 }
 
 /// A change decided on an incident: its state afterwards and the event that records it.
@@ -340,6 +362,7 @@ mod tests {
             postmortem_url: None,
             summary_ts: None,
             version: 0,
+            drill: None,
         }
     }
 

@@ -3,12 +3,14 @@
 //! Everything past the HTTP and Slack edges speaks in these types; the store persists
 //! them and the edges parse into them.
 
+pub mod gameday;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
 pub mod severity;
 pub mod stats;
 
+pub use gameday::{Drill, Gameday, Team};
 pub use ids::{ChannelId, IncidentId, RoleName, SlackUserId};
 pub use incident::{Change, Event, EventKind, Incident, Milestones, Rejected};
 pub use lifecycle::{Policy, Refused, Status, Transition};

@@ -57,6 +57,13 @@ pub struct IncidentJson {
     postmortem_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
     postmortem_url: Option<String>,
+    /// A drill, declared to train.
+    drill: bool,
+    /// A drill's team and game day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gameday_id: Option<i64>,
     /// People who joined the incident's channel (one incident's JSON only).
     #[serde(skip_serializing_if = "Option::is_none")]
     participants: Option<Vec<String>>,
@@ -86,6 +93,9 @@ impl IncidentJson {
             postmortem_at: m.postmortem_at,
             closed_at: m.closed_at,
             postmortem_url: i.postmortem_url,
+            drill: i.drill.is_some(),
+            team: i.drill.as_ref().map(|d| d.team.to_string()),
+            gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
@@ -159,6 +169,17 @@ where
     Ok(())
 }
 
+/// `true` or `false` (also `1`/`0`).
+pub fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "`{name}` is `true` or `false`"
+        ))),
+    }
+}
+
 pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
     let mut filter = Filter {
         limit: DEFAULT_LIMIT,
@@ -176,6 +197,7 @@ pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
                 })?;
                 filter.limit = limit.min(MAX_LIMIT);
             }
+            "include_drills" => filter.drills = parse_flag("include_drills", &value)?,
             "cursor" => {
                 filter.after = Some(Cursor::decode(&value).ok_or_else(|| {
                     ApiError::BadRequest("`cursor` is not a `next_cursor` this API gave".into())

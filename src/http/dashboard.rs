@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::charts;
 use super::session;
-use super::stats::compute;
+use super::stats::{compute, Range as Asked};
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::{EventKind, IncidentId, Severity, Status};
@@ -41,6 +41,11 @@ fn pages() -> &'static Environment<'static> {
                 "incident.html",
                 include_str!("../../templates/incident.html"),
             ),
+            ("gameday.html", include_str!("../../templates/gameday.html")),
+            (
+                "gameday_board.html",
+                include_str!("../../templates/gameday_board.html"),
+            ),
         ] {
             env.add_template(name, source).expect("a page template");
         }
@@ -48,7 +53,7 @@ fn pages() -> &'static Environment<'static> {
     })
 }
 
-fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
+pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
     pages()
         .get_template(name)
         .and_then(|t| t.render(ctx))
@@ -178,7 +183,7 @@ pub async fn logout() -> Response {
         .into_response()
 }
 
-fn at(t: DateTime<Utc>) -> String {
+pub(super) fn at(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
@@ -232,7 +237,9 @@ pub async fn dashboard(
     RawQuery(query): RawQuery,
 ) -> Result<Html<String>, ApiError> {
     let (from, to, preset) = range(query.as_deref())?;
-    let stats = compute(&state.store, from, to).await?;
+    // Drills stay out of the dashboard: the game day's scoreboard shows them.
+    let drills = false;
+    let stats = compute(&state.store, Asked { from, to, drills }).await?;
     let recent = state
         .store
         .list(&Filter {

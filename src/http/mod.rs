@@ -4,6 +4,7 @@ mod api;
 mod charts;
 mod dashboard;
 mod error;
+mod gamedays;
 mod health;
 pub mod server;
 mod session;
@@ -44,6 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(api::get_incident))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))
         .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/gamedays", get(gamedays::list))
+        .route("/api/v1/gamedays/{id}", get(gamedays::one))
+        .route("/gameday/{id}", get(gamedays::page))
+        .route("/gameday/{id}/stream", get(gamedays::stream))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/incidents/{id}", get(dashboard::incident))
         .route(

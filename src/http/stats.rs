@@ -8,7 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::stream;
 
-use super::api::{parse_filter, parse_time, Authorized};
+use super::api::{parse_filter, parse_flag, parse_time, Authorized};
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::stats::Stats;
@@ -16,13 +16,22 @@ use crate::domain::{Incident, Status};
 use crate::slack::text::plain;
 use crate::store::{Filter, Store};
 
-/// The range a manager asked for: `from`/`to` (RFC 3339), by default the last 30 days.
-pub fn parse_range(query: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let (mut from, mut to) = (None, None);
+/// What a manager asked for: `from`/`to` (RFC 3339), by default the last 30 days, and
+/// whether drills count (`include_drills`, by default not).
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub drills: bool,
+}
+
+pub fn parse_range(query: Option<&str>) -> Result<Range, ApiError> {
+    let (mut from, mut to, mut drills) = (None, None, false);
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "from" => from = Some(parse_time("from", &value)?),
             "to" => to = Some(parse_time("to", &value)?),
+            "include_drills" => drills = parse_flag("include_drills", &value)?,
             _ => {}
         }
     }
@@ -31,16 +40,14 @@ pub fn parse_range(query: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>)
     if from > to {
         return Err(ApiError::BadRequest("`from` is after `to`".into()));
     }
-    Ok((from, to))
+    Ok(Range { from, to, drills })
 }
 
-/// The statistics of the incidents opened from `from` to `to`.
-pub async fn compute(
-    store: &Store,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Stats, ApiError> {
-    let (tally, open_now) = tokio::try_join!(store.tally(from, to), store.open_now())?;
+/// The statistics of the incidents of `range`.
+pub async fn compute(store: &Store, range: Range) -> Result<Stats, ApiError> {
+    let Range { from, to, drills } = range;
+    let (tally, open_now) =
+        tokio::try_join!(store.tally(from, to, drills), store.open_now(drills))?;
     Ok(tally.stats(from, to, open_now))
 }
 
@@ -50,8 +57,9 @@ pub async fn stats(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, ApiError> {
-    let (from, to) = parse_range(query.as_deref())?;
-    Ok(Json(compute(&state.store, from, to).await?))
+    Ok(Json(
+        compute(&state.store, parse_range(query.as_deref())?).await?,
+    ))
 }
 
 const CSV_HEADER: [&str; 20] = [

@@ -246,7 +246,12 @@ impl SlackJobs {
         if incident.channel_id.is_none() {
             let mut created = None;
             for suffix in 0..NAME_TRIES {
-                let name = channel_name(incident.id.0, &incident.title, suffix);
+                let name = channel_name(
+                    incident.channel_prefix(),
+                    incident.id.0,
+                    &incident.title,
+                    suffix,
+                );
                 match self
                     .slack
                     .call("conversations.create", &json!({"name": name}))
@@ -389,7 +394,12 @@ fn topic(incident: &Incident) -> String {
     let mut max = MAX_TOPIC;
     loop {
         let topic = escape(&truncate(
-            &format!("Incident #{}: {}", incident.id, incident.title),
+            &format!(
+                "{}Incident #{}: {}",
+                incident.label(),
+                incident.id,
+                incident.title
+            ),
             max,
         ));
         if topic.chars().count() <= MAX_TOPIC || max == 0 {

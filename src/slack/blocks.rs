@@ -16,7 +16,8 @@ pub const MAX_BLOCKS: usize = 50;
 pub fn summary_text(incident: &Incident) -> String {
     truncate(
         &format!(
-            "Incident #{} {} ({}, {})",
+            "{}Incident #{} {} ({}, {})",
+            incident.label(),
             incident.id,
             escape(&incident.title),
             incident.severity,
@@ -41,7 +42,10 @@ pub fn page_link(incident: &Incident, public_url: Option<&str>) -> Option<String
 /// The summary message: title, severity, status, roles, declared time, links (to the
 /// incident's page when `public_url` is set, to the postmortem once drafted).
 pub fn summary(incident: &Incident, public_url: Option<&str>, allowed: &[Status]) -> Vec<Value> {
-    let header = truncate(&format!("#{} {}", incident.id, incident.title), MAX_HEADER);
+    let header = truncate(
+        &format!("{}#{} {}", incident.label(), incident.id, incident.title),
+        MAX_HEADER,
+    );
     let mut fields = vec![
         format!("*Severity*\n{}", incident.severity),
         format!("*Status*\n{}", incident.status),
@@ -161,6 +165,7 @@ mod tests {
             postmortem_url: None,
             summary_ts: None,
             version: 0,
+            drill: None,
         }
     }
 

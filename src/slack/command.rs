@@ -1,7 +1,8 @@
 //! The `/incident` grammar, parsed from the text Slack sends (mentions escaped as
 //! `<@U123>` or `<@U123|name>`). Pure: no I/O.
 
-use crate::domain::{Incident, IncidentId, Invalid, RoleName, Severity, SlackUserId, Status};
+use crate::domain::gameday::gameday_name;
+use crate::domain::{Incident, IncidentId, Invalid, RoleName, Severity, SlackUserId, Status, Team};
 
 /// A parsed `/incident` command: which incident (when named by number) and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,14 @@ pub enum Command {
     Note(String),
     Status,
     List,
+    /// `drill [sevN] [team:NAME] TITLE`.
+    Drill {
+        severity: Option<Severity>,
+        team: Team,
+        title: String,
+    },
+    GamedayStart(String),
+    GamedayEnd,
 }
 
 impl Command {
@@ -48,6 +57,9 @@ impl Command {
             Command::Note(_) => "note",
             Command::Status => "status",
             Command::List => "list",
+            Command::Drill { .. } => "drill",
+            Command::GamedayStart(_) => "gameday_start",
+            Command::GamedayEnd => "gameday_end",
         }
     }
 
@@ -73,6 +85,8 @@ pub const USAGE: &str = "\
 • `/incident note TEXT`: add a note to the timeline
 • `/incident status`: show the incident of this channel
 • `/incident list`: incidents still open, newest first
+• `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
+• `/incident gameday start NAME`, `/incident gameday end`: frame a game day
 • `/incident help`: this help
 Outside an incident's channel, name the incident first: `/incident 42 resolved`.";
 
@@ -167,6 +181,15 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             assign(role, after)?
         }
         "note" => Command::Note(Incident::parse_note(rest)?),
+        "drill" => drill(rest)?,
+        "gameday" => {
+            let (what, name) = next_word(rest);
+            match what.to_ascii_lowercase().as_str() {
+                "start" => Command::GamedayStart(gameday_name(name)?),
+                "end" => no_more(name, Command::GamedayEnd)?,
+                _ => return Err(Invalid("`gameday start NAME` or `gameday end`".into())),
+            }
+        }
         other => match other.parse::<Status>() {
             Ok(Status::Open) | Err(_) => {
                 return Err(Invalid(format!("unknown command `{word}`")));
@@ -181,10 +204,48 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             },
         },
     };
-    if incident.is_some() && matches!(command, Command::List | Command::Help) {
+    if incident.is_some()
+        && matches!(
+            command,
+            Command::List
+                | Command::Help
+                | Command::Drill { .. }
+                | Command::GamedayStart(_)
+                | Command::GamedayEnd
+        )
+    {
         return Err(Invalid(format!("`{word}` takes no incident number")));
     }
     Ok(Invocation { incident, command })
+}
+
+/// `[sevN] [team:NAME] TITLE`, the severity and team in either order.
+fn drill(mut rest: &str) -> Result<Command, Invalid> {
+    let (mut severity, mut team) = (None, None);
+    loop {
+        let (word, after) = next_word(rest);
+        if let Some(name) = word.strip_prefix("team:") {
+            if team.is_some() {
+                return Err(Invalid("a drill tests one team".into()));
+            }
+            team = Some(name.parse::<Team>()?);
+        } else if let Some(sev) = severity_word(word)?.filter(|_| severity.is_none()) {
+            severity = Some(sev);
+        } else {
+            break;
+        }
+        rest = after;
+    }
+    if rest.is_empty() {
+        return Err(Invalid(
+            "a drill needs a title: `drill [sevN] [team:NAME] TITLE`".into(),
+        ));
+    }
+    Ok(Command::Drill {
+        severity,
+        team: team.unwrap_or_else(Team::unassigned),
+        title: Incident::parse_title(rest)?,
+    })
 }
 
 fn no_more(rest: &str, command: Command) -> Result<Command, Invalid> {
@@ -225,6 +286,45 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(text, &roles()).expect_err(text).to_string()
+    }
+
+    #[test]
+    fn drills_and_game_days() {
+        assert_eq!(
+            cmd("drill sev2 team:Payments Replica lag"),
+            Command::Drill {
+                severity: Some(Severity::Sev2),
+                team: "payments".parse().unwrap(),
+                title: "Replica lag".into()
+            }
+        );
+        assert_eq!(
+            cmd("drill team:search sev1 Index gone"),
+            Command::Drill {
+                severity: Some(Severity::Sev1),
+                team: "search".parse().unwrap(),
+                title: "Index gone".into()
+            }
+        );
+        assert_eq!(
+            cmd("drill Cache cold"),
+            Command::Drill {
+                severity: None,
+                team: Team::unassigned(),
+                title: "Cache cold".into()
+            }
+        );
+        assert!(err("drill").contains("needs a title"));
+        assert!(err("drill team:a team:b X").contains("one team"));
+        assert!(err("drill team:<!here> X").contains("team name"));
+        assert!(err("3 drill X").contains("takes no incident number"));
+        assert_eq!(
+            cmd("gameday start Q4 chaos day"),
+            Command::GamedayStart("Q4 chaos day".into())
+        );
+        assert_eq!(cmd("gameday end"), Command::GamedayEnd);
+        assert!(err("gameday start").contains("needs a name"));
+        assert!(err("gameday pause").contains("gameday start NAME"));
     }
 
     fn user(id: &str) -> SlackUserId {

@@ -119,6 +119,33 @@ pub async fn execute(
                 Err(e) => return Err(e),
             }));
         }
+        Command::Drill {
+            severity,
+            team,
+            title,
+        } => {
+            let mut new = NewIncident::new(
+                title,
+                severity.unwrap_or(Severity::DEFAULT),
+                caller.user.clone(),
+                crate::now(),
+            );
+            new.once = caller.delivery.clone();
+            new.drill = Some(team);
+            return Ok(Some(match incidents.declare_new(new).await {
+                Ok(incident) => reply::declared(&incident, slack.is_some()),
+                Err(StoreError::Duplicate(_)) => reply::replayed(),
+                Err(e) => return Err(e),
+            }));
+        }
+        Command::GamedayStart(name) => {
+            let started = incidents.start_gameday(&name, &caller.user).await?;
+            return Ok(Some(reply::gameday_started(started.as_ref(), &caller.user)));
+        }
+        Command::GamedayEnd => {
+            let ended = incidents.end_gameday().await?;
+            return Ok(Some(reply::gameday_ended(ended.as_ref())));
+        }
         Command::List => {
             let page = incidents.active(LIST_LIMIT).await?;
             return Ok(Some(reply::list(&page.incidents, page.next.is_some())));

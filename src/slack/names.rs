@@ -4,9 +4,10 @@
 /// Longest channel name Slack accepts.
 pub const MAX_CHANNEL_NAME: usize = 80;
 
-/// `inc-{number}-{slug of title}`, with `-{n}` appended for the n-th try after the name
-/// was taken (`suffix` 0 means none); always within 80 characters.
-pub fn channel_name(number: i64, title: &str, suffix: u32) -> String {
+/// `{prefix}-{number}-{slug of title}` (`inc-42-…`, `drill-43-…`), with `-{n}` appended
+/// for the n-th try after the name was taken (`suffix` 0 means none); always within 80
+/// characters.
+pub fn channel_name(prefix: &str, number: i64, title: &str, suffix: u32) -> String {
     let mut slug = String::new();
     for c in title.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
@@ -21,7 +22,7 @@ pub fn channel_name(number: i64, title: &str, suffix: u32) -> String {
     } else {
         String::new()
     };
-    let mut name = format!("inc-{number}");
+    let mut name = format!("{prefix}-{number}");
     if !slug.is_empty() {
         name.push('-');
         name.push_str(slug);
@@ -57,20 +58,20 @@ mod tests {
     #[test]
     fn titles_become_slack_channel_names() {
         assert_eq!(
-            channel_name(42, "Checkout returns 500!", 0),
+            channel_name("inc", 42, "Checkout returns 500!", 0),
             "inc-42-checkout-returns-500"
         );
         assert_eq!(
-            channel_name(42, "Checkout returns 500!", 2),
+            channel_name("inc", 42, "Checkout returns 500!", 2),
             "inc-42-checkout-returns-500-2"
         );
         assert_eq!(
-            channel_name(7, "🔥🔥 ÉTÉ: DB  down 🔥", 0),
+            channel_name("inc", 7, "🔥🔥 ÉTÉ: DB  down 🔥", 0),
             "inc-7-t-db-down"
         );
-        assert_eq!(channel_name(7, "🔥🔥🔥", 0), "inc-7");
+        assert_eq!(channel_name("inc", 7, "🔥🔥🔥", 0), "inc-7");
         assert_eq!(
-            channel_name(7, "snake_case_Name", 0),
+            channel_name("inc", 7, "snake_case_Name", 0),
             "inc-7-snake_case_name"
         );
     }
@@ -80,7 +81,7 @@ mod tests {
         let title = "🔥 <!channel> & \"quotes\", émojis 🚒🚒 / slashes \\ and **bold** ".repeat(4);
         assert!(title.chars().count() >= 200);
         for suffix in [0, 1, 9, 10, 123] {
-            let name = channel_name(123_456, &title, suffix);
+            let name = channel_name("inc", 123_456, &title, suffix);
             assert!(valid(&name), "{name}");
             assert!(
                 name.ends_with(&if suffix > 0 {
@@ -90,8 +91,8 @@ mod tests {
                 }) || suffix == 0
             );
         }
-        assert_eq!(channel_name(1, &"a".repeat(300), 0).len(), 80);
-        assert_eq!(channel_name(1, &"a".repeat(300), 12).len(), 80);
+        assert_eq!(channel_name("inc", 1, &"a".repeat(300), 0).len(), 80);
+        assert_eq!(channel_name("inc", 1, &"a".repeat(300), 12).len(), 80);
     }
 
     #[test]

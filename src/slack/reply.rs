@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::text::{escape, mention};
-use crate::domain::{lifecycle, Event, EventKind, Incident, Status};
+use crate::domain::{lifecycle, Event, EventKind, Gameday, Incident, SlackUserId, Status};
 use crate::incidents::{Outcome, Shown};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +44,12 @@ pub fn local_time(at: DateTime<Utc>) -> String {
 
 /// `*#42 Checkout returns 500*`.
 pub fn name(incident: &Incident) -> String {
-    format!("*#{} {}*", incident.id, escape(&incident.title))
+    format!(
+        "*{}#{} {}*",
+        incident.label(),
+        incident.id,
+        escape(&incident.title)
+    )
 }
 
 /// The name, then ` in #channel` once the incident has one.
@@ -84,6 +89,33 @@ pub fn declared(incident: &Incident, bot_token_set: bool) -> Reply {
         );
     }
     Reply::in_channel(text)
+}
+
+/// A game day started (`None`: one was running already).
+pub fn gameday_started(started: Option<&Gameday>, by: &SlackUserId) -> Reply {
+    match started {
+        Some(day) => Reply::in_channel(format!(
+            ":video_game: Game day *{}* started by {}. Drills declared now belong to it: \
+             `/incident drill [sevN] team:NAME TITLE`. Its scoreboard: `/gameday/{}` on \
+             pompier's dashboard. End it with `/incident gameday end`.",
+            escape(&day.name),
+            mention(by),
+            day.id
+        )),
+        None => error("A game day is running already: end it with `/incident gameday end` first"),
+    }
+}
+
+/// A game day ended (`None`: none was running).
+pub fn gameday_ended(ended: Option<&Gameday>) -> Reply {
+    match ended {
+        Some(day) => Reply::in_channel(format!(
+            ":checkered_flag: Game day *{}* is over. Its scoreboard stays at `/gameday/{}`.",
+            escape(&day.name),
+            day.id
+        )),
+        None => error("No game day is running"),
+    }
 }
 
 /// What a change request came to, for the one who asked. The incident's channel hears
@@ -253,6 +285,7 @@ mod tests {
             postmortem_url: None,
             summary_ts: None,
             version: 0,
+            drill: None,
         }
     }
 

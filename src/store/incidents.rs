@@ -7,16 +7,16 @@ use super::rows::{IncidentRow, RoleRow};
 use super::{Cursor, Db, Store, StoreError};
 use crate::domain::{
     Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity, SlackUserId,
-    Status,
+    Status, Team,
 };
 use crate::outbox::Job;
 
 /// How often a change is re-decided when another writer got there first.
 const MAX_ATTEMPTS: usize = 32;
 
-const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
+pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
      investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
-     version";
+     version, drill, team, gameday_id";
 
 /// A new incident, as declared.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct NewIncident {
     pub once: Option<String>,
     /// Events recorded right after the declaration (the message it was declared from).
     pub first_events: Vec<Event>,
+    /// A drill, for this team: it belongs to the game day running when it is stored.
+    pub drill: Option<Team>,
 }
 
 impl NewIncident {
@@ -41,6 +43,7 @@ impl NewIncident {
             at,
             once: None,
             first_events: Vec::new(),
+            drill: None,
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
     pub limit: u32,
     pub after: Option<Cursor>,
+    /// Drills too (left out by default).
+    pub drills: bool,
 }
 
 impl Default for Filter {
@@ -66,6 +71,7 @@ impl Default for Filter {
             to: None,
             limit: 50,
             after: None,
+            drills: false,
         }
     }
 }
@@ -93,7 +99,7 @@ impl Store {
             "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
         );
-        let plain = new.first_events.is_empty();
+        let plain = new.first_events.is_empty() && new.drill.is_none();
         let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
             // The jobs are one multi-row insert, so their ids follow their order.
@@ -184,7 +190,7 @@ impl Store {
                         return Err(StoreError::Duplicate(key.clone()));
                     }
                 }
-                let row: IncidentRow = sqlx::query_as(&insert)
+                let mut row: IncidentRow = sqlx::query_as(&insert)
                     .bind(&new.title)
                     .bind(new.severity.as_str())
                     .bind(Status::Open.as_str())
@@ -192,6 +198,17 @@ impl Store {
                     .bind(new.at)
                     .fetch_one(&mut *tx)
                     .await?;
+                if let Some(team) = &new.drill {
+                    row = sqlx::query_as(&format!(
+                        "UPDATE incidents SET drill = true, team = $2, gameday_id = \
+                         (SELECT id FROM gamedays WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1) \
+                         WHERE id = $1 RETURNING {INCIDENT_COLUMNS}"
+                    ))
+                    .bind(row.id)
+                    .bind(team.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                }
                 insert_event!(&mut *tx, row.id, &event);
                 for extra in &new.first_events {
                     insert_event!(&mut *tx, row.id, extra);
@@ -375,6 +392,9 @@ impl Store {
             let mut query = QueryBuilder::new(format!(
                 "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
             ));
+            if !filter.drills {
+                query.push(" AND NOT drill");
+            }
             if !filter.statuses.is_empty() {
                 query.push(" AND status IN (");
                 let mut list = query.separated(", ");

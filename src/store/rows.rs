@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::domain::{Event, EventKind, Incident, IncidentId, Milestones};
+use crate::domain::{Drill, Event, EventKind, Incident, IncidentId, Milestones, Team};
 
 fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
     value
@@ -31,6 +31,9 @@ pub(super) struct IncidentRow {
     postmortem_url: Option<String>,
     summary_ts: Option<String>,
     version: i64,
+    drill: bool,
+    team: Option<String>,
+    gameday_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -68,6 +71,16 @@ impl IncidentRow {
             postmortem_url: self.postmortem_url,
             summary_ts: self.summary_ts,
             version: self.version,
+            drill: match self.drill {
+                false => None,
+                true => Some(Drill {
+                    team: match &self.team {
+                        Some(team) => parse(team, "team")?,
+                        None => Team::unassigned(),
+                    },
+                    gameday: self.gameday_id,
+                }),
+            },
         })
     }
 }

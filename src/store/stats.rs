@@ -37,10 +37,26 @@ struct Row {
     postmortem_at: Option<DateTime<Utc>>,
 }
 
+/// The condition that leaves drills out, unless they are wanted.
+fn scope(drills: bool) -> &'static str {
+    if drills {
+        ""
+    } else {
+        " AND NOT drill"
+    }
+}
+
 impl Store {
-    /// The incidents opened from `from` to `to` (inclusive), tallied.
-    pub async fn tally(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Tally, StoreError> {
+    /// The incidents opened from `from` to `to` (inclusive), tallied; drills only when
+    /// `drills` says so.
+    pub async fn tally(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        drills: bool,
+    ) -> Result<Tally, StoreError> {
         let mut tally = Tally::default();
+        let scope = scope(drills);
         match &self.db {
             Db::Postgres(pool) => {
                 // date_part is a float8 already (EXTRACT is a slower numeric), exact to
@@ -54,7 +70,7 @@ impl Store {
                 let sql = format!(
                     "SELECT severity, status, COUNT(*) AS n, {} AS acknowledge, {} AS mitigate, \
                      {} AS resolve, COUNT(postmortem_at) AS postmortems FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2 GROUP BY severity, status",
+                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status",
                     duration("investigating_at"),
                     duration("mitigated_at"),
                     duration("resolved_at")
@@ -64,14 +80,15 @@ impl Store {
                     .bind(from)
                     .bind(to)
                     .fetch_all(pool);
-                let days = sqlx::query_as::<_, (NaiveDate, String, i64)>(
+                let days = format!(
                     "SELECT (opened_at AT TIME ZONE 'UTC')::DATE AS day, severity, COUNT(*) \
-                     FROM incidents WHERE opened_at >= $1 AND opened_at <= $2 \
-                     GROUP BY day, severity",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool);
+                     FROM incidents WHERE opened_at >= $1 AND opened_at <= $2{scope} \
+                     GROUP BY day, severity"
+                );
+                let days = sqlx::query_as::<_, (NaiveDate, String, i64)>(&days)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool);
                 let (groups, days) = tokio::try_join!(groups, days)?;
                 for g in groups {
                     tally.add_group(
@@ -89,11 +106,11 @@ impl Store {
                 }
             }
             Db::Sqlite { read, .. } => {
-                let rows: Vec<Row> = sqlx::query_as(
+                let rows: Vec<Row> = sqlx::query_as(&format!(
                     "SELECT severity, status, opened_at, investigating_at, mitigated_at, \
                      resolved_at, postmortem_at FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2",
-                )
+                     WHERE opened_at >= $1 AND opened_at <= $2{scope}"
+                ))
                 .bind(from)
                 .bind(to)
                 .fetch_all(read)
@@ -117,10 +134,11 @@ impl Store {
         Ok(tally)
     }
 
-    /// Incidents not yet resolved, whenever opened.
-    pub async fn open_now(&self) -> Result<u64, StoreError> {
+    /// Incidents not yet resolved, whenever opened; drills only when `drills` says so.
+    pub async fn open_now(&self, drills: bool) -> Result<u64, StoreError> {
+        let scope = scope(drills);
         let n: i64 = with_db!(self, read pool => {
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM incidents WHERE {ACTIVE}"))
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM incidents WHERE {ACTIVE}{scope}"))
                 .fetch_one(pool)
                 .await?
         });

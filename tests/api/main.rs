@@ -14,6 +14,7 @@ mod dashboard;
 mod events;
 mod faults;
 mod fuzz;
+mod gamedays;
 mod health;
 mod interactions;
 mod manifest;

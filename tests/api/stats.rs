@@ -25,6 +25,7 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
             NewIncident {
                 once: None,
                 first_events: vec![],
+                drill: None,
                 title: format!("{severity} at {opened}"),
                 severity,
                 declared_by: user(),
@@ -192,6 +193,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                 NewIncident {
                     once: None,
                     first_events: vec![],
+                    drill: None,
                     title: title.to_string(),
                     severity: if n == 0 {
                         Severity::Sev1
@@ -213,6 +215,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                 NewIncident {
                     once: None,
                     first_events: vec![],
+                    drill: None,
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
                     declared_by: user(),

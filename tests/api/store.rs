@@ -30,6 +30,7 @@ async fn declared(store: &Store, title: &str) -> Incident {
             NewIncident {
                 once: None,
                 first_events: vec![],
+                drill: None,
                 title: title.into(),
                 severity: Severity::Sev2,
                 declared_by: user("U1"),
@@ -181,6 +182,7 @@ async fn list_is_newest_first_and_pages_without_gaps(backend: Backend) {
                 NewIncident {
                     once: None,
                     first_events: vec![],
+                    drill: None,
                     title: format!("t{i}"),
                     severity: Severity::Sev4,
                     declared_by: user("U1"),
