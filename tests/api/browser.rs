@@ -254,6 +254,83 @@ async fn the_dashboard_works_in_a_real_browser() {
     )
     .unwrap();
 
+    // A game day's scoreboard, as the room's big screen shows it: it ranks the teams and
+    // follows the drills without a reload.
+    app.slash("gameday start Q4 chaos day").await;
+    let mut drills = Vec::new();
+    for text in [
+        "drill sev2 team:payments Replica lag",
+        "drill sev1 team:search Index gone",
+        "drill sev3 team:mobile Push notifications late",
+    ] {
+        app.slash(text).await;
+        let listed = app
+            .api_get("/api/v1/incidents?include_drills=true&limit=1")
+            .await;
+        drills.push(listed["incidents"][0]["id"].as_i64().unwrap());
+    }
+    for to in ["investigating", "mitigated", "resolved"] {
+        app.slash(&format!("{} {to}", drills[0])).await;
+    }
+    app.slash(&format!("{} investigating", drills[1])).await;
+    let day = app.api_get("/api/v1/gamedays").await["gamedays"][0]["id"]
+        .as_i64()
+        .unwrap();
+    browser
+        .goto(&app.url(&format!("/gameday/{day}")))
+        .await
+        .unwrap();
+    let teams = |browser: fantoccini::Client| async move {
+        let mut names = Vec::new();
+        for row in browser
+            .find_all(Locator::Css("#teams tr[data-team]"))
+            .await
+            .unwrap()
+        {
+            names.push(row.attr("data-team").await.unwrap().unwrap());
+        }
+        names
+    };
+    assert_eq!(
+        teams(browser.clone()).await,
+        ["payments", "search", "mobile"]
+    );
+    browser
+        .execute("window.notReloaded = true;", vec![])
+        .await
+        .unwrap();
+    app.slash(&format!("{} resolved", drills[1])).await;
+    app.slash(&format!("{} investigating", drills[2])).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let resolved = browser
+            .find_all(Locator::Css("#drills td.status-resolved"))
+            .await
+            .unwrap()
+            .len();
+        if resolved == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the board did not follow the drills"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept = browser
+        .execute("return window.notReloaded === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::Value::Bool(true), "the page was reloaded");
+    // Both resolved: the faster one first.
+    let ranked = teams(browser.clone()).await;
+    assert_eq!(ranked[2], "mobile", "{ranked:?}");
+    std::fs::write(
+        shots.join("gameday.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
     // Nothing was fetched from anywhere but pompier.
     let fetched = browser
         .execute(
