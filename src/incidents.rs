@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::domain::{
-    Change, ChannelId, Gameday, Incident, IncidentId, Policy, Rejected, RoleName, Severity,
-    SlackUserId, Status,
+    Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
+    Severity, SlackUserId, Status,
 };
 use crate::outbox::Effects;
 use crate::store::{Filter, NewIncident, Page, Store, StoreError};
@@ -185,6 +185,36 @@ impl Incidents {
     /// Records a delivery key (a request's signature); false when it was seen before.
     pub async fn first_delivery(&self, key: &str) -> Result<bool, StoreError> {
         self.store.first_time(key, crate::now()).await
+    }
+
+    /// Adds a follow-up to incident `id`.
+    pub async fn add_followup(
+        &self,
+        id: IncidentId,
+        text: &str,
+        owner: Option<&SlackUserId>,
+        by: &SlackUserId,
+    ) -> Result<Followup, StoreError> {
+        self.store
+            .add_followup(id, text, owner, by, crate::now())
+            .await
+    }
+
+    /// The follow-ups of incident `id`.
+    pub async fn followups(&self, id: IncidentId) -> Result<Vec<Followup>, StoreError> {
+        self.store.followups(id).await
+    }
+
+    /// Follow-up `number` of incident `id` done; `None` when it has no such follow-up.
+    pub async fn finish_followup(
+        &self,
+        id: IncidentId,
+        number: i64,
+        by: &SlackUserId,
+    ) -> Result<Option<Followup>, StoreError> {
+        self.store
+            .finish_followup(id, number, by, crate::now())
+            .await
     }
 
     /// Starts game day `name`; `None` when one runs already.

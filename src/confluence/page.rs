@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
-use crate::domain::{Event, EventKind, Incident, Severity, SlackUserId, Status};
+use crate::domain::{Event, EventKind, Followup, Incident, Severity, SlackUserId, Status};
 use crate::slack::text::plain_with;
 
 /// The template shipped with pompier.
@@ -55,20 +55,21 @@ impl Template {
             .map_err(|e| TemplateError(e.to_string()))?;
         let template = Template { env };
         // Rendered once on a sample, so a broken template stops pompier at start.
-        template.render(&sample(), &[], &[], &HashMap::new())?;
+        template.render(&sample(), &[], &[], &[], &HashMap::new())?;
         Ok(template)
     }
 
-    /// The page's body for `incident` with its `timeline` and the people who `joined`
-    /// its channel; `names` maps user ids to the names people know.
+    /// The page's body for `incident` with its `timeline`, the people who `joined` its
+    /// channel and its `followups`; `names` maps user ids to the names people know.
     pub fn render(
         &self,
         incident: &Incident,
         timeline: &[Event],
         joined: &[SlackUserId],
+        followups: &[Followup],
         names: &HashMap<String, String>,
     ) -> Result<String, TemplateError> {
-        let context = Context::new(incident, timeline, joined, names, crate::now());
+        let context = Context::new(incident, timeline, joined, followups, names, crate::now());
         self.env
             .get_template("postmortem")
             .and_then(|t| t.render(&context))
@@ -138,7 +139,17 @@ struct Context {
     times: Vec<Time>,
     participants: Vec<String>,
     timeline: Vec<Line>,
+    followups: Vec<Action>,
+    drill: bool,
     generated_at: String,
+}
+
+#[derive(Serialize)]
+struct Action {
+    number: i64,
+    text: String,
+    owner: Option<String>,
+    done: bool,
 }
 
 #[derive(Serialize)]
@@ -173,6 +184,7 @@ impl Context {
         incident: &Incident,
         timeline: &[Event],
         joined: &[SlackUserId],
+        followups: &[Followup],
         names: &HashMap<String, String>,
         now: DateTime<Utc>,
     ) -> Context {
@@ -255,6 +267,16 @@ impl Context {
             })
             .collect(),
             participants,
+            followups: followups
+                .iter()
+                .map(|f| Action {
+                    number: f.number,
+                    text: text(&f.text),
+                    owner: f.owner.as_ref().map(|u| name(u.as_str())),
+                    done: f.done_at.is_some(),
+                })
+                .collect(),
+            drill: incident.drill.is_some(),
             timeline: timeline
                 .iter()
                 .map(|e| Line {
@@ -433,7 +455,7 @@ mod tests {
     fn a_realistic_incident_reads_like_a_postmortem() {
         let (incident, events) = story("Checkout returns 500", "<@U0ALICE> restarted the primary");
         let page = default_template()
-            .render(&incident, &events, &[user("U0CAROL")], &names())
+            .render(&incident, &events, &[user("U0CAROL")], &[], &names())
             .unwrap();
         parse(&page).unwrap();
         if let Ok(path) = std::env::var("POMPIER_WRITE_EXAMPLE") {
@@ -492,7 +514,7 @@ mod tests {
             let (incident, events) = story(&title, &note);
             let mut names = names();
             names.insert("U0BOB".into(), name);
-            let page = default_template().render(&incident, &events, &[], &names).unwrap();
+            let page = default_template().render(&incident, &events, &[], &[], &names).unwrap();
             prop_assert!(parse(&page).is_ok(), "{}", parse(&page).unwrap_err());
             prop_assert!(title.is_empty() || !super::title(&incident).is_empty());
         }

@@ -3,6 +3,7 @@
 //! Everything past the HTTP and Slack edges speaks in these types; the store persists
 //! them and the edges parse into them.
 
+pub mod followup;
 pub mod gameday;
 pub mod ids;
 pub mod incident;
@@ -10,6 +11,7 @@ pub mod lifecycle;
 pub mod severity;
 pub mod stats;
 
+pub use followup::Followup;
 pub use gameday::{Drill, Gameday, Team};
 pub use ids::{ChannelId, IncidentId, RoleName, SlackUserId};
 pub use incident::{Change, Event, EventKind, Incident, Milestones, Rejected};

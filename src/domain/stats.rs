@@ -85,6 +85,10 @@ pub struct Stats {
     pub by_severity_times: BTreeMap<&'static str, Times>,
     /// The share of SEV1/SEV2 incidents that reached `postmortem`; `null` when none.
     pub postmortem_coverage: Option<f64>,
+    /// Follow-ups still open now, of real incidents whenever opened (set by the caller,
+    /// which reads them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub followups: Option<super::followup::OpenFollowups>,
 }
 
 /// Durations of one severity, and how many of its incidents reached a postmortem.
@@ -210,6 +214,7 @@ impl Tally {
                 })
                 .collect(),
             postmortem_coverage: (serious_count > 0).then(|| covered as f64 / serious_count as f64),
+            followups: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::domain::{Event, Incident, IncidentId, Severity, Status};
+use crate::domain::{Event, Followup, Incident, IncidentId, Severity, Status};
 use crate::slack::text::plain;
 use crate::store::{Cursor, Filter};
 
@@ -69,6 +69,34 @@ pub struct IncidentJson {
     participants: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<Vec<EventJson>>,
+    /// Its follow-up actions (one incident's JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    followups: Option<Vec<FollowupJson>>,
+}
+
+#[derive(Serialize)]
+struct FollowupJson {
+    number: i64,
+    text: String,
+    owner: Option<String>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    done_at: Option<DateTime<Utc>>,
+    done_by: Option<String>,
+}
+
+impl From<Followup> for FollowupJson {
+    fn from(f: Followup) -> FollowupJson {
+        FollowupJson {
+            number: f.number,
+            text: plain(&f.text),
+            owner: f.owner.map(|u| u.to_string()),
+            created_by: f.created_by.to_string(),
+            created_at: f.created_at,
+            done_at: f.done_at,
+            done_by: f.done_by.map(|u| u.to_string()),
+        }
+    }
 }
 
 impl IncidentJson {
@@ -97,6 +125,7 @@ impl IncidentJson {
             team: i.drill.as_ref().map(|d| d.team.to_string()),
             gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,
+            followups: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
     }
@@ -253,10 +282,15 @@ pub async fn get_incident(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
-    let timeline = state.store.timeline(id).await?;
-    let mut participants = state.store.participants(&[id]).await?;
+    let ids = [id];
+    let (timeline, mut participants, followups) = tokio::try_join!(
+        state.store.timeline(id),
+        state.store.participants(&ids),
+        state.store.followups(id)
+    )?;
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
+    json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
     Ok(Json(json))
 }
 

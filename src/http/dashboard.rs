@@ -285,6 +285,10 @@ pub async fn dashboard(
                 mitigate => median(&stats.times.time_to_mitigate),
                 resolve => median(&stats.times.time_to_resolve),
             },
+            followups => stats.followups.as_ref().map(|f| context! {
+                open => f.open,
+                oldest => f.oldest.map(charts::duration).unwrap_or_else(|| "—".into()),
+            }),
             coverage => stats.postmortem_coverage
                 .map(|c| format!("{:.0}%", c * 100.0))
                 .unwrap_or_else(|| "none in range".into()),

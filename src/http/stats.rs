@@ -11,6 +11,7 @@ use futures_util::stream;
 use super::api::{parse_filter, parse_flag, parse_time, Authorized};
 use super::ApiError;
 use crate::app::AppState;
+use crate::domain::followup;
 use crate::domain::stats::Stats;
 use crate::domain::{Incident, Status};
 use crate::slack::text::plain;
@@ -46,9 +47,14 @@ pub fn parse_range(query: Option<&str>) -> Result<Range, ApiError> {
 /// The statistics of the incidents of `range`.
 pub async fn compute(store: &Store, range: Range) -> Result<Stats, ApiError> {
     let Range { from, to, drills } = range;
-    let (tally, open_now) =
-        tokio::try_join!(store.tally(from, to, drills), store.open_now(drills))?;
-    Ok(tally.stats(from, to, open_now))
+    let (tally, open_now, followups) = tokio::try_join!(
+        store.tally(from, to, drills),
+        store.open_now(drills),
+        store.open_followups()
+    )?;
+    let mut stats = tally.stats(from, to, open_now);
+    stats.followups = Some(followup::open_at(&followups, crate::now()));
+    Ok(stats)
 }
 
 /// `GET /api/v1/stats`.

@@ -98,10 +98,18 @@ impl ConfluenceJobs {
             .map_err(|e| ConfluenceError::Transient(e.to_string()))?
             .remove(&incident.id)
             .unwrap_or_default();
-        let names = self.names(incident, &timeline, &joined).await;
+        let followups = self
+            .store
+            .followups(incident.id)
+            .await
+            .map_err(|e| ConfluenceError::Transient(e.to_string()))?;
+        // Owners of follow-ups are named on the page too.
+        let mut people = joined.clone();
+        people.extend(followups.iter().filter_map(|f| f.owner.clone()));
+        let names = self.names(incident, &timeline, &people).await;
         let body = self
             .template
-            .render(incident, &timeline, &joined, &names)
+            .render(incident, &timeline, &joined, &followups, &names)
             .map_err(|e| ConfluenceError::Refused(e.to_string()))?;
         match self.confluence.create_page(&title, &body).await {
             // Made by an earlier attempt whose answer was lost, or by someone else.

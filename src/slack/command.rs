@@ -42,6 +42,14 @@ pub enum Command {
     },
     GamedayStart(String),
     GamedayEnd,
+    /// `followup TEXT [@owner]`.
+    Followup {
+        text: String,
+        owner: Option<SlackUserId>,
+    },
+    Followups,
+    /// `done N`: follow-up N of the incident is done.
+    Done(i64),
 }
 
 impl Command {
@@ -60,6 +68,9 @@ impl Command {
             Command::Drill { .. } => "drill",
             Command::GamedayStart(_) => "gameday_start",
             Command::GamedayEnd => "gameday_end",
+            Command::Followup { .. } => "followup",
+            Command::Followups => "followups",
+            Command::Done(_) => "done",
         }
     }
 
@@ -72,6 +83,9 @@ impl Command {
                 | Command::Assign { .. }
                 | Command::Note(_)
                 | Command::Status
+                | Command::Followup { .. }
+                | Command::Followups
+                | Command::Done(_)
         )
     }
 }
@@ -85,6 +99,7 @@ pub const USAGE: &str = "\
 • `/incident note TEXT`: add a note to the timeline
 • `/incident status`: show the incident of this channel
 • `/incident list`: incidents still open, newest first
+• `/incident followup TEXT [@owner]`, `/incident followups`, `/incident done N`: follow-up actions
 • `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
 • `/incident gameday start NAME`, `/incident gameday end`: frame a game day
 • `/incident help`: this help
@@ -182,6 +197,18 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         }
         "note" => Command::Note(Incident::parse_note(rest)?),
         "drill" => drill(rest)?,
+        "followup" => followup(rest)?,
+        "followups" => no_more(rest, Command::Followups)?,
+        "done" => {
+            let (n, after) = next_word(rest);
+            let n = n
+                .trim_start_matches('#')
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Invalid("`done N`: N is a follow-up's number".into()))?;
+            no_more(after, Command::Done(n))?
+        }
         "gameday" => {
             let (what, name) = next_word(rest);
             match what.to_ascii_lowercase().as_str() {
@@ -217,6 +244,25 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         return Err(Invalid(format!("`{word}` takes no incident number")));
     }
     Ok(Invocation { incident, command })
+}
+
+/// `TEXT [@owner]`: the owner when the last word is a mention.
+fn followup(rest: &str) -> Result<Command, Invalid> {
+    let usage = || Invalid("a follow-up needs a text: `followup TEXT [@owner]`".into());
+    let (text, owner) = match rest.rsplit_once(char::is_whitespace) {
+        Some((text, last)) if last.starts_with("<@") => {
+            (text.trim_end(), Some(parse_mention(last)?))
+        }
+        None if rest.starts_with("<@") => return Err(usage()),
+        _ => (rest, None),
+    };
+    if text.is_empty() {
+        return Err(usage());
+    }
+    Ok(Command::Followup {
+        text: Incident::parse_note(text)?,
+        owner,
+    })
 }
 
 /// `[sevN] [team:NAME] TITLE`, the severity and team in either order.
@@ -325,6 +371,29 @@ mod tests {
         assert_eq!(cmd("gameday end"), Command::GamedayEnd);
         assert!(err("gameday start").contains("needs a name"));
         assert!(err("gameday pause").contains("gameday start NAME"));
+    }
+
+    #[test]
+    fn follow_ups() {
+        assert_eq!(
+            cmd("followup Add an alert on lag <@U0OWNER>"),
+            Command::Followup {
+                text: "Add an alert on lag".into(),
+                owner: Some(user("U0OWNER"))
+            }
+        );
+        assert_eq!(
+            cmd("followup Ask <@U0A> about it"),
+            Command::Followup {
+                text: "Ask <@U0A> about it".into(),
+                owner: None
+            }
+        );
+        assert!(err("followup").contains("needs a text"));
+        assert!(err("followup <@U0A>").contains("needs a text"));
+        assert_eq!(ok("4 done 2").command, Command::Done(2));
+        assert!(err("done x").contains("follow-up's number"));
+        assert_eq!(cmd("followups"), Command::Followups);
     }
 
     fn user(id: &str) -> SlackUserId {

@@ -138,6 +138,48 @@ pub async fn execute(
                 Err(e) => return Err(e),
             }));
         }
+        Command::Followup { text, owner } => {
+            if let Some(key) = &caller.delivery {
+                if !incidents.first_delivery(key).await? {
+                    return Ok(Some(reply::replayed()));
+                }
+            }
+            let Some(id) = incidents
+                .find(inv.incident, caller.channel.as_ref())
+                .await?
+            else {
+                return Ok(Some(reply::not_an_incident_channel()));
+            };
+            return Ok(Some(
+                match incidents
+                    .add_followup(id, &text, owner.as_ref(), &caller.user)
+                    .await
+                {
+                    Ok(added) => reply::followup_added(id, &added),
+                    Err(StoreError::NotFound(id)) => reply::not_found(id),
+                    Err(e) => return Err(e),
+                },
+            ));
+        }
+        Command::Followups | Command::Done(_) => {
+            let Some(id) = incidents
+                .find(inv.incident, caller.channel.as_ref())
+                .await?
+            else {
+                return Ok(Some(reply::not_an_incident_channel()));
+            };
+            if let Command::Done(number) = inv.command {
+                return Ok(Some(
+                    match incidents.finish_followup(id, number, &caller.user).await? {
+                        Some(done) => reply::followup_done(id, &done),
+                        None => reply::error(format!(
+                            "Incident #{id} has no follow-up {number}: `/incident followups` lists them"
+                        )),
+                    },
+                ));
+            }
+            return Ok(Some(reply::followups(id, &incidents.followups(id).await?)));
+        }
         Command::GamedayStart(name) => {
             let started = incidents.start_gameday(&name, &caller.user).await?;
             return Ok(Some(reply::gameday_started(started.as_ref(), &caller.user)));

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::text::{escape, mention};
-use crate::domain::{lifecycle, Event, EventKind, Gameday, Incident, SlackUserId, Status};
+use crate::domain::{
+    lifecycle, Event, EventKind, Followup, Gameday, Incident, IncidentId, SlackUserId, Status,
+};
 use crate::incidents::{Outcome, Shown};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,6 +91,52 @@ pub fn declared(incident: &Incident, bot_token_set: bool) -> Reply {
         );
     }
     Reply::in_channel(text)
+}
+
+/// One follow-up, as a line: `2. Add an alert (@owner) ✓ done`.
+fn followup_line(f: &Followup) -> String {
+    let mut line = format!("{}. {}", f.number, escape(&f.text));
+    if let Some(owner) = &f.owner {
+        line.push_str(&format!(" (owner {})", mention(owner)));
+    }
+    if f.done_at.is_some() {
+        line.push_str(" :white_check_mark: done");
+    }
+    line
+}
+
+/// A follow-up added: said in the channel, so the team sees it.
+pub fn followup_added(id: IncidentId, f: &Followup) -> Reply {
+    Reply::in_channel(format!(
+        ":clipboard: Follow-up of incident #{id} added by {}:\n{}\nMark it done with `/incident done {}`.",
+        mention(&f.created_by),
+        followup_line(f),
+        f.number
+    ))
+}
+
+/// A follow-up marked done.
+pub fn followup_done(id: IncidentId, f: &Followup) -> Reply {
+    Reply::in_channel(format!(
+        ":white_check_mark: Follow-up {} of incident #{id} is done: {}",
+        f.number,
+        escape(&f.text)
+    ))
+}
+
+/// The follow-ups of an incident.
+pub fn followups(id: IncidentId, all: &[Followup]) -> Reply {
+    if all.is_empty() {
+        return Reply::ephemeral(format!(
+            "Incident #{id} has no follow-up yet: `/incident followup TEXT [@owner]`"
+        ));
+    }
+    let open = all.iter().filter(|f| f.done_at.is_none()).count();
+    let lines: Vec<String> = all.iter().map(followup_line).collect();
+    Reply::ephemeral(format!(
+        "*Follow-ups of incident #{id}* ({open} open):\n{}",
+        lines.join("\n")
+    ))
 }
 
 /// A game day started (`None`: one was running already).

@@ -86,6 +86,7 @@ macro_rules! with_db {
 
 #[macro_use]
 mod events;
+mod followups;
 mod gamedays;
 #[macro_use]
 mod jobs;

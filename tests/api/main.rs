@@ -13,6 +13,7 @@ mod confluence;
 mod dashboard;
 mod events;
 mod faults;
+mod followups;
 mod fuzz;
 mod gamedays;
 mod health;
