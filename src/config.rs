@@ -144,6 +144,7 @@ pub struct JobSettings {
 pub struct LifecycleSettings {
     pub postmortem_optional: Vec<Severity>,
     pub roles: Vec<String>,
+    pub failure_classes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +285,19 @@ impl Settings {
             role.parse::<RoleName>()
                 .map_err(|e| ConfigError(format!("lifecycle.roles: {e}")))?;
         }
+        let class = |c: &String| {
+            !c.is_empty()
+                && c.len() <= 40
+                && c.chars()
+                    .all(|ch| ch.is_alphanumeric() || ch == '-' || ch == '_')
+        };
+        if self.lifecycle.failure_classes.is_empty()
+            || !self.lifecycle.failure_classes.iter().all(class)
+        {
+            return Err(ConfigError(
+                "lifecycle.failure_classes: one or more words (letters, digits, `-`, `_`)".into(),
+            ));
+        }
         for (key, value) in [
             ("jobs.concurrency", self.jobs.concurrency as u64),
             ("jobs.poll_interval_ms", self.jobs.poll_interval_ms),
@@ -343,6 +357,12 @@ impl Settings {
     pub fn policy(&self) -> Policy {
         Policy {
             postmortem_optional: self.lifecycle.postmortem_optional.clone(),
+            failure_classes: self
+                .lifecycle
+                .failure_classes
+                .iter()
+                .map(|c| c.to_lowercase())
+                .collect(),
         }
     }
 

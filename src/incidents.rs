@@ -11,7 +11,7 @@ use crate::domain::{
     Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
     Severity, SlackUserId, Status,
 };
-use crate::outbox::Effects;
+use crate::outbox::{Effects, Job};
 use crate::store::{Filter, NewIncident, Page, Store, StoreError};
 
 /// A change someone asks for on one incident.
@@ -185,6 +185,21 @@ impl Incidents {
     /// Records a delivery key (a request's signature); false when it was seen before.
     pub async fn first_delivery(&self, key: &str) -> Result<bool, StoreError> {
         self.store.first_time(key, crate::now()).await
+    }
+
+    /// The team's lifecycle rules and failure classes.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Sets the failure class of incident `id` (one of the policy's) and brings its
+    /// pinned summary up to date.
+    pub async fn classify(&self, id: IncidentId, class: &str) -> Result<(), StoreError> {
+        self.store
+            .set_failure_class(id, class, &[Job::UpdateSummary])
+            .await?;
+        self.jobs_queued.notify_waiters();
+        Ok(())
     }
 
     /// Adds a follow-up to incident `id`.

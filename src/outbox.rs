@@ -215,6 +215,10 @@ mod tests {
             summary_ts: None,
             version: 0,
             drill: None,
+
+            failure_class: None,
+
+            private: false,
         }
     }
 

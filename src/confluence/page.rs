@@ -141,6 +141,7 @@ struct Context {
     timeline: Vec<Line>,
     followups: Vec<Action>,
     drill: bool,
+    failure_class: Option<String>,
     generated_at: String,
 }
 
@@ -277,6 +278,7 @@ impl Context {
                 })
                 .collect(),
             drill: incident.drill.is_some(),
+            failure_class: incident.failure_class.as_deref().map(xml_safe),
             timeline: timeline
                 .iter()
                 .map(|e| Line {
@@ -335,6 +337,10 @@ fn sample() -> Incident {
         summary_ts: None,
         version: 0,
         drill: None,
+
+        failure_class: None,
+
+        private: false,
     }
 }
 
@@ -365,6 +371,10 @@ mod tests {
             summary_ts: None,
             version: 0,
             drill: None,
+
+            failure_class: None,
+
+            private: false,
         };
         let mut events = vec![Event {
             at: t0,

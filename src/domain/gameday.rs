@@ -237,6 +237,10 @@ mod tests {
                 team: team.parse().unwrap(),
                 gameday: Some(1),
             }),
+
+            failure_class: None,
+
+            private: false,
         }
     }
 

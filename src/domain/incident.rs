@@ -93,6 +93,10 @@ pub struct Incident {
     pub version: i64,
     /// Set when the incident is a drill: declared to train, out of the statistics.
     pub drill: Option<super::Drill>,
+    /// Its failure class, from the team's list, once someone sets it.
+    pub failure_class: Option<String>,
+    /// A private incident: its channel is private and its title is for its members.
+    pub private: bool,
 }
 
 impl Incident {
@@ -363,6 +367,10 @@ mod tests {
             summary_ts: None,
             version: 0,
             drill: None,
+
+            failure_class: None,
+
+            private: false,
         }
     }
 

@@ -135,9 +135,28 @@ pub fn list(statuses: &[Status]) -> String {
 pub struct Policy {
     /// Severities that may close straight from `resolved`, without a postmortem.
     pub postmortem_optional: Vec<Severity>,
+    /// The failure classes `/incident class NAME` accepts, lowercase.
+    pub failure_classes: Vec<String>,
 }
 
+/// Failure classes a team starts with: what most postmortems come down to.
+pub const DEFAULT_FAILURE_CLASSES: [&str; 5] =
+    ["change", "capacity", "dependency", "data", "infrastructure"];
+
 impl Policy {
+    /// `name` as one of the team's failure classes (in any case), or why not.
+    pub fn failure_class(&self, name: &str) -> Result<String, super::Invalid> {
+        let name = name.trim().to_lowercase();
+        if self.failure_classes.contains(&name) {
+            return Ok(name);
+        }
+        Err(super::Invalid(format!(
+            "`{}` is not a failure class here: {}",
+            name.chars().take(40).collect::<String>(),
+            self.failure_classes.join(", ")
+        )))
+    }
+
     pub fn postmortem_is_optional(&self, severity: Severity) -> bool {
         self.postmortem_optional.contains(&severity)
     }
@@ -147,6 +166,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             postmortem_optional: vec![Severity::Sev3, Severity::Sev4],
+            failure_classes: DEFAULT_FAILURE_CLASSES.map(String::from).to_vec(),
         }
     }
 }
@@ -287,15 +307,25 @@ mod tests {
     }
 
     #[test]
+    fn failure_classes_come_from_the_policy() {
+        let p = Policy::default();
+        assert_eq!(p.failure_class(" Capacity ").unwrap(), "capacity");
+        let refused = p.failure_class("gremlins").unwrap_err().to_string();
+        assert!(refused.contains("change, capacity"), "{refused}");
+    }
+
+    #[test]
     fn the_policy_decides_which_severities_may_skip_the_postmortem() {
         let strict = Policy {
             postmortem_optional: vec![],
+            ..Policy::default()
         };
         assert!(Resolved
             .transition(Closed, Severity::Sev4, &strict)
             .is_err());
         let lax = Policy {
             postmortem_optional: Severity::ALL.to_vec(),
+            ..Policy::default()
         };
         assert!(Resolved.transition(Closed, Severity::Sev1, &lax).is_ok());
     }

@@ -20,7 +20,11 @@ pub struct Facts {
     pub severity: Severity,
     pub status: Status,
     pub milestones: Milestones,
+    pub failure_class: Option<String>,
 }
+
+/// The key of incidents without a failure class in `Stats::by_class`.
+pub const UNCLASSIFIED: &str = "unclassified";
 
 /// Count, mean, median and 90th percentile of durations, in seconds; `null` when none.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,6 +89,8 @@ pub struct Stats {
     pub by_severity_times: BTreeMap<&'static str, Times>,
     /// The share of SEV1/SEV2 incidents that reached `postmortem`; `null` when none.
     pub postmortem_coverage: Option<f64>,
+    /// Incidents by failure class, `unclassified` for those without one.
+    pub by_class: BTreeMap<String, u64>,
     /// Follow-ups still open now, of real incidents whenever opened (set by the caller,
     /// which reads them).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +113,7 @@ pub struct Tally {
     by_severity: BTreeMap<Severity, Durations>,
     by_status: BTreeMap<Status, u64>,
     per_day: BTreeMap<(NaiveDate, Severity), u64>,
+    by_class: BTreeMap<String, u64>,
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -130,6 +137,15 @@ impl Tally {
         if let Some(opened) = m.opened_at {
             self.add_day(opened.date_naive(), facts.severity, 1);
         }
+        self.add_class(facts.failure_class.as_deref(), 1);
+    }
+
+    /// `count` incidents of failure class `class` (none set: `None`).
+    pub fn add_class(&mut self, class: Option<&str>, count: u64) {
+        *self
+            .by_class
+            .entry(class.unwrap_or(UNCLASSIFIED).to_owned())
+            .or_default() += count;
     }
 
     /// `count` incidents of one severity and status, with their durations in seconds.
@@ -214,6 +230,7 @@ impl Tally {
                 })
                 .collect(),
             postmortem_coverage: (serious_count > 0).then(|| covered as f64 / serious_count as f64),
+            by_class: std::mem::take(&mut self.by_class),
             followups: None,
         }
     }
@@ -280,6 +297,7 @@ mod tests {
             severity,
             status,
             milestones: m,
+            failure_class: None,
         }
     }
 
@@ -473,8 +491,10 @@ mod tests {
             severity: Severity::Sev3,
             status: Status::Investigating,
             milestones: m,
+            failure_class: Some("capacity".into()),
         });
         let s = tally.stats(t(0), t(1), 1);
+        assert_eq!(s.by_class["capacity"], 1);
         assert_eq!(s.times.time_to_acknowledge.mean, Some(1.000_25));
         assert_eq!(s.open_now, 1);
     }

@@ -59,6 +59,7 @@ pub struct IncidentJson {
     postmortem_url: Option<String>,
     /// A drill, declared to train.
     drill: bool,
+    failure_class: Option<String>,
     /// A drill's team and game day.
     #[serde(skip_serializing_if = "Option::is_none")]
     team: Option<String>,
@@ -122,6 +123,7 @@ impl IncidentJson {
             closed_at: m.closed_at,
             postmortem_url: i.postmortem_url,
             drill: i.drill.is_some(),
+            failure_class: i.failure_class.clone(),
             team: i.drill.as_ref().map(|d| d.team.to_string()),
             gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,

@@ -53,6 +53,9 @@ pub fn summary(incident: &Incident, public_url: Option<&str>, allowed: &[Status]
     for (role, user) in &incident.roles {
         fields.push(format!("*{}*\n{}", escape(role.as_str()), mention(user)));
     }
+    if let Some(class) = &incident.failure_class {
+        fields.push(format!("*Failure class*\n{}", escape(class)));
+    }
     if let Some(at) = incident.milestones.opened_at {
         fields.push(format!(
             "*Declared*\n{} by {}",
@@ -166,6 +169,10 @@ mod tests {
             summary_ts: None,
             version: 0,
             drill: None,
+
+            failure_class: None,
+
+            private: false,
         }
     }
 

@@ -50,6 +50,8 @@ pub enum Command {
     Followups,
     /// `done N`: follow-up N of the incident is done.
     Done(i64),
+    /// `class NAME`: the incident's failure class.
+    Class(String),
 }
 
 impl Command {
@@ -71,6 +73,7 @@ impl Command {
             Command::Followup { .. } => "followup",
             Command::Followups => "followups",
             Command::Done(_) => "done",
+            Command::Class(_) => "class",
         }
     }
 
@@ -86,6 +89,7 @@ impl Command {
                 | Command::Followup { .. }
                 | Command::Followups
                 | Command::Done(_)
+                | Command::Class(_)
         )
     }
 }
@@ -100,6 +104,7 @@ pub const USAGE: &str = "\
 • `/incident status`: show the incident of this channel
 • `/incident list`: incidents still open, newest first
 • `/incident followup TEXT [@owner]`, `/incident followups`, `/incident done N`: follow-up actions
+• `/incident class NAME`: the incident's failure class
 • `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
 • `/incident gameday start NAME`, `/incident gameday end`: frame a game day
 • `/incident help`: this help
@@ -199,6 +204,13 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         "drill" => drill(rest)?,
         "followup" => followup(rest)?,
         "followups" => no_more(rest, Command::Followups)?,
+        "class" => {
+            let (name, after) = next_word(rest);
+            if name.is_empty() {
+                return Err(Invalid("`class NAME`: the incident's failure class".into()));
+            }
+            no_more(after, Command::Class(name.to_lowercase()))?
+        }
         "done" => {
             let (n, after) = next_word(rest);
             let n = n

@@ -161,6 +161,23 @@ pub async fn execute(
                 },
             ));
         }
+        Command::Class(name) => {
+            let class = match incidents.policy().failure_class(&name) {
+                Ok(class) => class,
+                Err(invalid) => return Ok(Some(reply::error(invalid))),
+            };
+            let Some(id) = incidents
+                .find(inv.incident, caller.channel.as_ref())
+                .await?
+            else {
+                return Ok(Some(reply::not_an_incident_channel()));
+            };
+            return Ok(Some(match incidents.classify(id, &class).await {
+                Ok(()) => reply::classified(id, &class, &caller.user),
+                Err(StoreError::NotFound(id)) => reply::not_found(id),
+                Err(e) => return Err(e),
+            }));
+        }
         Command::Followups | Command::Done(_) => {
             let Some(id) = incidents
                 .find(inv.incident, caller.channel.as_ref())

@@ -115,6 +115,15 @@ pub fn followup_added(id: IncidentId, f: &Followup) -> Reply {
     ))
 }
 
+/// A failure class set.
+pub fn classified(id: IncidentId, class: &str, by: &SlackUserId) -> Reply {
+    Reply::in_channel(format!(
+        ":label: The failure class of incident #{id} is now *{}*, set by {}.",
+        escape(class),
+        mention(by)
+    ))
+}
+
 /// A follow-up marked done.
 pub fn followup_done(id: IncidentId, f: &Followup) -> Reply {
     Reply::in_channel(format!(
@@ -334,6 +343,10 @@ mod tests {
             summary_ts: None,
             version: 0,
             drill: None,
+
+            failure_class: None,
+
+            private: false,
         }
     }
 

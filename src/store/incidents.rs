@@ -16,7 +16,7 @@ const MAX_ATTEMPTS: usize = 32;
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
      investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
-     version, drill, team, gameday_id";
+     version, drill, team, gameday_id, failure_class, private";
 
 /// A new incident, as declared.
 #[derive(Debug, Clone)]
@@ -272,6 +272,34 @@ impl Store {
     /// Records the Slack channel opened for incident `id`.
     pub async fn set_channel(&self, id: IncidentId, channel: &ChannelId) -> Result<(), StoreError> {
         self.set_column(id, "channel_id", channel.as_str()).await
+    }
+
+    /// Sets the failure class of incident `id`, with the `jobs` that tell of it, in one
+    /// transaction.
+    pub async fn set_failure_class(
+        &self,
+        id: IncidentId,
+        class: &str,
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        let at = crate::now();
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query("UPDATE incidents SET failure_class = $2 WHERE id = $1")
+                .bind(id.0)
+                .bind(class)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound(id));
+            }
+            for job in jobs {
+                insert_job!(tx, id.0, job, at);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// Records the `ts` of the incident's pinned summary message.

@@ -34,6 +34,8 @@ pub(super) struct IncidentRow {
     drill: bool,
     team: Option<String>,
     gameday_id: Option<i64>,
+    failure_class: Option<String>,
+    private: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -81,6 +83,8 @@ impl IncidentRow {
                     gameday: self.gameday_id,
                 }),
             },
+            failure_class: self.failure_class,
+            private: self.private,
         })
     }
 }

@@ -19,6 +19,7 @@ fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
 struct Group {
     severity: String,
     status: String,
+    failure_class: Option<String>,
     n: i64,
     acknowledge: Vec<f64>,
     mitigate: Vec<f64>,
@@ -35,6 +36,7 @@ struct Row {
     mitigated_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
     postmortem_at: Option<DateTime<Utc>>,
+    failure_class: Option<String>,
 }
 
 /// The condition that leaves drills out, unless they are wanted.
@@ -68,9 +70,9 @@ impl Store {
                     )
                 };
                 let sql = format!(
-                    "SELECT severity, status, COUNT(*) AS n, {} AS acknowledge, {} AS mitigate, \
+                    "SELECT severity, status, failure_class, COUNT(*) AS n, {} AS acknowledge, {} AS mitigate, \
                      {} AS resolve, COUNT(postmortem_at) AS postmortems FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status",
+                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status, failure_class",
                     duration("investigating_at"),
                     duration("mitigated_at"),
                     duration("resolved_at")
@@ -91,6 +93,7 @@ impl Store {
                     .fetch_all(pool);
                 let (groups, days) = tokio::try_join!(groups, days)?;
                 for g in groups {
+                    tally.add_class(g.failure_class.as_deref(), g.n as u64);
                     tally.add_group(
                         parse(&g.severity)?,
                         parse(&g.status)?,
@@ -108,7 +111,7 @@ impl Store {
             Db::Sqlite { read, .. } => {
                 let rows: Vec<Row> = sqlx::query_as(&format!(
                     "SELECT severity, status, opened_at, investigating_at, mitigated_at, \
-                     resolved_at, postmortem_at FROM incidents \
+                     resolved_at, postmortem_at, failure_class FROM incidents \
                      WHERE opened_at >= $1 AND opened_at <= $2{scope}"
                 ))
                 .bind(from)
@@ -127,6 +130,7 @@ impl Store {
                             postmortem_at: r.postmortem_at,
                             closed_at: None,
                         },
+                        failure_class: r.failure_class,
                     });
                 }
             }

@@ -89,8 +89,8 @@ async fn follow_ups_round_trip_into_the_api_stats_and_the_postmortem_page(backen
     );
 
     // The page's action items are the follow-ups, done ones ticked.
-    for to in ["resolved", "postmortem"] {
-        app.slash_as("U0456", &channel, to).await;
+    for text in ["class data", "resolved", "postmortem"] {
+        app.slash_as("U0456", &channel, text).await;
     }
     app.run_pending_jobs().await;
     app.run_pending_jobs().await;
@@ -101,6 +101,7 @@ async fn follow_ups_round_trip_into_the_api_stats_and_the_postmortem_page(backen
         "<ac:task-status>incomplete</ac:task-status><ac:task-body>1. Alert on replica lag &gt; 30 s (owner: Real U0OWNER)</ac:task-body>",
         "<ac:task-status>complete</ac:task-status><ac:task-body>2. Write the failover runbook</ac:task-body>",
         "3. Check the other replicas",
+        "<h2>Failure class</h2>\n<p><strong>data</strong></p>",
     ] {
         assert!(body.contains(part), "{part} in {body}");
     }

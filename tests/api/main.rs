@@ -9,6 +9,7 @@ mod process;
 mod api_incidents;
 mod bad_input;
 mod browser;
+mod classes;
 mod confluence;
 mod dashboard;
 mod events;
