@@ -89,7 +89,7 @@ impl Incidents {
     /// Declares `new` (with its delivery key and first events, if any); a delivery
     /// already acted on is `StoreError::Duplicate`.
     pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
-        let jobs = self.effects.on_declare(new.drill.is_some());
+        let jobs = self.effects.on_declare(new.drill.is_some() || new.private);
         let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
         Ok(incident)
@@ -185,6 +185,36 @@ impl Incidents {
     /// Records a delivery key (a request's signature); false when it was seen before.
     pub async fn first_delivery(&self, key: &str) -> Result<bool, StoreError> {
         self.store.first_time(key, crate::now()).await
+    }
+
+    /// `incidents` less the private ones `user` is not a member of (declared it, holds
+    /// a role, or joined its channel).
+    pub async fn visible_to(
+        &self,
+        incidents: Vec<Incident>,
+        user: &SlackUserId,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let private: Vec<IncidentId> = incidents
+            .iter()
+            .filter(|i| i.private)
+            .map(|i| i.id)
+            .collect();
+        let joined = if private.is_empty() {
+            Default::default()
+        } else {
+            self.store.participants(&private).await?
+        };
+        Ok(incidents
+            .into_iter()
+            .filter(|i| {
+                !i.private
+                    || i.declared_by == *user
+                    || i.roles.values().any(|u| u == user)
+                    || joined
+                        .get(&i.id)
+                        .is_some_and(|people| people.contains(user))
+            })
+            .collect())
     }
 
     /// The team's lifecycle rules and failure classes.

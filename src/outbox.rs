@@ -139,15 +139,17 @@ pub const NO_CONFLUENCE: &str = ":memo: No postmortem page was drafted: Confluen
 impl Effects {
     /// A new incident: its channel, people in, topic, pinned summary, announcement, in
     /// that order, all queued at once so later changes' jobs come after them.
-    pub fn on_declare(&self, drill: bool) -> Vec<Job> {
+    /// `quiet`: a drill or a private incident, which is not announced.
+    pub fn on_declare(&self, quiet: bool) -> Vec<Job> {
         let mut jobs = vec![
             Job::CreateChannel,
             Job::Invite { users: vec![] },
             Job::SetTopic,
             Job::PostSummary,
         ];
-        // Drills are not announced: the room playing knows, the company need not.
-        if self.announce && !drill {
+        // Drills and private incidents are not announced: the room playing knows of a
+        // drill, and a private incident is for its members.
+        if self.announce && !quiet {
             jobs.push(Job::AnnounceDeclared);
         }
         jobs
@@ -171,6 +173,7 @@ impl Effects {
         }
         if self.announce
             && change.after.drill.is_none()
+            && !change.after.private
             && matches!(event.kind, EventKind::Status | EventKind::Severity)
         {
             jobs.push(Job::AnnounceEvent {

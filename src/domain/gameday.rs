@@ -179,7 +179,8 @@ pub fn scoreboard(gameday: Gameday, incidents: &[Incident]) -> Scoreboard {
         .filter_map(|i| {
             Some(DrillLine {
                 id: i.id,
-                title: i.title.clone(),
+                // A private drill's title is its members'.
+                title: i.shown_title().to_owned(),
                 team: i.drill.as_ref()?.team.clone(),
                 severity: i.severity,
                 status: i.status,
@@ -290,6 +291,15 @@ mod tests {
         assert_eq!(json["teams"][0]["team"], "search");
         assert_eq!(json["teams"][0]["time_to_resolve"]["count"], 1);
         assert_eq!(json["drills"][0]["team"], "web");
+    }
+
+    #[test]
+    fn a_private_drills_title_stays_off_the_board() {
+        let mut secret = drill(1, "payments", None, None);
+        secret.title = "Payroll export leaked".into();
+        secret.private = true;
+        let board = scoreboard(day(), &[secret]);
+        assert_eq!(board.drills[0].title, "Private incident");
     }
 
     #[test]

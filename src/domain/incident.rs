@@ -99,6 +99,9 @@ pub struct Incident {
     pub private: bool,
 }
 
+/// What shows instead of a private incident's title.
+pub const PRIVATE_TITLE: &str = "Private incident";
+
 impl Incident {
     /// `DRILL ` for a drill, else nothing: what every message and page puts first.
     pub fn label(&self) -> &'static str {
@@ -106,6 +109,16 @@ impl Incident {
             "DRILL "
         } else {
             ""
+        }
+    }
+
+    /// The title where people other than its members look (the dashboard, exports,
+    /// scoreboards): a private incident's is hidden.
+    pub fn shown_title(&self) -> &str {
+        if self.private {
+            PRIVATE_TITLE
+        } else {
+            &self.title
         }
     }
 

@@ -60,6 +60,8 @@ pub struct IncidentJson {
     /// A drill, declared to train.
     drill: bool,
     failure_class: Option<String>,
+    /// A private incident (its title is shown here, to the operator's token, only).
+    private: bool,
     /// A drill's team and game day.
     #[serde(skip_serializing_if = "Option::is_none")]
     team: Option<String>,
@@ -124,6 +126,7 @@ impl IncidentJson {
             postmortem_url: i.postmortem_url,
             drill: i.drill.is_some(),
             failure_class: i.failure_class.clone(),
+            private: i.private,
             team: i.drill.as_ref().map(|d| d.team.to_string()),
             gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,

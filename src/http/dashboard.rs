@@ -258,7 +258,7 @@ pub async fn dashboard(
         .map(|i| {
             context! {
                 id => i.id.0,
-                title => plain(&i.title),
+                title => plain(i.shown_title()),
                 severity => i.severity.as_str(),
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),
@@ -318,7 +318,12 @@ pub async fn incident(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
-    let timeline = state.store.timeline(id).await?;
+    // A private incident's timeline is its members' (notes tell what it is about).
+    let timeline = if i.private {
+        Vec::new()
+    } else {
+        state.store.timeline(id).await?
+    };
     let m = &i.milestones;
     let milestones: Vec<Value> = Status::ALL
         .into_iter()
@@ -366,7 +371,7 @@ pub async fn incident(
             signed_in => true,
             i => context! {
                 id => i.id.0,
-                title => plain(&i.title),
+                title => plain(i.shown_title()),
                 severity => i.severity.as_str(),
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),

@@ -118,7 +118,7 @@ fn csv_row(i: &Incident) -> Vec<String> {
     };
     vec![
         i.id.to_string(),
-        cell(&plain(&i.title)),
+        cell(&plain(i.shown_title())),
         i.severity.to_string(),
         i.status.to_string(),
         i.channel_id

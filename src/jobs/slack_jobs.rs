@@ -254,7 +254,10 @@ impl SlackJobs {
                 );
                 match self
                     .slack
-                    .call("conversations.create", &json!({"name": name}))
+                    .call(
+                        "conversations.create",
+                        &json!({"name": name, "is_private": incident.private}),
+                    )
                     .await
                 {
                     Ok(response) => {

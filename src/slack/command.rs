@@ -22,6 +22,11 @@ pub enum Command {
         severity: Option<Severity>,
         title: String,
     },
+    /// `open private [sevN] TITLE`: a private incident.
+    DeclarePrivate {
+        severity: Option<Severity>,
+        title: String,
+    },
     Move {
         to: Status,
         note: Option<String>,
@@ -61,6 +66,7 @@ impl Command {
             Command::Help => "help",
             Command::OpenModal { .. } => "open_modal",
             Command::Declare { .. } => "declare",
+            Command::DeclarePrivate { .. } => "declare_private",
             Command::Move { .. } => "move",
             Command::Severity(_) => "severity",
             Command::Assign { .. } => "assign",
@@ -96,7 +102,7 @@ impl Command {
 
 pub const USAGE: &str = "\
 */incident* usage:
-• `/incident open [sev1..sev4] TITLE`: declare an incident (`/incident` or `/incident open` alone opens the form)
+• `/incident open [private] [sev1..sev4] TITLE`: declare an incident (private: a private channel, not announced) (`/incident` or `/incident open` alone opens the form)
 • `/incident investigating|mitigated|resolved|postmortem|closed [NOTE]`: move the incident of this channel
 • `/incident severity sev1..sev4`: change its severity
 • `/incident lead @user`, `/incident role NAME @user`: assign a role
@@ -162,12 +168,21 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
                 ));
             }
             let (first, after) = next_word(rest);
+            // Lowercase only, so a title such as "Private API down" stays a title.
+            let private = first == "private";
+            let rest = if private { after } else { rest };
+            let (first, after) = next_word(rest);
             let (severity, title) = match severity_word(first)? {
                 Some(sev) => (Some(sev), after),
                 None => (None, rest),
             };
             if title.is_empty() {
                 Command::OpenModal { severity }
+            } else if private {
+                Command::DeclarePrivate {
+                    severity,
+                    title: Incident::parse_title(title)?,
+                }
             } else {
                 Command::Declare {
                     severity,
@@ -383,6 +398,25 @@ mod tests {
         assert_eq!(cmd("gameday end"), Command::GamedayEnd);
         assert!(err("gameday start").contains("needs a name"));
         assert!(err("gameday pause").contains("gameday start NAME"));
+    }
+
+    #[test]
+    fn private_incidents() {
+        assert_eq!(
+            cmd("open private sev1 Payroll leak"),
+            Command::DeclarePrivate {
+                severity: Some(Severity::Sev1),
+                title: "Payroll leak".into()
+            }
+        );
+        assert_eq!(
+            cmd("open Private matters"),
+            Command::Declare {
+                severity: None,
+                title: "Private matters".into()
+            }
+        );
+        assert_eq!(cmd("open private"), Command::OpenModal { severity: None });
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub async fn execute(
     caller: &Caller,
     slack: Option<&SlackClient>,
 ) -> Result<Option<Reply>, StoreError> {
+    let private = matches!(inv.command, Command::DeclarePrivate { .. });
     let request = match inv.command {
         Command::Help => return Ok(Some(Reply::ephemeral(USAGE))),
         Command::OpenModal { severity } => {
@@ -105,7 +106,7 @@ pub async fn execute(
                 .err()
                 .map(Reply::ephemeral));
         }
-        Command::Declare { severity, title } => {
+        Command::Declare { severity, title } | Command::DeclarePrivate { severity, title } => {
             let mut new = NewIncident::new(
                 title,
                 severity.unwrap_or(Severity::DEFAULT),
@@ -113,6 +114,7 @@ pub async fn execute(
                 crate::now(),
             );
             new.once = caller.delivery.clone();
+            new.private = private;
             return Ok(Some(match incidents.declare_new(new).await {
                 Ok(incident) => reply::declared(&incident, slack.is_some()),
                 Err(StoreError::Duplicate(_)) => reply::replayed(),
@@ -207,7 +209,9 @@ pub async fn execute(
         }
         Command::List => {
             let page = incidents.active(LIST_LIMIT).await?;
-            return Ok(Some(reply::list(&page.incidents, page.next.is_some())));
+            // Private incidents are listed to their members only.
+            let shown = incidents.visible_to(page.incidents, &caller.user).await?;
+            return Ok(Some(reply::list(&shown, page.next.is_some())));
         }
         Command::Status => None,
         Command::Move { to, note } => Some(Request::Move { to, note }),

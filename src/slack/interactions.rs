@@ -155,6 +155,7 @@ async fn submit(
     let mut new = NewIncident::new(submission.title, submission.severity, user.clone(), now);
     // The same view submitted twice (a retry, a double click) declares once.
     new.once = view["id"].as_str().map(|id| format!("view:{id}"));
+    new.private = submission.private;
     if let Some(origin) = &submission.origin {
         let mut note = origin.text.clone();
         if let Some(link) = &origin.permalink {

@@ -42,6 +42,7 @@ pub struct Submission {
     pub description: Option<String>,
     pub lead: Option<SlackUserId>,
     pub origin: Option<Origin>,
+    pub private: bool,
 }
 
 fn plain(text: &str) -> Value {
@@ -88,6 +89,10 @@ pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&O
                          "max_length": crate::domain::incident::MAX_NOTE_CHARS}},
             {"type": "input", "block_id": "lead", "optional": true, "label": plain("Incident lead"),
              "element": {"type": "users_select", "action_id": "lead"}},
+            {"type": "input", "block_id": "private", "optional": true, "label": plain("Visibility"),
+             "element": {"type": "checkboxes", "action_id": "private",
+                         "options": [{"text": plain("Private: a private channel, not announced"),
+                                      "value": "private"}]}},
         ]
     })
 }
@@ -130,6 +135,9 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
     let lead = values["lead"]["lead"]["selected_user"]
         .as_str()
         .and_then(|u| u.parse().ok());
+    let private = values["private"]["private"]["selected_options"]
+        .as_array()
+        .is_some_and(|chosen| chosen.iter().any(|o| o["value"] == "private"));
     let origin = view["private_metadata"]
         .as_str()
         .filter(|m| !m.is_empty())
@@ -141,6 +149,7 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
             description,
             lead,
             origin,
+            private,
         }),
         _ => Err(errors),
     }
@@ -185,6 +194,15 @@ mod tests {
             origin.at(),
             DateTime::from_timestamp(1_700_000_000, 200_000)
         );
+    }
+
+    #[test]
+    fn the_private_box_makes_a_private_incident() {
+        let mut view = submitted("Payroll leak", "SEV1", "");
+        assert!(!submission(&view).unwrap().private);
+        view["state"]["values"]["private"] = json!({"private": {"type": "checkboxes",
+            "selected_options": [{"value": "private"}]}});
+        assert!(submission(&view).unwrap().private);
     }
 
     #[test]

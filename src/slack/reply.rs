@@ -90,6 +90,14 @@ pub fn declared(incident: &Incident, bot_token_set: bool) -> Reply {
              will be created once it is.",
         );
     }
+    if incident.private {
+        // Said to the declarer alone: the channel the command came from is not the
+        // incident's, and its title is for the members of its private channel.
+        text.push_str(
+            "\n:lock: A private incident: its channel is private and it is not announced.",
+        );
+        return Reply::ephemeral(text);
+    }
     Reply::in_channel(text)
 }
 

@@ -32,6 +32,8 @@ pub struct NewIncident {
     pub first_events: Vec<Event>,
     /// A drill, for this team: it belongs to the game day running when it is stored.
     pub drill: Option<Team>,
+    /// A private incident.
+    pub private: bool,
 }
 
 impl NewIncident {
@@ -44,6 +46,7 @@ impl NewIncident {
             once: None,
             first_events: Vec::new(),
             drill: None,
+            private: false,
         }
     }
 }
@@ -99,7 +102,7 @@ impl Store {
             "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
         );
-        let plain = new.first_events.is_empty() && new.drill.is_none();
+        let plain = new.first_events.is_empty() && new.drill.is_none() && !new.private;
         let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
             // The jobs are one multi-row insert, so their ids follow their order.
@@ -198,14 +201,16 @@ impl Store {
                     .bind(new.at)
                     .fetch_one(&mut *tx)
                     .await?;
-                if let Some(team) = &new.drill {
+                if new.drill.is_some() || new.private {
                     row = sqlx::query_as(&format!(
-                        "UPDATE incidents SET drill = true, team = $2, gameday_id = \
-                         (SELECT id FROM gamedays WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1) \
-                         WHERE id = $1 RETURNING {INCIDENT_COLUMNS}"
+                        "UPDATE incidents SET drill = $2, team = $3, gameday_id = CASE WHEN $2 THEN \
+                         (SELECT id FROM gamedays WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1) END, \
+                         private = $4 WHERE id = $1 RETURNING {INCIDENT_COLUMNS}"
                     ))
                     .bind(row.id)
-                    .bind(team.as_str())
+                    .bind(new.drill.is_some())
+                    .bind(new.drill.as_ref().map(Team::as_str))
+                    .bind(new.private)
                     .fetch_one(&mut *tx)
                     .await?;
                 }

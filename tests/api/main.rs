@@ -4,6 +4,7 @@ mod fake_confluence;
 mod fake_slack;
 mod fake_socket;
 mod helpers;
+mod private;
 mod process;
 
 mod api_incidents;

@@ -26,6 +26,7 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
                 once: None,
                 first_events: vec![],
                 drill: None,
+                private: false,
                 title: format!("{severity} at {opened}"),
                 severity,
                 declared_by: user(),
@@ -194,6 +195,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     once: None,
                     first_events: vec![],
                     drill: None,
+                    private: false,
                     title: title.to_string(),
                     severity: if n == 0 {
                         Severity::Sev1
@@ -216,6 +218,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     once: None,
                     first_events: vec![],
                     drill: None,
+                    private: false,
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
                     declared_by: user(),

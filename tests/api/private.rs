@@ -1,0 +1,88 @@
+//! Private incidents: a private channel, not announced, listed to members only, counted
+//! without their title; the API (the operator's token) marks them.
+
+use crate::helpers::{spawn_app_with, Backend, API_TOKEN};
+
+const ANNOUNCE: &str = "C0ANNOUNCE";
+const SECRET: &str = "Payroll export leaked";
+
+async fn a_private_incidents_title_leaks_nowhere(backend: Backend) {
+    let app = spawn_app_with(backend, &[("POMPIER_ANNOUNCE_CHANNEL", ANNOUNCE)]).await;
+    let (_, reply) = app
+        .slash_as("U0456", "C0GENERAL", &format!("open private sev1 {SECRET}"))
+        .await;
+    // Only the declarer is told, where they typed it.
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    assert!(reply["text"].as_str().unwrap().contains(SECRET));
+    app.declare("sev2 Public one").await;
+    let id = pompier::domain::IncidentId(1);
+    app.slash(&format!("{id} investigating")).await;
+    app.run_pending_jobs().await;
+
+    let create = app
+        .slack
+        .calls()
+        .into_iter()
+        .find(|(m, _)| m == "conversations.create")
+        .unwrap()
+        .1;
+    assert_eq!(create["is_private"], true, "{create}");
+    let announced = app.slack.messages_in(ANNOUNCE);
+    assert_eq!(announced.len(), 1, "only the public one is announced");
+    assert!(!format!("{announced:?}").contains("Payroll"));
+
+    // Listed to its members only.
+    let (_, theirs) = app.slash_as("U0456", "C0GENERAL", "list").await;
+    assert!(theirs.to_string().contains(SECRET), "{theirs}");
+    let (_, others) = app.slash_as("U0OTHER", "C0GENERAL", "list").await;
+    assert!(
+        !others.to_string().contains("Payroll") && others.to_string().contains("Public one"),
+        "{others}"
+    );
+    // Someone who joins its channel is a member.
+    let channel = app.incident_json(id).await["channel_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.store
+        .add_participant(id, &"U0OTHER".parse().unwrap(), pompier::now())
+        .await
+        .unwrap();
+    let (_, joined) = app.slash_as("U0OTHER", &channel, "list").await;
+    assert!(joined.to_string().contains(SECRET), "{joined}");
+
+    // Counted in the statistics; titled nowhere a manager looks.
+    let stats = app.api_get("/api/v1/stats").await;
+    assert_eq!(stats["total"], 2);
+    assert!(!stats.to_string().contains("Payroll"));
+    for path in [
+        "/dashboard",
+        "/dashboard/incidents/1",
+        "/api/v1/incidents.csv",
+    ] {
+        let body = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!body.contains("Payroll"), "{path}: {body}");
+        assert!(body.contains("Private incident"), "{path}: {body}");
+    }
+    // The API, with the operator's token, says what it is.
+    let json = app.incident_json(id).await;
+    assert_eq!(
+        (&json["private"], &json["title"]),
+        (
+            &serde_json::Value::Bool(true),
+            &serde_json::Value::from(SECRET)
+        )
+    );
+    app.stop().await;
+}
+
+crate::on_both_backends!(a_private_incidents_title_leaks_nowhere);
