@@ -113,6 +113,10 @@ impl App {
             },
             metrics.clone(),
             jobs_queued,
+        )
+        .with_sweep(
+            incidents.clone(),
+            Duration::from_secs(settings.lifecycle.cadence_sweep_secs),
         );
         let state = AppState {
             store,

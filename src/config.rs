@@ -11,6 +11,7 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::domain::cadence::Cadence;
 use crate::domain::{Policy, RoleName, Severity};
 
 /// The documented defaults, compiled in so the binary runs with no file beside it.
@@ -145,6 +146,15 @@ pub struct LifecycleSettings {
     pub postmortem_optional: Vec<Severity>,
     pub roles: Vec<String>,
     pub failure_classes: Vec<String>,
+    /// Minutes between updates by severity (0: no cadence).
+    pub sev1_update_minutes: u64,
+    pub sev2_update_minutes: u64,
+    pub sev3_update_minutes: u64,
+    pub sev4_update_minutes: u64,
+    /// Days a postmortem waits before its channel is reminded (0: never).
+    pub postmortem_reminder_days: u64,
+    /// How often each instance looks for incidents due a nudge.
+    pub cadence_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +310,10 @@ impl Settings {
         }
         for (key, value) in [
             ("jobs.concurrency", self.jobs.concurrency as u64),
+            (
+                "lifecycle.cadence_sweep_secs",
+                self.lifecycle.cadence_sweep_secs,
+            ),
             ("jobs.poll_interval_ms", self.jobs.poll_interval_ms),
             ("jobs.retry_horizon_secs", self.jobs.retry_horizon_secs),
             ("slack.timeout_secs", self.slack.timeout_secs),
@@ -363,6 +377,22 @@ impl Settings {
                 .iter()
                 .map(|c| c.to_lowercase())
                 .collect(),
+            cadence: self.cadence(),
+        }
+    }
+
+    /// The update cadence the lifecycle settings ask for.
+    pub fn cadence(&self) -> Cadence {
+        let l = &self.lifecycle;
+        let minutes = |m: u64| (m > 0).then(|| chrono::Duration::minutes(m.min(525_600) as i64));
+        Cadence {
+            update: [
+                minutes(l.sev1_update_minutes),
+                minutes(l.sev2_update_minutes),
+                minutes(l.sev3_update_minutes),
+                minutes(l.sev4_update_minutes),
+            ],
+            postmortem_reminder: minutes(l.postmortem_reminder_days.saturating_mul(1440)),
         }
     }
 

@@ -105,11 +105,16 @@ impl Incidents {
     ) -> Result<Outcome, StoreError> {
         let at = crate::now();
         let policy = &self.policy;
-        let decide = |i: &Incident| match request {
-            Request::Move { to, note } => i.move_to(*to, actor, note.clone(), at, policy),
-            Request::Severity(severity) => i.set_severity(*severity, actor, at),
-            Request::Assign { role, user } => i.assign(role, user, actor, at),
-            Request::Note(text) => i.add_note(text.clone(), actor, at),
+        let decide = |i: &Incident| {
+            let mut change = match request {
+                Request::Move { to, note } => i.move_to(*to, actor, note.clone(), at, policy),
+                Request::Severity(severity) => i.set_severity(*severity, actor, at),
+                Request::Assign { role, user } => i.assign(role, user, actor, at),
+                Request::Note(text) => i.add_note(text.clone(), actor, at),
+            }?;
+            // Every change is news: counted against the cadence of the incident as it was.
+            change.after.updates = policy.cadence.count(i, at);
+            Ok(change)
         };
         match self
             .store
@@ -215,6 +220,33 @@ impl Incidents {
                         .is_some_and(|people| people.contains(user))
             })
             .collect())
+    }
+
+    /// Nudges, once each whatever the number of instances, the incidents whose update
+    /// (or postmortem) is overdue at `now`; how many it nudged.
+    pub async fn sweep(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
+        let mut sent = 0;
+        for (id, nudged_at) in self.store.nudge_candidates().await? {
+            let Some(incident) = self.store.get(id).await? else {
+                continue;
+            };
+            let Some((due, nudge)) = self.policy.cadence.due(&incident, nudged_at) else {
+                continue;
+            };
+            if due > now {
+                continue;
+            }
+            let job = Job::Nudge {
+                reminder: (&nudge).into(),
+            };
+            if self.store.nudge(id, nudged_at, now, &[job]).await? {
+                sent += 1;
+            }
+        }
+        if sent > 0 {
+            self.jobs_queued.notify_waiters();
+        }
+        Ok(sent)
     }
 
     /// The team's lifecycle rules and failure classes.

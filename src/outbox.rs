@@ -32,6 +32,34 @@ impl Service {
     }
 }
 
+/// What a nudge asks an incident's channel for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "for", rename_all = "snake_case")]
+pub enum Reminder {
+    /// No update for `every_minutes`: `lead` (a user id), if any, is asked.
+    Update {
+        lead: Option<String>,
+        every_minutes: i64,
+    },
+    /// The postmortem has waited `waiting_days`.
+    Postmortem { waiting_days: i64 },
+}
+
+impl From<&crate::domain::cadence::Nudge> for Reminder {
+    fn from(nudge: &crate::domain::cadence::Nudge) -> Reminder {
+        use crate::domain::cadence::Nudge;
+        match nudge {
+            Nudge::Update { lead, every } => Reminder::Update {
+                lead: lead.as_ref().map(|u| u.to_string()),
+                every_minutes: every.num_minutes(),
+            },
+            Nudge::Postmortem { waiting } => Reminder::Postmortem {
+                waiting_days: waiting.num_days(),
+            },
+        }
+    }
+}
+
 /// One piece of outside work for an incident. Stored as JSON; the jobs of one incident
 /// and one service run in the order they were written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +106,10 @@ pub enum Job {
     Post {
         text: String,
     },
+    /// Ask the incident's channel for news (worded when it runs).
+    Nudge {
+        reminder: Reminder,
+    },
     /// Post `text` in the announce channel (pompier 0.1).
     Announce {
         text: String,
@@ -99,6 +131,7 @@ impl Job {
             Job::DraftPostmortem { .. } => "draft_postmortem",
             Job::CaptureMessage { .. } => "capture_message",
             Job::Post { .. } => "post",
+            Job::Nudge { .. } => "nudge",
             Job::Announce { .. } => "announce",
         }
     }
@@ -168,9 +201,8 @@ impl Effects {
         jobs.push(Job::PostEvent {
             event: event.clone(),
         });
-        if event.kind != EventKind::Note {
-            jobs.push(Job::UpdateSummary);
-        }
+        // A note too: the summary says when the next update is due.
+        jobs.push(Job::UpdateSummary);
         if self.announce
             && change.after.drill.is_none()
             && !change.after.private
@@ -222,6 +254,8 @@ mod tests {
             failure_class: None,
 
             private: false,
+
+            updates: Default::default(),
         }
     }
 
@@ -273,7 +307,8 @@ mod tests {
         let note = incident(Status::Open)
             .add_note("hi".into(), &u, at)
             .unwrap();
-        assert_eq!(kinds(&e.on_change(&note)), ["post_event"]);
+        // Not announced; the summary is refreshed (its next update is due later now).
+        assert_eq!(kinds(&e.on_change(&note)), ["post_event", "update_summary"]);
         assert_eq!(
             kinds(&Effects::default().on_change(&close)),
             ["post_event", "update_summary"]

@@ -341,6 +341,8 @@ fn sample() -> Incident {
         failure_class: None,
 
         private: false,
+
+        updates: Default::default(),
     }
 }
 
@@ -375,6 +377,8 @@ mod tests {
             failure_class: None,
 
             private: false,
+
+            updates: Default::default(),
         };
         let mut events = vec![Event {
             at: t0,

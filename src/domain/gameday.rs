@@ -242,6 +242,8 @@ mod tests {
             failure_class: None,
 
             private: false,
+
+            updates: Default::default(),
         }
     }
 

@@ -97,6 +97,8 @@ pub struct Incident {
     pub failure_class: Option<String>,
     /// A private incident: its channel is private and its title is for its members.
     pub private: bool,
+    /// Its timeline's rhythm, for the update cadence.
+    pub updates: super::cadence::Updates,
 }
 
 /// What shows instead of a private incident's title.
@@ -384,6 +386,8 @@ mod tests {
             failure_class: None,
 
             private: false,
+
+            updates: Default::default(),
         }
     }
 

@@ -137,6 +137,8 @@ pub struct Policy {
     pub postmortem_optional: Vec<Severity>,
     /// The failure classes `/incident class NAME` accepts, lowercase.
     pub failure_classes: Vec<String>,
+    /// How often incidents want an update.
+    pub cadence: super::cadence::Cadence,
 }
 
 /// Failure classes a team starts with: what most postmortems come down to.
@@ -167,6 +169,7 @@ impl Default for Policy {
         Policy {
             postmortem_optional: vec![Severity::Sev3, Severity::Sev4],
             failure_classes: DEFAULT_FAILURE_CLASSES.map(String::from).to_vec(),
+            cadence: Default::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Everything past the HTTP and Slack edges speaks in these types; the store persists
 //! them and the edges parse into them.
 
+pub mod cadence;
 pub mod followup;
 pub mod gameday;
 pub mod ids;

@@ -21,6 +21,17 @@ pub struct Facts {
     pub status: Status,
     pub milestones: Milestones,
     pub failure_class: Option<String>,
+    /// Updates while it was fought, and how many of them were late.
+    pub updates: (u64, u64),
+}
+
+/// Updates made while incidents were fought, and the share that came within their
+/// severity's interval (`null` when there were none).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Updates {
+    pub total: u64,
+    pub late: u64,
+    pub on_time_share: Option<f64>,
 }
 
 /// The key of incidents without a failure class in `Stats::by_class`.
@@ -91,6 +102,7 @@ pub struct Stats {
     pub postmortem_coverage: Option<f64>,
     /// Incidents by failure class, `unclassified` for those without one.
     pub by_class: BTreeMap<String, u64>,
+    pub updates: Updates,
     /// Follow-ups still open now, of real incidents whenever opened (set by the caller,
     /// which reads them).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,6 +126,7 @@ pub struct Tally {
     by_status: BTreeMap<Status, u64>,
     per_day: BTreeMap<(NaiveDate, Severity), u64>,
     by_class: BTreeMap<String, u64>,
+    updates: (u64, u64),
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -138,6 +151,13 @@ impl Tally {
             self.add_day(opened.date_naive(), facts.severity, 1);
         }
         self.add_class(facts.failure_class.as_deref(), 1);
+        self.add_updates(facts.updates.0, facts.updates.1);
+    }
+
+    /// `total` updates of which `late` came past their interval.
+    pub fn add_updates(&mut self, total: u64, late: u64) {
+        self.updates.0 += total;
+        self.updates.1 += late.min(total);
     }
 
     /// `count` incidents of failure class `class` (none set: `None`).
@@ -231,6 +251,12 @@ impl Tally {
                 .collect(),
             postmortem_coverage: (serious_count > 0).then(|| covered as f64 / serious_count as f64),
             by_class: std::mem::take(&mut self.by_class),
+            updates: Updates {
+                total: self.updates.0,
+                late: self.updates.1,
+                on_time_share: (self.updates.0 > 0)
+                    .then(|| (self.updates.0 - self.updates.1) as f64 / self.updates.0 as f64),
+            },
             followups: None,
         }
     }
@@ -298,6 +324,7 @@ mod tests {
             status,
             milestones: m,
             failure_class: None,
+            updates: (0, 0),
         }
     }
 
@@ -492,9 +519,11 @@ mod tests {
             status: Status::Investigating,
             milestones: m,
             failure_class: Some("capacity".into()),
+            updates: (4, 1),
         });
         let s = tally.stats(t(0), t(1), 1);
         assert_eq!(s.by_class["capacity"], 1);
+        assert_eq!(s.updates.on_time_share, Some(0.75));
         assert_eq!(s.times.time_to_acknowledge.mean, Some(1.000_25));
         assert_eq!(s.open_now, 1);
     }

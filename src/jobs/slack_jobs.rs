@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::{JobError, Run};
+use crate::domain::cadence::Nudge;
 use crate::domain::{ChannelId, Incident};
 use crate::outbox::Job;
 use crate::slack::client::{SlackClient, SlackError};
@@ -78,6 +79,11 @@ impl SlackJobs {
             }
             Job::Post { text } => {
                 self.post_text(run, channel(&incident)?.as_str(), text)
+                    .await
+            }
+            Job::Nudge { reminder } => {
+                let text = reply::nudge(&incident, reminder);
+                self.post_text(run, channel(&incident)?.as_str(), &text)
                     .await
             }
             Job::AnnounceDeclared => {
@@ -180,7 +186,12 @@ impl SlackJobs {
         let allowed = incident
             .status
             .allowed_next(incident.severity, &self.policy);
-        blocks::summary(incident, self.public_url.as_deref(), &allowed)
+        // When the next update is due, as of this summary (a note moves it too).
+        let next_update = match self.policy.cadence.due(incident, None) {
+            Some((due, Nudge::Update { .. })) => Some(due),
+            _ => None,
+        };
+        blocks::summary(incident, self.public_url.as_deref(), &allowed, next_update)
     }
 
     async fn announce(&self, run: Run, text: &str) -> Result<(), JobError> {

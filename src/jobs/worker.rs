@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::retry::{after, Backoff};
 use super::{Handlers, JobError, Run};
+use crate::incidents::Incidents;
 use crate::metrics::{JobOutcome, Metrics};
 use crate::outbox::Service;
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
@@ -60,6 +61,8 @@ pub struct Worker {
     /// Jobs claimed by this process, to refresh the queue's statistics now and then.
     claimed: Arc<AtomicU64>,
     signals: Arc<Signals>,
+    /// Looks for incidents due a nudge, this often.
+    sweep: Option<(Incidents, Duration)>,
 }
 
 /// How a run of a job ended for the worker.
@@ -110,6 +113,7 @@ impl Worker {
                 stop: watch::channel(false).0,
                 abandon: watch::channel(false).0,
             }),
+            sweep: None,
         }
     }
 
@@ -306,6 +310,12 @@ impl Worker {
         }
     }
 
+    /// Also looks, every `every`, for incidents due a nudge (the update cadence).
+    pub fn with_sweep(mut self, incidents: Incidents, every: Duration) -> Worker {
+        self.sweep = Some((incidents, every));
+        self
+    }
+
     /// Starts `concurrency` loops that drain the queue whenever a request queues jobs or
     /// every poll interval, and one that deletes old finished jobs, until stopped.
     pub fn spawn(self) -> WorkerHandle {
@@ -319,6 +329,20 @@ impl Worker {
             worker.say_what_waits().await;
             worker.purge().await
         });
+        if let Some((incidents, every)) = self.sweep.clone() {
+            let mut stopped = self.signals.stop.subscribe();
+            tasks.spawn(async move {
+                while !is_set(&stopped) {
+                    if let Err(e) = incidents.sweep(crate::now()).await {
+                        tracing::warn!(error = %e, "cannot look for incidents due an update");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = until_set(&mut stopped) => {}
+                    }
+                }
+            });
+        }
         WorkerHandle {
             signals: self.signals.clone(),
             tasks,

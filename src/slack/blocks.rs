@@ -1,6 +1,7 @@
 //! The pinned summary of an incident, in Block Kit, within Slack's limits (header text
 //! ≤ 150 characters, section text ≤ 3000, ≤ 50 blocks).
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::names::truncate;
@@ -41,7 +42,12 @@ pub fn page_link(incident: &Incident, public_url: Option<&str>) -> Option<String
 
 /// The summary message: title, severity, status, roles, declared time, links (to the
 /// incident's page when `public_url` is set, to the postmortem once drafted).
-pub fn summary(incident: &Incident, public_url: Option<&str>, allowed: &[Status]) -> Vec<Value> {
+pub fn summary(
+    incident: &Incident,
+    public_url: Option<&str>,
+    allowed: &[Status],
+    next_update: Option<DateTime<Utc>>,
+) -> Vec<Value> {
     let header = truncate(
         &format!("{}#{} {}", incident.label(), incident.id, incident.title),
         MAX_HEADER,
@@ -55,6 +61,9 @@ pub fn summary(incident: &Incident, public_url: Option<&str>, allowed: &[Status]
     }
     if let Some(class) = &incident.failure_class {
         fields.push(format!("*Failure class*\n{}", escape(class)));
+    }
+    if let Some(due) = next_update {
+        fields.push(format!("*Next update due*\n{}", local_time(due)));
     }
     if let Some(at) = incident.milestones.opened_at {
         fields.push(format!(
@@ -173,6 +182,8 @@ mod tests {
             failure_class: None,
 
             private: false,
+
+            updates: Default::default(),
         }
     }
 
@@ -182,8 +193,13 @@ mod tests {
             &incident("DB down"),
             Some("https://pompier.example.com/"),
             &[Status::Mitigated, Status::Resolved],
+            DateTime::from_timestamp(1_700_000_900, 0),
         );
         let all = serde_json::to_string(&blocks).unwrap();
+        assert!(
+            all.contains("*Next update due*\\n<!date^1700000900^"),
+            "{all}"
+        );
         assert_eq!(blocks[0]["text"]["text"], "#42 DB down");
         for part in [
             "SEV2",
@@ -208,15 +224,17 @@ mod tests {
                 "{action} {value} in {all}"
             );
         }
-        assert!(!serde_json::to_string(&summary(&incident("x"), None, &[]))
-            .unwrap()
-            .contains("/dashboard/"));
+        assert!(
+            !serde_json::to_string(&summary(&incident("x"), None, &[], None))
+                .unwrap()
+                .contains("/dashboard/")
+        );
     }
 
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title), None, &[]);
+        let blocks = summary(&incident(&title), None, &[], None);
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

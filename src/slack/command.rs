@@ -102,7 +102,7 @@ impl Command {
 
 pub const USAGE: &str = "\
 */incident* usage:
-• `/incident open [private] [sev1..sev4] TITLE`: declare an incident (private: a private channel, not announced) (`/incident` or `/incident open` alone opens the form)
+• `/incident open [sev1..sev4] TITLE`: declare an incident (`open private …`: a private channel, not announced) (`/incident` or `/incident open` alone opens the form)
 • `/incident investigating|mitigated|resolved|postmortem|closed [NOTE]`: move the incident of this channel
 • `/incident severity sev1..sev4`: change its severity
 • `/incident lead @user`, `/incident role NAME @user`: assign a role

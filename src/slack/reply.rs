@@ -10,6 +10,7 @@ use crate::domain::{
     lifecycle, Event, EventKind, Followup, Gameday, Incident, IncidentId, SlackUserId, Status,
 };
 use crate::incidents::{Outcome, Shown};
+use crate::outbox::Reminder;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reply {
@@ -121,6 +122,45 @@ pub fn followup_added(id: IncidentId, f: &Followup) -> Reply {
         followup_line(f),
         f.number
     ))
+}
+
+/// A nudge for news, said in the incident's channel.
+pub fn nudge(incident: &Incident, reminder: &Reminder) -> String {
+    match reminder {
+        Reminder::Update {
+            lead,
+            every_minutes,
+        } => {
+            let who = match lead.as_deref().and_then(|u| u.parse::<SlackUserId>().ok()) {
+                Some(lead) => format!("{}, time for an update", mention(&lead)),
+                None => "Time for an update, and nobody leads yet: \
+                         `/incident lead @someone`"
+                    .to_owned(),
+            };
+            format!(
+                ":hourglass: {} has had no news for {} (updates are due every {} at {}). {who}: \
+                 `/incident note …` or a move.",
+                name(incident),
+                minutes(*every_minutes),
+                minutes(*every_minutes),
+                incident.severity,
+            )
+        }
+        Reminder::Postmortem { waiting_days } => format!(
+            ":memo: The postmortem of {} has waited {waiting_days} day{}: write it up, then \
+             `/incident closed`.",
+            name(incident),
+            if *waiting_days == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+fn minutes(m: i64) -> String {
+    if m % 60 == 0 {
+        format!("{} h", m / 60)
+    } else {
+        format!("{m} min")
+    }
 }
 
 /// A failure class set.
@@ -355,6 +395,8 @@ mod tests {
             failure_class: None,
 
             private: false,
+
+            updates: Default::default(),
         }
     }
 

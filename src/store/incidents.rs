@@ -16,7 +16,7 @@ const MAX_ATTEMPTS: usize = 32;
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
      investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
-     version, drill, team, gameday_id, failure_class, private";
+     version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates";
 
 /// A new incident, as declared.
 #[derive(Debug, Clone)]
@@ -99,8 +99,8 @@ impl Store {
             note: None,
         };
         let insert = format!(
-            "INSERT INTO incidents (title, severity, status, declared_by, opened_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {INCIDENT_COLUMNS}"
+            "INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {INCIDENT_COLUMNS}"
         );
         let plain = new.first_events.is_empty() && new.drill.is_none() && !new.private;
         let row: IncidentRow = match &self.db {
@@ -279,6 +279,56 @@ impl Store {
         self.set_column(id, "channel_id", channel.as_str()).await
     }
 
+    /// Incidents a nudge may be due for (being fought, or waiting in postmortem), with
+    /// when pompier last nudged each.
+    pub async fn nudge_candidates(
+        &self,
+    ) -> Result<Vec<(IncidentId, Option<DateTime<Utc>>)>, StoreError> {
+        let rows: Vec<(i64, Option<DateTime<Utc>>)> = with_db!(self, read pool => {
+            sqlx::query_as(
+                "SELECT id, nudged_at FROM incidents \
+                 WHERE status IN ('open', 'investigating', 'mitigated', 'postmortem') ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, at)| (IncidentId(id), at))
+            .collect())
+    }
+
+    /// Records a nudge of incident `id` at `at` with its `jobs`, if nobody nudged it
+    /// since `seen` (its last nudge as read): of several instances, one sends it.
+    pub async fn nudge(
+        &self,
+        id: IncidentId,
+        seen: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+        jobs: &[Job],
+    ) -> Result<bool, StoreError> {
+        let same = with_db!(self, postgres _pool => "IS NOT DISTINCT FROM", sqlite _pool => "IS");
+        let sql =
+            format!("UPDATE incidents SET nudged_at = $2 WHERE id = $1 AND nudged_at {same} $3");
+        Ok(with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(&sql)
+                .bind(id.0)
+                .bind(at)
+                .bind(seen)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 1 {
+                for job in jobs {
+                    insert_job!(tx, id.0, job, at);
+                }
+                tx.commit().await?;
+            }
+            updated == 1
+        }))
+    }
+
     /// Sets the failure class of incident `id`, with the `jobs` that tell of it, in one
     /// transaction.
     pub async fn set_failure_class(
@@ -356,6 +406,7 @@ impl Store {
             if self.write_change(&before, &change, &jobs).await? {
                 let mut change = change;
                 change.after.version = before.version + 1;
+                change.after.updates.last_at = Some(change.event.at);
                 return Ok(change);
             }
         }
@@ -377,7 +428,8 @@ impl Store {
             let updated = sqlx::query(
                 "UPDATE incidents SET title = $3, severity = $4, status = $5, \
                  investigating_at = $6, mitigated_at = $7, resolved_at = $8, postmortem_at = $9, \
-                 closed_at = $10, postmortem_url = $11, version = version + 1 \
+                 closed_at = $10, postmortem_url = $11, version = version + 1, \
+                 last_event_at = $12, updates = $13, late_updates = $14 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(id)
@@ -391,6 +443,9 @@ impl Store {
             .bind(m.postmortem_at)
             .bind(m.closed_at)
             .bind(after.postmortem_url.as_deref())
+            .bind(change.event.at)
+            .bind(after.updates.total)
+            .bind(after.updates.late)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
+use crate::domain::cadence::Updates;
 use crate::domain::{Drill, Event, EventKind, Incident, IncidentId, Milestones, Team};
 
 fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
@@ -36,6 +37,9 @@ pub(super) struct IncidentRow {
     gameday_id: Option<i64>,
     failure_class: Option<String>,
     private: bool,
+    last_event_at: Option<DateTime<Utc>>,
+    updates: i64,
+    late_updates: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -85,6 +89,11 @@ impl IncidentRow {
             },
             failure_class: self.failure_class,
             private: self.private,
+            updates: Updates {
+                last_at: self.last_event_at,
+                total: self.updates,
+                late: self.late_updates,
+            },
         })
     }
 }

@@ -21,6 +21,8 @@ struct Group {
     status: String,
     failure_class: Option<String>,
     n: i64,
+    updates: i64,
+    late: i64,
     acknowledge: Vec<f64>,
     mitigate: Vec<f64>,
     resolve: Vec<f64>,
@@ -37,6 +39,8 @@ struct Row {
     resolved_at: Option<DateTime<Utc>>,
     postmortem_at: Option<DateTime<Utc>>,
     failure_class: Option<String>,
+    updates: i64,
+    late_updates: i64,
 }
 
 /// The condition that leaves drills out, unless they are wanted.
@@ -70,7 +74,8 @@ impl Store {
                     )
                 };
                 let sql = format!(
-                    "SELECT severity, status, failure_class, COUNT(*) AS n, {} AS acknowledge, {} AS mitigate, \
+                    "SELECT severity, status, failure_class, COUNT(*) AS n, \
+                     SUM(updates)::BIGINT AS updates, SUM(late_updates)::BIGINT AS late, {} AS acknowledge, {} AS mitigate, \
                      {} AS resolve, COUNT(postmortem_at) AS postmortems FROM incidents \
                      WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status, failure_class",
                     duration("investigating_at"),
@@ -94,6 +99,7 @@ impl Store {
                 let (groups, days) = tokio::try_join!(groups, days)?;
                 for g in groups {
                     tally.add_class(g.failure_class.as_deref(), g.n as u64);
+                    tally.add_updates(g.updates as u64, g.late as u64);
                     tally.add_group(
                         parse(&g.severity)?,
                         parse(&g.status)?,
@@ -111,7 +117,7 @@ impl Store {
             Db::Sqlite { read, .. } => {
                 let rows: Vec<Row> = sqlx::query_as(&format!(
                     "SELECT severity, status, opened_at, investigating_at, mitigated_at, \
-                     resolved_at, postmortem_at, failure_class FROM incidents \
+                     resolved_at, postmortem_at, failure_class, updates, late_updates FROM incidents \
                      WHERE opened_at >= $1 AND opened_at <= $2{scope}"
                 ))
                 .bind(from)
@@ -131,6 +137,7 @@ impl Store {
                             closed_at: None,
                         },
                         failure_class: r.failure_class,
+                        updates: (r.updates as u64, r.late_updates as u64),
                     });
                 }
             }

@@ -185,6 +185,9 @@ pub struct TestApp {
     pub slack: FakeSlack,
     /// The server's own job worker: tests drain the queue with it.
     pub worker: Worker,
+    /// The server's incidents service: tests run the cadence's sweep with it, at the
+    /// time they choose.
+    pub incidents: pompier::incidents::Incidents,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -212,6 +215,7 @@ pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> Test
     let (stop, stopped) = oneshot::channel::<()>();
     let app = App::new(store.clone(), settings).expect("the app");
     let worker = app.worker.clone();
+    let incidents = app.state.incidents.clone();
     let server = tokio::spawn(pompier::serve(app, listener, async {
         let _ = stopped.await;
     }));
@@ -221,6 +225,7 @@ pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> Test
         client: reqwest::Client::new(),
         slack,
         worker,
+        incidents,
         db,
         stop: Some(stop),
         server: Some(server),

@@ -10,6 +10,7 @@ mod process;
 mod api_incidents;
 mod bad_input;
 mod browser;
+mod cadence;
 mod classes;
 mod confluence;
 mod dashboard;

@@ -457,7 +457,8 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
             "conversations.setTopic",
             "chat.postMessage",
             "pins.add",
-            "chat.postMessage"
+            "chat.postMessage",
+            "chat.update"
         ]
     );
     let channel = channel_of(&app, id).await;
@@ -472,7 +473,7 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
     let runs = |outcome| [("service", "slack"), ("outcome", outcome)];
     assert_eq!(
         app.metric("pompier_job_runs_total", &runs("done")).await,
-        5.0
+        6.0
     );
     assert_eq!(
         app.metric("pompier_job_runs_total", &runs("dead")).await,
