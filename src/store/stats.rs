@@ -19,7 +19,6 @@ fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
 struct Group {
     severity: String,
     status: String,
-    failure_class: Option<String>,
     n: i64,
     updates: i64,
     late: i64,
@@ -74,15 +73,17 @@ impl Store {
                     )
                 };
                 let sql = format!(
-                    "SELECT severity, status, failure_class, COUNT(*) AS n, \
+                    "SELECT severity, status, COUNT(*) AS n, \
                      SUM(updates)::BIGINT AS updates, SUM(late_updates)::BIGINT AS late, {} AS acknowledge, {} AS mitigate, \
                      {} AS resolve, COUNT(postmortem_at) AS postmortems FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status, failure_class",
+                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status",
                     duration("investigating_at"),
                     duration("mitigated_at"),
                     duration("resolved_at")
                 );
-                // Two scans of the range, side by side on two connections.
+                // Scans of the range side by side on their own connections. The classes
+                // are counted apart: grouped with severity and status, the planner
+                // expects thousands of groups and sorts them on disk (3× slower).
                 let groups = sqlx::query_as::<_, Group>(&sql)
                     .bind(from)
                     .bind(to)
@@ -96,9 +97,19 @@ impl Store {
                     .bind(from)
                     .bind(to)
                     .fetch_all(pool);
-                let (groups, days) = tokio::try_join!(groups, days)?;
+                let classes = format!(
+                    "SELECT failure_class, COUNT(*) FROM incidents \
+                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY failure_class"
+                );
+                let classes = sqlx::query_as::<_, (Option<String>, i64)>(&classes)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool);
+                let (groups, days, classes) = tokio::try_join!(groups, days, classes)?;
+                for (class, n) in classes {
+                    tally.add_class(class.as_deref(), n as u64);
+                }
                 for g in groups {
-                    tally.add_class(g.failure_class.as_deref(), g.n as u64);
                     tally.add_updates(g.updates as u64, g.late as u64);
                     tally.add_group(
                         parse(&g.severity)?,

@@ -28,9 +28,16 @@ const EVENTS: &[(&str, &str)] = &[
     ("reaction_added", "reactions:read"),
 ];
 
-/// Scopes needed beyond calls and events: the slash command, and posting in the
-/// announce channel without joining it.
-const OTHER_SCOPES: &[&str] = &["commands", "chat:write.public"];
+/// Scopes needed beyond calls and events: the slash command, posting in the announce
+/// channel without joining it, and the same calls and events in the private channels of
+/// private incidents.
+const OTHER_SCOPES: &[&str] = &[
+    "commands",
+    "chat:write.public",
+    "groups:history",
+    "groups:read",
+    "groups:write",
+];
 
 fn source() -> String {
     let mut all = String::new();
