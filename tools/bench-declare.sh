@@ -68,7 +68,7 @@ rm -f /tmp/pompier-bench-sat.$$
 
 echo "== 2. $rate/s while the workers drain against an instant fake Slack (a fresh database) =="
 if [ "$backend" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries"
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays"
 else
   rm -f "$file" "$file-wal" "$file-shm"
 fi
