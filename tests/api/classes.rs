@@ -1,7 +1,7 @@
 //! Failure classes: from the team's list, on the summary, the page, the API and the
 //! statistics.
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend, API_TOKEN};
+use crate::helpers::{spawn_app, spawn_app_with, Backend};
 
 async fn a_failure_class_comes_from_the_list_and_shows_everywhere(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -32,16 +32,7 @@ async fn a_failure_class_comes_from_the_list_and_shows_everywhere(backend: Backe
     let stats = app.api_get("/api/v1/stats").await;
     assert_eq!(stats["by_class"]["capacity"], 1, "{stats}");
     assert_eq!(stats["by_class"]["unclassified"], 1, "{stats}");
-    let page = app
-        .client
-        .get(app.url("/dashboard"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/dashboard").await;
     assert!(page.contains("<td>capacity</td><td>1</td>"), "{page}");
     app.stop().await;
 }

@@ -124,16 +124,7 @@ async fn what_people_typed_is_shown_never_run(backend: Backend) {
     app.slash_as("U0456", channel, "note &lt;img src=x onerror=alert(2)&gt;")
         .await;
     for path in ["/dashboard", &format!("/dashboard/incidents/{id}")] {
-        let page = app
-            .client
-            .get(app.url(path))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = app.page_text(path).await;
         assert!(!page.contains("<script>alert"), "{path}");
         assert!(!page.contains("<img src=x"), "{path}");
         assert!(
@@ -151,16 +142,7 @@ async fn the_page_shows_the_statistics_of_the_api(backend: Backend) {
     app.slash("1 investigating").await;
     app.slash("1 resolved").await;
     let stats = app.api_get("/api/v1/stats").await;
-    let page = app
-        .client
-        .get(app.url("/dashboard"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/dashboard").await;
     let counted: u64 = page
         .split("data-count=\"")
         .skip(1)

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::fake_confluence::{FakeConfluence, SPACE_ID, TOKEN, USER};
 use crate::fake_slack::FakeSlack;
-use crate::helpers::{start, Backend, TestDb, API_TOKEN};
+use crate::helpers::{start, Backend, TestDb};
 
 async fn follow_ups_round_trip_into_the_api_stats_and_the_postmortem_page(backend: Backend) {
     let confluence = FakeConfluence::start().await;
@@ -73,16 +73,7 @@ async fn follow_ups_round_trip_into_the_api_stats_and_the_postmortem_page(backen
     let stats = app.api_get("/api/v1/stats").await;
     assert_eq!(stats["followups"]["open"], 2, "{stats}");
     assert!(stats["followups"]["oldest"].as_f64().unwrap() >= 0.0);
-    let page = app
-        .client
-        .get(app.url("/dashboard"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/dashboard").await;
     assert!(
         page.contains("id=\"card-followups\"><div class=\"n\">2</div>"),
         "{page}"

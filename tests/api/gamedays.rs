@@ -97,16 +97,7 @@ async fn a_drill_is_labelled_unannounced_and_left_out_of_stats_and_lists(backend
         list.contains("Real outage") && !list.contains("Replica"),
         "{list}"
     );
-    let page = app
-        .client
-        .get(app.url("/dashboard"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/dashboard").await;
     assert!(page.contains("Real outage") && !page.contains("Replica"));
     // One incident's JSON says it is a drill, and it still gets a postmortem.
     assert_eq!(

@@ -355,6 +355,19 @@ impl TestApp {
         response.text().await.expect("metrics text")
     }
 
+    /// The body of `GET path` with the API token (a dashboard or scoreboard page).
+    pub async fn page_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("page text")
+    }
+
     /// The sum of the `/metrics` series named `name` whose labels include `labels`.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         metric_in(&self.metrics().await, name, labels)

@@ -1,7 +1,7 @@
 //! Private incidents: a private channel, not announced, listed to members only, counted
 //! without their title; the API (the operator's token) marks them.
 
-use crate::helpers::{spawn_app_with, Backend, API_TOKEN};
+use crate::helpers::{spawn_app_with, Backend};
 
 const ANNOUNCE: &str = "C0ANNOUNCE";
 const SECRET: &str = "Payroll export leaked";
@@ -60,16 +60,7 @@ async fn a_private_incidents_title_leaks_nowhere(backend: Backend) {
         "/dashboard/incidents/1",
         "/api/v1/incidents.csv",
     ] {
-        let body = app
-            .client
-            .get(app.url(path))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = app.page_text(path).await;
         assert!(!body.contains("Payroll"), "{path}: {body}");
         assert!(body.contains("Private incident"), "{path}: {body}");
     }
