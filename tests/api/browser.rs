@@ -280,16 +280,22 @@ async fn the_dashboard_works_in_a_real_browser() {
         .goto(&app.url(&format!("/gameday/{day}")))
         .await
         .unwrap();
+    // Read in one script: the stream may replace the board between two WebDriver calls.
     let teams = |browser: fantoccini::Client| async move {
-        let mut names = Vec::new();
-        for row in browser
-            .find_all(Locator::Css("#teams tr[data-team]"))
+        let names = browser
+            .execute(
+                "return [...document.querySelectorAll('#teams tr[data-team]')]\
+                 .map(r => r.dataset.team);",
+                vec![],
+            )
             .await
-            .unwrap()
-        {
-            names.push(row.attr("data-team").await.unwrap().unwrap());
-        }
+            .unwrap();
         names
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect::<Vec<String>>()
     };
     assert_eq!(
         teams(browser.clone()).await,
