@@ -16,26 +16,8 @@ concurrency=${2:-32}
 requests=${3:-20000}
 rate=${4:-500}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin pompier --bin pompier-load
-port=$((20000 + RANDOM % 20000))
-slack_port=$((port + 1))
-export SLACK_SIGNING_SECRET=bench-secret POMPIER_LISTEN=127.0.0.1:$port RUST_LOG=error
-export SLACK_BOT_TOKEN=xoxb-bench SLACK_API_URL=http://127.0.0.1:$slack_port/api
+. tools/bench-env.sh
 export POMPIER_API_TOKEN=bench-api-token
-case $backend in
-  postgres)
-    db=pompier_mix_$$
-    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db"
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db
-    cleanup_db() { psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"; }
-    ;;
-  sqlite)
-    file=$(mktemp -d)/bench.db
-    export DATABASE_URL=sqlite://$file
-    cleanup_db() { rm -rf "$(dirname "$file")"; }
-    ;;
-  *) echo "backend: postgres or sqlite" >&2; exit 2 ;;
-esac
 ./target/release/pompier-load --fake-slack "127.0.0.1:$slack_port" >/dev/null & fake=$!
 ./target/release/pompier serve & server=$!
 trap 'kill $server $fake 2>/dev/null; wait $server 2>/dev/null; cleanup_db' EXIT
