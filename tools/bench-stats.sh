@@ -12,20 +12,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin pompier --bin pompier-seed
 port=$((20000 + RANDOM % 20000))
 export POMPIER_LISTEN=127.0.0.1:$port POMPIER_API_TOKEN=bench RUST_LOG=error
-case $backend in
-  postgres)
-    db=pompier_bench_stats_$$
-    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db"
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db
-    cleanup_db() { psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"; }
-    ;;
-  sqlite)
-    dir=$(mktemp -d)
-    export DATABASE_URL=sqlite://$dir/bench.db
-    cleanup_db() { rm -rf "$dir"; }
-    ;;
-  *) echo "backend: postgres or sqlite" >&2; exit 2 ;;
-esac
+. tools/bench-db.sh
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; cleanup_db' EXIT
 echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
