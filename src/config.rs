@@ -58,6 +58,11 @@ impl DatabaseUrl {
         &self.0
     }
 
+    /// The SQLite file it names, if it names one (not `:memory:`).
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        sqlite_path(&self.0)
+    }
+
     /// The URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
         let url = &self.0;
@@ -73,6 +78,15 @@ impl DatabaseUrl {
             None => url.clone(),
         }
     }
+}
+
+/// The file of a `sqlite://FILE` or `sqlite:FILE` URL, if it names one.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
 }
 
 impl std::fmt::Debug for DatabaseUrl {

@@ -1,14 +1,19 @@
 //! The incidents service: every use case (declare, move, change severity, assign, note,
 //! show, list), taking domain inputs and returning domain outcomes. The slash command,
-//! and later the modal, buttons, events, drills and API writes, all come through here;
-//! the edges only parse and word.
+//! the modal, buttons, events, drills and API writes all come through here; the edges
+//! only parse and word.
+//!
+//! Access is decided here and nowhere else: a use case on one incident takes a [`Member`],
+//! which only [`Incidents::as_member`] and [`Incidents::find`] make, after the incident's
+//! rule (`Incident::admits`) let the caller in. Anyone it does not let in is told what
+//! they would be told of an incident that does not exist.
 
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
 use crate::domain::{
-    Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
+    Actor, Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
     Severity, SlackUserId, Status,
 };
 use crate::outbox::{Effects, Job};
@@ -37,6 +42,66 @@ pub enum Outcome {
 pub struct Shown {
     pub incident: Incident,
     pub allowed_next: Vec<Status>,
+}
+
+/// Who asks, and from where.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    /// The Slack conversation the request came from, if it came from one.
+    pub channel: Option<ChannelId>,
+    /// The operator (`POMPIER_API_TOKEN`): a member of every incident.
+    pub operator: bool,
+}
+
+impl Caller {
+    /// A Slack user, asking from `channel`.
+    pub fn slack(user: &SlackUserId, channel: Option<ChannelId>) -> Caller {
+        Caller {
+            actor: Actor::Slack(user.clone()),
+            channel,
+            operator: false,
+        }
+    }
+}
+
+/// An incident its caller is a member of (see the module's comment), as it was when
+/// access was granted; every use case on one incident takes one.
+#[derive(Debug, Clone)]
+pub struct Member {
+    incident: Incident,
+    actor: Actor,
+}
+
+impl Member {
+    pub fn id(&self) -> IncidentId {
+        self.incident.id
+    }
+
+    pub fn incident(&self) -> &Incident {
+        &self.incident
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Whether a reply about it may be shared in conversation `channel`: a private
+    /// incident's only in its own channel, so replies elsewhere stay ephemeral.
+    pub fn may_share_in(&self, channel: Option<&ChannelId>) -> bool {
+        !self.incident.private
+            || (channel.is_some() && channel == self.incident.channel_id.as_ref())
+    }
+}
+
+/// The incident a request is about, as its caller may know it.
+#[derive(Debug)]
+pub enum Found {
+    Member(Box<Member>),
+    /// No such incident, or one the caller is not let in: told alike.
+    NotFound(IncidentId),
+    /// None named, and the request did not come from an incident's channel.
+    NotNamed,
 }
 
 #[derive(Clone)]
@@ -95,14 +160,62 @@ impl Incidents {
         Ok(incident)
     }
 
-    /// Applies `request` by `actor` to incident `id`, exactly once however many ask at
-    /// the same time.
-    pub async fn apply(
+    /// Incident `id`, if it exists and `caller` is one of its members.
+    pub async fn as_member(
         &self,
         id: IncidentId,
-        request: &Request,
-        actor: &SlackUserId,
-    ) -> Result<Outcome, StoreError> {
+        caller: &Caller,
+    ) -> Result<Option<Member>, StoreError> {
+        let Some(incident) = self.store.get(id).await? else {
+            return Ok(None);
+        };
+        let admitted = caller.operator
+            || incident.admits(&caller.actor, caller.channel.as_ref(), false)
+            || self.joined_channel(&incident, &caller.actor).await?;
+        Ok(admitted.then(|| Member {
+            incident,
+            actor: caller.actor.clone(),
+        }))
+    }
+
+    /// Whether `actor` joined the channel of `incident`.
+    async fn joined_channel(&self, incident: &Incident, actor: &Actor) -> Result<bool, StoreError> {
+        let Some(user) = actor.slack_user() else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .participants(&[incident.id])
+            .await?
+            .get(&incident.id)
+            .is_some_and(|people| people.contains(user)))
+    }
+
+    /// The incident named by number, else the one whose channel the caller asks from.
+    pub async fn find(
+        &self,
+        named: Option<IncidentId>,
+        caller: &Caller,
+    ) -> Result<Found, StoreError> {
+        let id = match (named, &caller.channel) {
+            (Some(id), _) => id,
+            (None, Some(channel)) => match self.store.find_by_channel(channel).await? {
+                Some(id) => id,
+                None => return Ok(Found::NotNamed),
+            },
+            (None, None) => return Ok(Found::NotNamed),
+        };
+        Ok(match self.as_member(id, caller).await? {
+            Some(member) => Found::Member(Box::new(member)),
+            None => Found::NotFound(id),
+        })
+    }
+
+    /// Applies `request` by the member to its incident, exactly once however many ask at
+    /// the same time.
+    pub async fn apply(&self, member: &Member, request: &Request) -> Result<Outcome, StoreError> {
+        let id = member.id();
+        let actor = &member.actor;
         let at = crate::now();
         let policy = &self.policy;
         let decide = |i: &Incident| {
@@ -131,26 +244,14 @@ impl Incidents {
         }
     }
 
-    pub async fn show(&self, id: IncidentId) -> Result<Option<Shown>, StoreError> {
-        Ok(self.store.get(id).await?.map(|incident| Shown {
+    /// The member's incident as it is now, with the moves it allows.
+    pub async fn show(&self, member: &Member) -> Result<Option<Shown>, StoreError> {
+        Ok(self.store.get(member.id()).await?.map(|incident| Shown {
             allowed_next: incident
                 .status
                 .allowed_next(incident.severity, &self.policy),
             incident,
         }))
-    }
-
-    /// The incident named by number, else the one whose channel `channel` is.
-    pub async fn find(
-        &self,
-        named: Option<IncidentId>,
-        channel: Option<&ChannelId>,
-    ) -> Result<Option<IncidentId>, StoreError> {
-        match (named, channel) {
-            (Some(id), _) => Ok(Some(id)),
-            (None, Some(channel)) => self.store.find_by_channel(channel).await,
-            (None, None) => Ok(None),
-        }
     }
 
     /// A 📌 on message `ts` of `channel` by `by` (Slack's event `event_id`): when the
@@ -192,32 +293,30 @@ impl Incidents {
         self.store.first_time(key, crate::now()).await
     }
 
-    /// `incidents` less the private ones `user` is not a member of (declared it, holds
-    /// a role, or joined its channel).
+    /// `incidents` less the private ones `caller` is not a member of.
     pub async fn visible_to(
         &self,
         incidents: Vec<Incident>,
-        user: &SlackUserId,
+        caller: &Caller,
     ) -> Result<Vec<Incident>, StoreError> {
         let private: Vec<IncidentId> = incidents
             .iter()
             .filter(|i| i.private)
             .map(|i| i.id)
             .collect();
-        let joined = if private.is_empty() {
-            Default::default()
-        } else {
-            self.store.participants(&private).await?
+        let joined = match caller.actor.slack_user() {
+            Some(_) if !private.is_empty() => self.store.participants(&private).await?,
+            _ => Default::default(),
         };
         Ok(incidents
             .into_iter()
             .filter(|i| {
-                !i.private
-                    || i.declared_by == *user
-                    || i.roles.values().any(|u| u == user)
-                    || joined
+                let joined = caller.actor.slack_user().is_some_and(|user| {
+                    joined
                         .get(&i.id)
                         .is_some_and(|people| people.contains(user))
+                });
+                caller.operator || i.admits(&caller.actor, caller.channel.as_ref(), joined)
             })
             .collect())
     }
@@ -254,43 +353,42 @@ impl Incidents {
         &self.policy
     }
 
-    /// Sets the failure class of incident `id` (one of the policy's) and brings its
+    /// Sets the failure class of the member's incident (one of the policy's) and brings its
     /// pinned summary up to date.
-    pub async fn classify(&self, id: IncidentId, class: &str) -> Result<(), StoreError> {
+    pub async fn classify(&self, member: &Member, class: &str) -> Result<(), StoreError> {
         self.store
-            .set_failure_class(id, class, &[Job::UpdateSummary])
+            .set_failure_class(member.id(), class, &[Job::UpdateSummary])
             .await?;
         self.jobs_queued.notify_waiters();
         Ok(())
     }
 
-    /// Adds a follow-up to incident `id`.
+    /// Adds a follow-up to the member's incident.
     pub async fn add_followup(
         &self,
-        id: IncidentId,
+        member: &Member,
         text: &str,
         owner: Option<&SlackUserId>,
-        by: &SlackUserId,
     ) -> Result<Followup, StoreError> {
         self.store
-            .add_followup(id, text, owner, by, crate::now())
+            .add_followup(member.id(), text, owner, &member.actor, crate::now())
             .await
     }
 
-    /// The follow-ups of incident `id`.
-    pub async fn followups(&self, id: IncidentId) -> Result<Vec<Followup>, StoreError> {
-        self.store.followups(id).await
+    /// The follow-ups of the member's incident.
+    pub async fn followups(&self, member: &Member) -> Result<Vec<Followup>, StoreError> {
+        self.store.followups(member.id()).await
     }
 
-    /// Follow-up `number` of incident `id` done; `None` when it has no such follow-up.
+    /// Follow-up `number` of the member's incident done; `None` when it has no such
+    /// follow-up.
     pub async fn finish_followup(
         &self,
-        id: IncidentId,
+        member: &Member,
         number: i64,
-        by: &SlackUserId,
     ) -> Result<Option<Followup>, StoreError> {
         self.store
-            .finish_followup(id, number, by, crate::now())
+            .finish_followup(member.id(), number, &member.actor, crate::now())
             .await
     }
 

@@ -97,6 +97,16 @@ fn main() -> ExitCode {
             }
             Command::Check => check(&settings).await,
             Command::Jobs(command) => {
+                // Looking at the queue must not make an empty database where none was.
+                if let Some(path) = settings.database_url.sqlite_path() {
+                    if !path.exists() {
+                        anyhow::bail!(
+                            "there is no database here: {} does not exist and DATABASE_URL \
+                             is not set to another",
+                            path.display()
+                        );
+                    }
+                }
                 let store = pompier::open_store(&settings).await?;
                 let result = jobs(&store, command).await;
                 store.close().await;
@@ -177,13 +187,17 @@ async fn jobs(store: &pompier::store::Store, command: JobsCommand) -> anyhow::Re
         }
         JobsCommand::Retry { id, all_dead } => {
             let id = if all_dead { None } else { id };
-            let revived = store.retry_dead(id, pompier::now()).await?;
-            match (id, revived) {
-                (Some(id), 0) => {
-                    anyhow::bail!("job {id} is not dead (see `pompier jobs list --dead`)")
+            if let Some(id) = id {
+                match store.job_state(id).await?.as_deref() {
+                    None => anyhow::bail!("there is no job {id} (see `pompier jobs list`)"),
+                    Some("dead") => {}
+                    Some(state) => anyhow::bail!(
+                        "job {id} is {state}, not dead (see `pompier jobs list --dead`)"
+                    ),
                 }
-                _ => println!("{revived} dead job(s) sent back to the queue"),
             }
+            let revived = store.retry_dead(id, pompier::now()).await?;
+            println!("{revived} dead job(s) sent back to the queue");
         }
     }
     Ok(())

@@ -34,6 +34,20 @@ pub enum ConfluenceError {
 pub struct Page {
     pub id: String,
     pub url: String,
+    /// Confluence's base address (`https://example.atlassian.net/wiki`).
+    pub base: String,
+}
+
+impl Page {
+    /// Its address to record: by id for a private incident, since Cloud's addresses end
+    /// in the title's slug.
+    pub fn link(&self, private: bool) -> String {
+        if private {
+            format!("{}/pages/viewpage.action?pageId={}", self.base, self.id)
+        } else {
+            self.url.clone()
+        }
+    }
 }
 
 enum Auth {
@@ -176,9 +190,11 @@ impl ConfluenceClient {
             .as_str()
             .or(base)
             .unwrap_or(&self.base);
+        let base = base.trim_end_matches('/');
         Some(Page {
             id,
-            url: format!("{}{webui}", base.trim_end_matches('/')),
+            url: format!("{base}{webui}"),
+            base: base.to_owned(),
         })
     }
 

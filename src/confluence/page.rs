@@ -206,12 +206,12 @@ impl Context {
                 participants.push(n);
             }
         };
-        take_part(incident.declared_by.as_str());
+        take_part(&incident.declared_by.to_string());
         for user in incident.roles.values() {
             take_part(user.as_str());
         }
         for event in timeline {
-            take_part(event.actor.as_str());
+            take_part(&event.actor.to_string());
         }
         for user in joined {
             take_part(user.as_str());
@@ -233,7 +233,7 @@ impl Context {
                     name: name(u.as_str()),
                 })
                 .collect(),
-            declared_by: name(incident.declared_by.as_str()),
+            declared_by: name(&incident.declared_by.to_string()),
             impact_start: m.opened_at.map(at).unwrap_or_default(),
             impact_end: m
                 .mitigated_at
@@ -283,7 +283,7 @@ impl Context {
                 .iter()
                 .map(|e| Line {
                     at: at(e.at),
-                    who: name(e.actor.as_str()),
+                    who: name(&e.actor.to_string()),
                     what: what(e, &name, &text).lines().map(str::to_owned).collect(),
                     link: (e.kind == EventKind::Postmortem)
                         .then(|| e.to.clone())
@@ -366,7 +366,7 @@ mod tests {
             severity: Severity::Sev1,
             status: Status::Open,
             channel_id: "C0INC".parse().ok(),
-            declared_by: user("U0ALICE"),
+            declared_by: user("U0ALICE").into(),
             roles: Default::default(),
             milestones: Milestones::opened(t0),
             postmortem_url: None,
@@ -383,7 +383,7 @@ mod tests {
         let mut events = vec![Event {
             at: t0,
             kind: EventKind::Declared,
-            actor: user("U0ALICE"),
+            actor: user("U0ALICE").into(),
             from: None,
             to: Some("open".into()),
             role: None,
@@ -401,23 +401,29 @@ mod tests {
             incident.assign(
                 &"lead".parse().unwrap(),
                 &user("U0BOB"),
-                &user("U0ALICE"),
+                &user("U0ALICE").into(),
                 at(30),
             ),
         );
         incident = apply(
             &incident,
-            incident.move_to(Status::Investigating, &user("U0BOB"), None, at(125), &p),
+            incident.move_to(
+                Status::Investigating,
+                &user("U0BOB").into(),
+                None,
+                at(125),
+                &p,
+            ),
         );
         incident = apply(
             &incident,
-            incident.add_note(note.into(), &user("U0BOB"), at(300)),
+            incident.add_note(note.into(), &user("U0BOB").into(), at(300)),
         );
         incident = apply(
             &incident,
             incident.move_to(
                 Status::Resolved,
-                &user("U0BOB"),
+                &user("U0BOB").into(),
                 Some("rolled back".into()),
                 at(1800),
                 &p,
@@ -427,7 +433,7 @@ mod tests {
             &incident,
             incident.move_to(
                 Status::Investigating,
-                &user("U0BOB"),
+                &user("U0BOB").into(),
                 Some("it came back".into()),
                 at(2400),
                 &p,
@@ -435,11 +441,17 @@ mod tests {
         );
         incident = apply(
             &incident,
-            incident.move_to(Status::Resolved, &user("U0BOB"), None, at(4000), &p),
+            incident.move_to(Status::Resolved, &user("U0BOB").into(), None, at(4000), &p),
         );
         incident = apply(
             &incident,
-            incident.move_to(Status::Postmortem, &user("U0ALICE"), None, at(5000), &p),
+            incident.move_to(
+                Status::Postmortem,
+                &user("U0ALICE").into(),
+                None,
+                at(5000),
+                &p,
+            ),
         );
         (incident, events)
     }

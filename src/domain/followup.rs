@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::stats::Summary;
-use super::SlackUserId;
+use super::{Actor, SlackUserId};
 
 /// One follow-up of an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,10 +14,10 @@ pub struct Followup {
     pub number: i64,
     pub text: String,
     pub owner: Option<SlackUserId>,
-    pub created_by: SlackUserId,
+    pub created_by: Actor,
     pub created_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
-    pub done_by: Option<SlackUserId>,
+    pub done_by: Option<Actor>,
 }
 
 /// Open follow-ups and how long they have been open, in seconds.

@@ -221,7 +221,7 @@ mod tests {
                 Status::Open
             },
             channel_id: None,
-            declared_by: "U0001".parse::<SlackUserId>().unwrap(),
+            declared_by: "U0001".parse::<SlackUserId>().unwrap().into(),
             roles: Default::default(),
             milestones: Milestones {
                 opened_at: Some(at(0)),

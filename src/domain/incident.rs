@@ -3,8 +3,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ChannelId, IncidentId, Invalid, Policy, Refused, RoleName, Severity, SlackUserId, Status,
-    Transition,
+    Actor, ChannelId, IncidentId, Invalid, Policy, Refused, RoleName, Severity, SlackUserId,
+    Status, Transition,
 };
 
 /// Longest title, in characters: room for a channel name and a Slack header.
@@ -83,7 +83,7 @@ pub struct Incident {
     pub severity: Severity,
     pub status: Status,
     pub channel_id: Option<ChannelId>,
-    pub declared_by: SlackUserId,
+    pub declared_by: Actor,
     pub roles: BTreeMap<RoleName, SlackUserId>,
     pub milestones: Milestones,
     pub postmortem_url: Option<String>,
@@ -122,6 +122,20 @@ impl Incident {
         } else {
             &self.title
         }
+    }
+
+    /// Whether `actor`, asking from conversation `from`, is one of its members: for a
+    /// public incident anyone; for a private one its declarer, its role holders and the
+    /// members of its private channel (`joined` it, or asking from inside it).
+    pub fn admits(&self, actor: &Actor, from: Option<&ChannelId>, joined: bool) -> bool {
+        if !self.private || *actor == self.declared_by || joined {
+            return true;
+        }
+        let in_its_channel = from.is_some() && from == self.channel_id.as_ref();
+        let holds_a_role = actor
+            .slack_user()
+            .is_some_and(|user| self.roles.values().any(|holder| holder == user));
+        in_its_channel || holds_a_role
     }
 
     /// What its channel's name starts with: `inc`, or `drill` for a drill.
@@ -163,7 +177,7 @@ impl Incident {
         bounded_text(text, "note", MAX_NOTE_CHARS)
     }
 
-    fn event(&self, kind: EventKind, actor: &SlackUserId, at: DateTime<Utc>) -> Event {
+    fn event(&self, kind: EventKind, actor: &Actor, at: DateTime<Utc>) -> Event {
         Event {
             at,
             kind,
@@ -179,7 +193,7 @@ impl Incident {
     pub fn move_to(
         &self,
         to: Status,
-        actor: &SlackUserId,
+        actor: &Actor,
         note: Option<String>,
         at: DateTime<Utc>,
         policy: &Policy,
@@ -200,7 +214,7 @@ impl Incident {
     pub fn set_severity(
         &self,
         severity: Severity,
-        actor: &SlackUserId,
+        actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Change, Rejected> {
         self.still_open()?;
@@ -223,7 +237,7 @@ impl Incident {
         &self,
         role: &RoleName,
         user: &SlackUserId,
-        actor: &SlackUserId,
+        actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Change, Rejected> {
         self.still_open()?;
@@ -245,7 +259,7 @@ impl Incident {
     pub fn add_note(
         &self,
         note: String,
-        actor: &SlackUserId,
+        actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Change, Rejected> {
         self.still_open()?;
@@ -263,7 +277,7 @@ impl Incident {
     pub fn record_postmortem(
         &self,
         url: String,
-        by: &SlackUserId,
+        by: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Change, Rejected> {
         if self.postmortem_url.as_ref() == Some(&url) {
@@ -288,6 +302,12 @@ impl Incident {
     }
 }
 
+/// The bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make
+/// text read in another order than it is stored (a "Trojan Source" title).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, Invalid> {
     let text = text.trim();
     if text.is_empty() {
@@ -295,7 +315,7 @@ fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, Invalid> {
     }
     if let Some(c) = text
         .chars()
-        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+        .find(|c| (c.is_control() && *c != '\n' && *c != '\t') || is_bidi_control(*c))
     {
         return Err(Invalid(format!(
             "the {what} holds a control character (U+{:04X}); only newlines and tabs are allowed",
@@ -357,7 +377,7 @@ impl EventKind {
 pub struct Event {
     pub at: DateTime<Utc>,
     pub kind: EventKind,
-    pub actor: SlackUserId,
+    pub actor: Actor,
     pub from: Option<String>,
     pub to: Option<String>,
     pub role: Option<RoleName>,
@@ -398,7 +418,7 @@ mod tests {
         let change = incident()
             .move_to(
                 Status::Mitigated,
-                &actor,
+                &actor.clone().into(),
                 Some("rolled back".into()),
                 at,
                 &Policy::default(),
@@ -418,10 +438,15 @@ mod tests {
         let at = DateTime::from_timestamp(60, 0).unwrap();
         let u: SlackUserId = "U2".parse().unwrap();
         let lead: RoleName = "lead".parse().unwrap();
-        assert!(incident().set_severity(Severity::Sev2, &u, at).is_err());
-        let change = incident().assign(&lead, &u, &u, at).unwrap();
+        assert!(incident()
+            .set_severity(Severity::Sev2, &u.clone().into(), at)
+            .is_err());
+        let change = incident().assign(&lead, &u, &u.clone().into(), at).unwrap();
         assert_eq!(change.event.role, Some(lead.clone()));
-        assert!(change.after.assign(&lead, &u, &u, at).is_err());
+        assert!(change
+            .after
+            .assign(&lead, &u, &u.clone().into(), at)
+            .is_err());
     }
 
     #[test]
@@ -441,6 +466,8 @@ mod tests {
             "esc\u{1b}[31m",
             "del\u{7f}",
             "c1\u{85}x",
+            "rlo\u{202E}gnp.exe",
+            "isolate\u{2066}x\u{2069}",
         ] {
             let err = Incident::parse_note(bad).unwrap_err().to_string();
             assert!(err.contains("control character"), "{bad:?}: {err}");
@@ -455,13 +482,16 @@ mod tests {
             status: Status::Closed,
             ..incident()
         };
-        assert_eq!(closed.add_note("x".into(), &u, at), Err(Rejected::Closed));
         assert_eq!(
-            closed.set_severity(Severity::Sev1, &u, at),
+            closed.add_note("x".into(), &u.clone().into(), at),
             Err(Rejected::Closed)
         );
         assert_eq!(
-            closed.assign(&"lead".parse().unwrap(), &u, &u, at),
+            closed.set_severity(Severity::Sev1, &u.clone().into(), at),
+            Err(Rejected::Closed)
+        );
+        assert_eq!(
+            closed.assign(&"lead".parse().unwrap(), &u, &u.clone().into(), at),
             Err(Rejected::Closed)
         );
     }

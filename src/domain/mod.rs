@@ -3,6 +3,7 @@
 //! Everything past the HTTP and Slack edges speaks in these types; the store persists
 //! them and the edges parse into them.
 
+pub mod actor;
 pub mod cadence;
 pub mod followup;
 pub mod gameday;
@@ -12,6 +13,7 @@ pub mod lifecycle;
 pub mod severity;
 pub mod stats;
 
+pub use actor::Actor;
 pub use followup::Followup;
 pub use gameday::{Drill, Gameday, Team};
 pub use ids::{ChannelId, IncidentId, RoleName, SlackUserId};

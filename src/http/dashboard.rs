@@ -362,7 +362,7 @@ pub async fn incident(
                     .into_iter()
                     .flat_map(|n| n.lines().map(str::to_owned).collect::<Vec<_>>()),
             );
-            context! { at => at(e.at), who => e.actor.as_str(), what => what }
+            context! { at => at(e.at), who => e.actor.to_string(), what => what }
         })
         .collect();
     render(
@@ -372,13 +372,15 @@ pub async fn incident(
             i => context! {
                 id => i.id.0,
                 title => plain(i.shown_title()),
+                private => i.private,
                 severity => i.severity.as_str(),
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),
-                declared_by => i.declared_by.as_str(),
-                roles => i.roles.iter().map(|(r, u)| context! { role => r.as_str(), user => u.as_str() }).collect::<Vec<_>>(),
-                channel_url => i.channel_id.as_ref().map(|c| format!("https://slack.com/app_redirect?channel={c}")),
-                postmortem_url => i.postmortem_url.clone(),
+                // A private incident's people and links are its members' too.
+                declared_by => (!i.private).then(|| i.declared_by.to_string()),
+                roles => i.roles.iter().filter(|_| !i.private).map(|(r, u)| context! { role => r.as_str(), user => u.as_str() }).collect::<Vec<_>>(),
+                channel_url => i.channel_id.as_ref().filter(|_| !i.private).map(|c| format!("https://slack.com/app_redirect?channel={c}")),
+                postmortem_url => i.postmortem_url.clone().filter(|_| !i.private),
                 milestones => milestones,
                 timeline => timeline,
             },

@@ -68,7 +68,7 @@ pub async fn stats(
     ))
 }
 
-const CSV_HEADER: [&str; 20] = [
+const CSV_HEADER: [&str; 22] = [
     "id",
     "title",
     "severity",
@@ -89,6 +89,8 @@ const CSV_HEADER: [&str; 20] = [
     "time_to_close_s",
     "postmortem_url",
     "roles",
+    "drill",
+    "private",
 ];
 
 /// A cell a spreadsheet shows as typed: one that starts like a formula gets a `'`.
@@ -109,9 +111,12 @@ fn csv_row(i: &Incident) -> Vec<String> {
             .map(|us| format!("{}", us as f64 / 1e6))
             .unwrap_or_default()
     };
+    // A private incident's people and links are its members'.
+    let open = !i.private;
     let role = |name: &str| {
         i.roles
             .iter()
+            .filter(|_| open)
             .find(|(r, _)| r.as_str() == name)
             .map(|(_, u)| u.to_string())
             .unwrap_or_default()
@@ -123,9 +128,14 @@ fn csv_row(i: &Incident) -> Vec<String> {
         i.status.to_string(),
         i.channel_id
             .as_ref()
+            .filter(|_| open)
             .map(|c| c.to_string())
             .unwrap_or_default(),
-        i.declared_by.to_string(),
+        if open {
+            cell(&i.declared_by.to_string())
+        } else {
+            String::new()
+        },
         role("lead"),
         role("comms"),
         time(m.opened_at),
@@ -138,12 +148,18 @@ fn csv_row(i: &Incident) -> Vec<String> {
         secs(Status::Mitigated),
         secs(Status::Resolved),
         secs(Status::Closed),
-        i.postmortem_url.clone().unwrap_or_default(),
+        i.postmortem_url
+            .clone()
+            .filter(|_| open)
+            .unwrap_or_default(),
         i.roles
             .iter()
+            .filter(|_| open)
             .map(|(r, u)| format!("{r}={u}"))
             .collect::<Vec<_>>()
             .join(" "),
+        i.drill.is_some().to_string(),
+        i.private.to_string(),
     ]
 }
 

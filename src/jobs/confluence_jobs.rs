@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::{JobError, Run};
 use crate::confluence::{page, ConfluenceClient, ConfluenceError, Page, Template};
-use crate::domain::{Incident, Rejected, SlackUserId};
+use crate::domain::{Actor, Incident, Rejected, SlackUserId};
 use crate::outbox::{Effects, Job};
 use crate::slack::client::SlackClient;
 use crate::slack::text::escape;
@@ -63,14 +63,14 @@ impl ConfluenceJobs {
             }
             Err(e) => return Err(e.into()),
         };
-        let by: SlackUserId = by
+        let by: Actor = by
             .parse()
             .map_err(|e: crate::domain::Invalid| JobError::Permanent(e.0))?;
         let recorded = self
             .store
             .change(
                 incident.id,
-                |i| i.record_postmortem(page.url.clone(), &by, crate::now()),
+                |i| i.record_postmortem(page.link(incident.private), &by, crate::now()),
                 |c| self.effects.on_change(c),
             )
             .await;

@@ -162,7 +162,7 @@ impl SlackJobs {
             note.push_str(link);
         }
         let note = truncate(note.trim(), crate::domain::incident::MAX_NOTE_CHARS);
-        let author: crate::domain::SlackUserId = message["user"]
+        let author: crate::domain::Actor = message["user"]
             .as_str()
             .unwrap_or(by)
             .parse()
@@ -312,7 +312,7 @@ impl SlackJobs {
                 .call_form(
                     "conversations.list",
                     &[
-                        ("types", "public_channel"),
+                        ("types", "public_channel,private_channel"),
                         ("exclude_archived", "true"),
                         ("limit", "1000"),
                         ("cursor", &cursor),

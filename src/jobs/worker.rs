@@ -3,6 +3,7 @@
 //! a deadline, record how it ended. Several loops run in each `pompier serve`, each with
 //! its own lease owner, and several instances may share one PostgreSQL queue.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,20 @@ use crate::metrics::{JobOutcome, Metrics};
 use crate::outbox::Service;
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
 
+/// How long a job this build cannot read waits before it is looked at again (by then a
+/// newer instance may have run it).
+const UNREADABLE_PAUSE: Duration = Duration::from_secs(300);
+/// How long each kind of delivery key is kept: past it, Slack no longer retries that
+/// delivery (signatures are refused as stale after 5 minutes; events, envelopes and
+/// submissions are retried within the hour), and a message pinned again a month later
+/// is captured again.
+const DELIVERY_WINDOWS: [(&str, Duration); 5] = [
+    ("sig:", Duration::from_secs(10 * 60)),
+    ("event:", Duration::from_secs(60 * 60)),
+    ("envelope:", Duration::from_secs(60 * 60)),
+    ("view:", Duration::from_secs(60 * 60)),
+    ("pin:", Duration::from_secs(30 * 24 * 60 * 60)),
+];
 /// How long a worker waits after the queue could not be reached.
 const QUEUE_ERROR_PAUSE: Duration = Duration::from_secs(5);
 /// Claims between two refreshes of the queue's statistics.
@@ -63,6 +78,9 @@ pub struct Worker {
     signals: Arc<Signals>,
     /// Looks for incidents due a nudge, this often.
     sweep: Option<(Incidents, Duration)>,
+    /// Services that asked to be left alone (a 429's `Retry-After`), until when: a rate
+    /// limit is the whole app's, so no loop of this process calls them meanwhile.
+    paused: Arc<std::sync::Mutex<HashMap<Service, DateTime<Utc>>>>,
 }
 
 /// How a run of a job ended for the worker.
@@ -114,15 +132,35 @@ impl Worker {
                 abandon: watch::channel(false).0,
             }),
             sweep: None,
+            paused: Arc::default(),
         }
+    }
+
+    /// The services whose jobs may be claimed at `now`: configured, and not paused.
+    fn callable(&self, now: DateTime<Utc>) -> Vec<Service> {
+        let paused = self.paused.lock().expect("the pause map");
+        self.services
+            .iter()
+            .copied()
+            .filter(|s| paused.get(s).is_none_or(|until| *until <= now))
+            .collect()
+    }
+
+    /// Leaves `service` alone until `until`, for every loop of this process.
+    fn pause(&self, service: Service, until: DateTime<Utc>) {
+        let mut paused = self.paused.lock().expect("the pause map");
+        let at = paused.entry(service).or_insert(until);
+        *at = (*at).max(until);
+        tracing::warn!(service = service.as_str(), %until, "rate limited: no calls to this service until then");
     }
 
     /// Claims and runs one job due at `now` as `owner`; false when none is due.
     pub async fn run_one(&self, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let lease = self.settings.lease;
+        let services = self.callable(now);
         let Some(claimed) = self
             .store
-            .claim_job(owner, &self.services, now, after(now, lease))
+            .claim_job(owner, &services, now, after(now, lease))
             .await?
         else {
             return Ok(false);
@@ -141,7 +179,7 @@ impl Worker {
         };
         let (service, kind) = match &claimed.job {
             Ok(job) => (job.service().as_str(), job.kind()),
-            Err(_) => ("unknown", "undecodable"),
+            Err(_) => (claimed.service.as_str(), "unreadable"),
         };
         let outcome = match &finish {
             Finish::Done => JobOutcome::Done,
@@ -213,10 +251,18 @@ impl Worker {
     async fn execute(&self, claimed: &ClaimedJob, now: DateTime<Utc>) -> Finish {
         let job = match &claimed.job {
             Ok(job) => job,
-            Err(payload) => {
-                return Finish::Dead {
-                    error: format!("unreadable job payload: {payload}"),
-                }
+            Err(_) => {
+                // A newer version's job (a rolling deploy): left for it, not buried.
+                tracing::warn!(
+                    job = claimed.id,
+                    service = claimed.service,
+                    "a job this pompier cannot read (a newer version's?): handed back for {} s",
+                    UNREADABLE_PAUSE.as_secs()
+                );
+                return Finish::Retry {
+                    at: after(now, UNREADABLE_PAUSE),
+                    error: "a kind of job this version cannot read".into(),
+                };
             }
         };
         let run = Run {
@@ -231,10 +277,15 @@ impl Worker {
                     JobError::Transient {
                         reason,
                         retry_after,
-                    } => JobError::Transient {
-                        reason: format!("{} {reason}", job.kind()),
-                        retry_after,
-                    },
+                    } => {
+                        if let Some(wait) = retry_after {
+                            self.pause(job.service(), after(crate::now().max(now), wait));
+                        }
+                        JobError::Transient {
+                            reason: format!("{} {reason}", job.kind()),
+                            retry_after,
+                        }
+                    }
                     JobError::Permanent(reason) => {
                         JobError::Permanent(format!("{} {reason}", job.kind()))
                     }
@@ -382,9 +433,12 @@ impl Worker {
         while !is_set(&stopped) {
             let before = crate::now()
                 - chrono::Duration::from_std(self.settings.keep_done).unwrap_or_default();
-            let window = crate::now() - chrono::Duration::minutes(10);
-            if let Err(e) = self.store.forget_signatures(window).await {
-                tracing::warn!(error = %e, "cannot forget old request signatures");
+            for (prefix, window) in DELIVERY_WINDOWS {
+                let before = after(crate::now(), Duration::ZERO)
+                    - chrono::Duration::from_std(window).unwrap_or_default();
+                if let Err(e) = self.store.forget_deliveries(prefix, before).await {
+                    tracing::warn!(error = %e, "cannot forget old delivery keys");
+                }
             }
             loop {
                 match self.store.purge_done(before, PURGE_BATCH).await {

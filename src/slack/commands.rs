@@ -6,7 +6,7 @@ use super::command::{Command, Invocation, USAGE};
 use super::interactions::open_modal;
 use super::reply::{self, Reply};
 use crate::domain::{ChannelId, Rejected, Severity, SlackUserId, Status};
-use crate::incidents::{Incidents, Outcome, Request};
+use crate::incidents::{self, Found, Incidents, Member, Outcome, Request};
 use crate::metrics::Metrics;
 use crate::store::{NewIncident, StoreError};
 
@@ -19,6 +19,13 @@ pub struct Caller {
     /// What makes this delivery unique (its signature): a replay of a command that adds
     /// something (a declaration, a note) is refused.
     pub delivery: Option<String>,
+}
+
+impl Caller {
+    /// The caller as the incidents service knows callers.
+    fn asking(&self) -> incidents::Caller {
+        incidents::Caller::slack(&self.user, self.channel.clone())
+    }
 }
 
 /// The fields of a slash command pompier reads (Slack sends more), from HTTP's form or
@@ -97,7 +104,17 @@ pub async fn execute(
     slack: Option<&SlackClient>,
 ) -> Result<Option<Reply>, StoreError> {
     let private = matches!(inv.command, Command::DeclarePrivate { .. });
-    let request = match inv.command {
+    let new = |title: String, severity: Option<Severity>| {
+        let mut new = NewIncident::new(
+            title,
+            severity.unwrap_or(Severity::DEFAULT),
+            caller.user.clone(),
+            crate::now(),
+        );
+        new.once = caller.delivery.clone();
+        new
+    };
+    let declaring = match inv.command {
         Command::Help => return Ok(Some(Reply::ephemeral(USAGE))),
         Command::OpenModal { severity } => {
             let trigger = caller.trigger_id.as_deref();
@@ -107,97 +124,18 @@ pub async fn execute(
                 .map(Reply::ephemeral));
         }
         Command::Declare { severity, title } | Command::DeclarePrivate { severity, title } => {
-            let mut new = NewIncident::new(
-                title,
-                severity.unwrap_or(Severity::DEFAULT),
-                caller.user.clone(),
-                crate::now(),
-            );
-            new.once = caller.delivery.clone();
+            let mut new = new(title, severity);
             new.private = private;
-            return Ok(Some(match incidents.declare_new(new).await {
-                Ok(incident) => reply::declared(&incident, slack.is_some()),
-                Err(StoreError::Duplicate(_)) => reply::replayed(),
-                Err(e) => return Err(e),
-            }));
+            new
         }
         Command::Drill {
             severity,
             team,
             title,
         } => {
-            let mut new = NewIncident::new(
-                title,
-                severity.unwrap_or(Severity::DEFAULT),
-                caller.user.clone(),
-                crate::now(),
-            );
-            new.once = caller.delivery.clone();
+            let mut new = new(title, severity);
             new.drill = Some(team);
-            return Ok(Some(match incidents.declare_new(new).await {
-                Ok(incident) => reply::declared(&incident, slack.is_some()),
-                Err(StoreError::Duplicate(_)) => reply::replayed(),
-                Err(e) => return Err(e),
-            }));
-        }
-        Command::Followup { text, owner } => {
-            if let Some(key) = &caller.delivery {
-                if !incidents.first_delivery(key).await? {
-                    return Ok(Some(reply::replayed()));
-                }
-            }
-            let Some(id) = incidents
-                .find(inv.incident, caller.channel.as_ref())
-                .await?
-            else {
-                return Ok(Some(reply::not_an_incident_channel()));
-            };
-            return Ok(Some(
-                match incidents
-                    .add_followup(id, &text, owner.as_ref(), &caller.user)
-                    .await
-                {
-                    Ok(added) => reply::followup_added(id, &added),
-                    Err(StoreError::NotFound(id)) => reply::not_found(id),
-                    Err(e) => return Err(e),
-                },
-            ));
-        }
-        Command::Class(name) => {
-            let class = match incidents.policy().failure_class(&name) {
-                Ok(class) => class,
-                Err(invalid) => return Ok(Some(reply::error(invalid))),
-            };
-            let Some(id) = incidents
-                .find(inv.incident, caller.channel.as_ref())
-                .await?
-            else {
-                return Ok(Some(reply::not_an_incident_channel()));
-            };
-            return Ok(Some(match incidents.classify(id, &class).await {
-                Ok(()) => reply::classified(id, &class, &caller.user),
-                Err(StoreError::NotFound(id)) => reply::not_found(id),
-                Err(e) => return Err(e),
-            }));
-        }
-        Command::Followups | Command::Done(_) => {
-            let Some(id) = incidents
-                .find(inv.incident, caller.channel.as_ref())
-                .await?
-            else {
-                return Ok(Some(reply::not_an_incident_channel()));
-            };
-            if let Command::Done(number) = inv.command {
-                return Ok(Some(
-                    match incidents.finish_followup(id, number, &caller.user).await? {
-                        Some(done) => reply::followup_done(id, &done),
-                        None => reply::error(format!(
-                            "Incident #{id} has no follow-up {number}: `/incident followups` lists them"
-                        )),
-                    },
-                ));
-            }
-            return Ok(Some(reply::followups(id, &incidents.followups(id).await?)));
+            new
         }
         Command::GamedayStart(name) => {
             let started = incidents.start_gameday(&name, &caller.user).await?;
@@ -210,43 +148,104 @@ pub async fn execute(
         Command::List => {
             let page = incidents.active(LIST_LIMIT).await?;
             // Private incidents are listed to their members only.
-            let shown = incidents.visible_to(page.incidents, &caller.user).await?;
+            let shown = incidents
+                .visible_to(page.incidents, &caller.asking())
+                .await?;
             return Ok(Some(reply::list(&shown, page.next.is_some())));
         }
-        Command::Status => None,
-        Command::Move { to, note } => Some(Request::Move { to, note }),
-        Command::Severity(severity) => Some(Request::Severity(severity)),
-        Command::Assign { role, user } => Some(Request::Assign { role, user }),
-        Command::Note(text) => {
-            if let Some(key) = &caller.delivery {
-                if !incidents.first_delivery(key).await? {
-                    return Ok(Some(reply::replayed()));
-                }
-            }
-            Some(Request::Note(text))
-        }
+        command => return on_one_incident(incidents, inv.incident, command, caller).await,
     };
-    let Some(id) = incidents
-        .find(inv.incident, caller.channel.as_ref())
-        .await?
-    else {
-        return Ok(Some(reply::not_an_incident_channel()));
-    };
-    Ok(Some(match request {
-        None => match incidents.show(id).await? {
-            Some(shown) => reply::shown(&shown),
-            None => reply::not_found(id),
-        },
-        Some(request) => {
-            let outcome = incidents.apply(id, &request, &caller.user).await?;
-            if let Outcome::Rejected(_, Rejected::Refused(refused)) = &outcome {
-                if (refused.from, refused.to) == (Status::Postmortem, Status::Postmortem) {
-                    if let Some(shown) = incidents.show(id).await? {
-                        return Ok(Some(reply::postmortem_link(&shown.incident)));
-                    }
-                }
-            }
-            reply::outcome(&outcome)
-        }
+    Ok(Some(match incidents.declare_new(declaring).await {
+        Ok(incident) => reply::declared(&incident, slack.is_some()),
+        Err(StoreError::Duplicate(_)) => reply::replayed(),
+        Err(e) => return Err(e),
     }))
+}
+
+/// Carries out `command` about one incident, named or found from the channel, when the
+/// caller is one of its members; to anyone else it is an incident that does not exist.
+async fn on_one_incident(
+    incidents: &Incidents,
+    named: Option<crate::domain::IncidentId>,
+    command: Command,
+    caller: &Caller,
+) -> Result<Option<Reply>, StoreError> {
+    // A replay of a command that adds something is refused before anything is looked up.
+    if matches!(command, Command::Note(_) | Command::Followup { .. }) {
+        if let Some(key) = &caller.delivery {
+            if !incidents.first_delivery(key).await? {
+                return Ok(Some(reply::replayed()));
+            }
+        }
+    }
+    let member = match incidents.find(named, &caller.asking()).await? {
+        Found::Member(member) => member,
+        Found::NotFound(id) => return Ok(Some(reply::not_found(id))),
+        Found::NotNamed => return Ok(Some(reply::not_an_incident_channel())),
+    };
+    let reply = about(incidents, &member, command).await?;
+    // A private incident's news is shared in its own channel only.
+    Ok(Some(if member.may_share_in(caller.channel.as_ref()) {
+        reply
+    } else {
+        Reply::ephemeral(reply.text)
+    }))
+}
+
+/// `command` carried out on the member's incident.
+async fn about(
+    incidents: &Incidents,
+    member: &Member,
+    command: Command,
+) -> Result<Reply, StoreError> {
+    let id = member.id();
+    let request = match command {
+        Command::Followup { text, owner } => {
+            let added = incidents
+                .add_followup(member, &text, owner.as_ref())
+                .await?;
+            return Ok(reply::followup_added(id, &added));
+        }
+        Command::Class(name) => {
+            return Ok(match incidents.policy().failure_class(&name) {
+                Ok(class) => {
+                    incidents.classify(member, &class).await?;
+                    reply::classified(id, &class, member.actor())
+                }
+                Err(invalid) => reply::error(invalid),
+            });
+        }
+        Command::Done(number) => {
+            return Ok(match incidents.finish_followup(member, number).await? {
+                Some(done) => reply::followup_done(id, &done),
+                None => reply::error(format!(
+                    "Incident #{id} has no follow-up {number}: `/incident followups` lists them"
+                )),
+            });
+        }
+        Command::Followups => {
+            return Ok(reply::followups(id, &incidents.followups(member).await?));
+        }
+        Command::Status => {
+            return Ok(match incidents.show(member).await? {
+                Some(shown) => reply::shown(&shown),
+                None => reply::not_found(id),
+            });
+        }
+        Command::Move { to, note } => Request::Move { to, note },
+        Command::Severity(severity) => Request::Severity(severity),
+        Command::Assign { role, user } => Request::Assign { role, user },
+        Command::Note(text) => Request::Note(text),
+        // `execute` sends only commands about one incident here.
+        _ => return Ok(Reply::ephemeral(USAGE)),
+    };
+    let outcome = incidents.apply(member, &request).await?;
+    if let Outcome::Rejected(_, Rejected::Refused(refused)) = &outcome {
+        if (refused.from, refused.to) == (Status::Postmortem, Status::Postmortem) {
+            if let Some(shown) = incidents.show(member).await? {
+                return Ok(reply::postmortem_link(&shown.incident));
+            }
+        }
+    }
+    Ok(reply::outcome(&outcome))
 }

@@ -12,8 +12,8 @@ use super::client::SlackClient;
 use super::modal::{self, Origin};
 use super::reply;
 use super::text::decode;
-use crate::domain::{Event, EventKind, IncidentId, RoleName, Severity, SlackUserId, Status};
-use crate::incidents::{Incidents, Outcome, Request};
+use crate::domain::{Actor, Event, EventKind, IncidentId, RoleName, Severity, SlackUserId, Status};
+use crate::incidents::{Caller, Incidents, Outcome, Request};
 use crate::store::{NewIncident, StoreError};
 
 /// How long `views.open` may take: a trigger lives 3 s.
@@ -122,7 +122,11 @@ pub async fn handle(
                 return Ok((Answer::Empty, None));
             };
             let action = &payload["actions"][0];
-            let said = act(incidents, &user, action).await?;
+            let channel = payload["channel"]["id"]
+                .as_str()
+                .or_else(|| payload["container"]["channel_id"].as_str())
+                .and_then(|c| c.parse().ok());
+            let said = act(incidents, &Caller::slack(&user, channel), action).await?;
             Ok((
                 Answer::Empty,
                 said.and_then(|text| {
@@ -165,7 +169,11 @@ async fn submit(
         new.first_events.push(Event {
             at: origin.at().unwrap_or(now),
             kind: EventKind::Note,
-            actor: origin.user.parse().unwrap_or_else(|_| user.clone()),
+            actor: origin
+                .user
+                .parse()
+                .map(Actor::Slack)
+                .unwrap_or_else(|_| user.into()),
             from: None,
             to: None,
             role: None,
@@ -177,23 +185,23 @@ async fn submit(
         Err(StoreError::Duplicate(_)) => return Ok((Answer::Empty, None)),
         Err(e) => return Err(e),
     };
+    // The declarer is a member of what they declared.
+    let Some(member) = incidents
+        .as_member(incident.id, &Caller::slack(user, None))
+        .await?
+    else {
+        return Ok((Answer::Empty, None));
+    };
     if let Some(lead) = submission.lead {
         let lead_role: RoleName = "lead".parse().expect("a role name");
-        incidents
-            .apply(
-                incident.id,
-                &Request::Assign {
-                    role: lead_role,
-                    user: lead,
-                },
-                user,
-            )
-            .await?;
+        let assign = Request::Assign {
+            role: lead_role,
+            user: lead,
+        };
+        incidents.apply(&member, &assign).await?;
     }
     if let Some(details) = submission.description {
-        incidents
-            .apply(incident.id, &Request::Note(details), user)
-            .await?;
+        incidents.apply(&member, &Request::Note(details)).await?;
     }
     Ok((Answer::Empty, None))
 }
@@ -202,7 +210,7 @@ async fn submit(
 /// clicker when nothing changed.
 async fn act(
     incidents: &Incidents,
-    user: &SlackUserId,
+    caller: &Caller,
     action: &Value,
 ) -> Result<Option<String>, StoreError> {
     let value = action["value"]
@@ -224,13 +232,20 @@ async fn act(
             Ok(s) => Request::Severity(s),
             Err(_) => return Ok(None),
         },
-        "take_lead" => Request::Assign {
-            role: "lead".parse().expect("a role name"),
-            user: user.clone(),
+        "take_lead" => match caller.actor.slack_user() {
+            Some(user) => Request::Assign {
+                role: "lead".parse().expect("a role name"),
+                user: user.clone(),
+            },
+            None => return Ok(None),
         },
         _ => return Ok(None),
     };
-    let outcome = incidents.apply(id, &request, user).await?;
+    // Only a member may press its buttons; anyone else hears of no such incident.
+    let Some(member) = incidents.as_member(id, caller).await? else {
+        return Ok(Some(reply::not_found(id).text));
+    };
+    let outcome = incidents.apply(&member, &request).await?;
     Ok(match outcome {
         // The channel hears of it from the bot's post, and the summary is updated.
         Outcome::Changed(_) => None,

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::text::{escape, mention};
 use crate::domain::{
-    lifecycle, Event, EventKind, Followup, Gameday, Incident, IncidentId, SlackUserId, Status,
+    lifecycle, Actor, Event, EventKind, Followup, Gameday, Incident, IncidentId, SlackUserId,
+    Status,
 };
 use crate::incidents::{Outcome, Shown};
 use crate::outbox::Reminder;
@@ -82,7 +83,7 @@ pub fn declared(incident: &Incident, bot_token_set: bool) -> Reply {
         ":rotating_light: {} declared by {}. Its channel is on the way.\n\
          Next: `/incident {} investigating` once someone is on it.",
         headline(incident),
-        mention(&incident.declared_by),
+        incident.declared_by.mention(),
         incident.id
     );
     if !bot_token_set {
@@ -118,7 +119,7 @@ fn followup_line(f: &Followup) -> String {
 pub fn followup_added(id: IncidentId, f: &Followup) -> Reply {
     Reply::in_channel(format!(
         ":clipboard: Follow-up of incident #{id} added by {}:\n{}\nMark it done with `/incident done {}`.",
-        mention(&f.created_by),
+        f.created_by.mention(),
         followup_line(f),
         f.number
     ))
@@ -164,11 +165,11 @@ fn minutes(m: i64) -> String {
 }
 
 /// A failure class set.
-pub fn classified(id: IncidentId, class: &str, by: &SlackUserId) -> Reply {
+pub fn classified(id: IncidentId, class: &str, by: &Actor) -> Reply {
     Reply::in_channel(format!(
         ":label: The failure class of incident #{id} is now *{}*, set by {}.",
         escape(class),
-        mention(by)
+        by.mention()
     ))
 }
 
@@ -257,9 +258,11 @@ pub fn replayed() -> Reply {
     Reply::ephemeral("This exact command was already received; it is not done twice.")
 }
 
+/// Said alike of an incident that does not exist and of a private one the caller is not
+/// a member of, so numbers cannot be probed.
 pub fn not_found(id: crate::domain::IncidentId) -> Reply {
-    error(format!(
-        "Incident #{id} does not exist; `/incident list` shows the open ones"
+    Reply::ephemeral(format!(
+        ":warning: No incident #{id}. `/incident list` shows the open ones."
     ))
 }
 
@@ -272,7 +275,7 @@ pub fn not_an_incident_channel() -> Reply {
 
 /// `event` told in the incident's own channel.
 pub fn told(incident: &Incident, event: &Event) -> String {
-    let who = mention(&event.actor);
+    let who = event.actor.mention();
     let name = name(incident);
     let from = event.from.as_deref().unwrap_or("?");
     let mut text = match event.kind {
@@ -325,7 +328,7 @@ pub fn announced_declaration(incident: &Incident) -> String {
         ":rotating_light: New incident {} ({}) declared by {}.",
         name_and_channel(incident),
         incident.severity,
-        mention(&incident.declared_by),
+        incident.declared_by.mention(),
     )
 }
 
@@ -333,7 +336,7 @@ pub fn announced_declaration(incident: &Incident) -> String {
 pub fn shown(shown: &Shown) -> Reply {
     let incident = &shown.incident;
     let mut lines = vec![headline(incident)];
-    lines.push(format!("Declared by {}", mention(&incident.declared_by)));
+    lines.push(format!("Declared by {}", incident.declared_by.mention()));
     if let Some(channel) = &incident.channel_id {
         lines.push(format!("Channel: <#{channel}>"));
     }

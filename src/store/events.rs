@@ -15,7 +15,7 @@ macro_rules! insert_event {
         .bind($id)
         .bind(e.at)
         .bind(e.kind.as_str())
-        .bind(e.actor.as_str())
+        .bind(e.actor.to_string())
         .bind(e.from.as_deref())
         .bind(e.to.as_deref())
         .bind(e.role.as_ref().map(|r| r.as_str()))

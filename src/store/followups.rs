@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Store, StoreError};
-use crate::domain::{Followup, IncidentId, SlackUserId};
+use crate::domain::{Actor, Followup, IncidentId, SlackUserId};
 
 const COLUMNS: &str = "number, text, owner, created_by, created_at, done_at, done_by";
 
@@ -23,14 +23,18 @@ fn followup(row: Row) -> Result<Followup, StoreError> {
         u.parse::<SlackUserId>()
             .map_err(|_| StoreError::Corrupt(format!("user id `{u}`")))
     };
+    let actor = |a: &str| {
+        a.parse::<Actor>()
+            .map_err(|_| StoreError::Corrupt(format!("actor `{a}`")))
+    };
     Ok(Followup {
         number,
         text,
         owner: owner.as_deref().map(user).transpose()?,
-        created_by: user(&created_by)?,
+        created_by: actor(&created_by)?,
         created_at,
         done_at,
-        done_by: done_by.as_deref().map(user).transpose()?,
+        done_by: done_by.as_deref().map(actor).transpose()?,
     })
 }
 
@@ -44,7 +48,7 @@ impl Store {
         id: IncidentId,
         text: &str,
         owner: Option<&SlackUserId>,
-        by: &SlackUserId,
+        by: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Followup, StoreError> {
         if self.get(id).await?.is_none() {
@@ -61,7 +65,7 @@ impl Store {
                     .bind(id.0)
                     .bind(text)
                     .bind(owner.map(SlackUserId::as_str))
-                    .bind(by.as_str())
+                    .bind(by.to_string())
                     .bind(at)
                     .fetch_one(pool)
                     .await
@@ -95,7 +99,7 @@ impl Store {
         &self,
         id: IncidentId,
         number: i64,
-        by: &SlackUserId,
+        by: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Option<Followup>, StoreError> {
         let row: Option<Row> = with_db!(self, write pool => {
@@ -107,7 +111,7 @@ impl Store {
             .bind(id.0)
             .bind(number)
             .bind(at)
-            .bind(by.as_str())
+            .bind(by.to_string())
             .fetch_optional(pool)
             .await?
         });

@@ -6,8 +6,8 @@ use sqlx::QueryBuilder;
 use super::rows::{IncidentRow, RoleRow};
 use super::{Cursor, Db, Store, StoreError};
 use crate::domain::{
-    Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity, SlackUserId,
-    Status, Team,
+    Actor, Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity,
+    SlackUserId, Status, Team,
 };
 use crate::outbox::Job;
 
@@ -23,7 +23,7 @@ pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_
 pub struct NewIncident {
     pub title: String,
     pub severity: Severity,
-    pub declared_by: SlackUserId,
+    pub declared_by: Actor,
     pub at: DateTime<Utc>,
     /// Slack's key for what declared it (a modal's view id): a second delivery with the
     /// same key declares nothing and fails with `StoreError::Duplicate`.
@@ -37,11 +37,11 @@ pub struct NewIncident {
 }
 
 impl NewIncident {
-    pub fn new(title: String, severity: Severity, by: SlackUserId, at: DateTime<Utc>) -> Self {
+    pub fn new(title: String, severity: Severity, by: impl Into<Actor>, at: DateTime<Utc>) -> Self {
         NewIncident {
             title,
             severity,
-            declared_by: by,
+            declared_by: by.into(),
             at,
             once: None,
             first_events: Vec::new(),
@@ -156,7 +156,7 @@ impl Store {
                     .bind(&new.title)
                     .bind(new.severity.as_str())
                     .bind(Status::Open.as_str())
-                    .bind(new.declared_by.as_str())
+                    .bind(new.declared_by.to_string())
                     .bind(new.at)
                     .bind(EventKind::Declared.as_str());
                 for job in jobs {
@@ -197,7 +197,7 @@ impl Store {
                     .bind(&new.title)
                     .bind(new.severity.as_str())
                     .bind(Status::Open.as_str())
-                    .bind(new.declared_by.as_str())
+                    .bind(new.declared_by.to_string())
                     .bind(new.at)
                     .fetch_one(&mut *tx)
                     .await?;

@@ -7,6 +7,7 @@
 //! by one as jobs finish, so they run in order and a claim needs no look at the others.
 
 use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
 
 use super::{Db, Store, StoreError};
 use crate::domain::IncidentId;
@@ -57,7 +58,10 @@ macro_rules! insert_job {
 pub struct ClaimedJob {
     pub id: i64,
     pub incident_id: IncidentId,
-    /// `Err` carries the payload that did not decode; such a job is buried.
+    /// Its service, as stored: finishing it promotes the next job of that service.
+    pub service: String,
+    /// `Err` carries the payload that did not decode (a newer version's job, during a
+    /// rolling deploy): its lease is handed back for a while, for that version to run.
     pub job: Result<Job, String>,
     /// Including this one.
     pub attempts: u32,
@@ -103,17 +107,11 @@ const JOB_COLUMNS: &str = "id, incident_id, service, kind, payload, state, attem
 struct ClaimRow {
     id: i64,
     incident_id: i64,
+    service: String,
     payload: String,
     attempts: i32,
     failing_since: Option<DateTime<Utc>>,
 }
-
-const CLAIM: &str = "UPDATE jobs SET attempts = attempts + 1, lease_owner = $1, lease_until = $3 \
-     WHERE id = (SELECT id FROM jobs \
-                 WHERE state = 'pending' AND next_attempt_at <= $2 \
-                   AND (lease_until IS NULL OR lease_until < $2) AND service IN ($4, $5) \
-                 ORDER BY next_attempt_at, id LIMIT 1 {LOCK}) \
-     RETURNING id, incident_id, payload, attempts, failing_since";
 
 /// Makes the next queued job of each incident and service `pending`, where none is.
 const PROMOTE: &str = "UPDATE jobs SET state = 'pending' WHERE id IN ( \
@@ -131,26 +129,35 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<ClaimedJob>, StoreError> {
-        let (Some(first), Some(last)) = (services.first(), services.last()) else {
+        if services.is_empty() {
             return Ok(None);
-        };
+        }
         // SQLite's single writer makes the statement atomic without a lock clause.
-        let lock = with_db!(self, postgres _pool => "FOR UPDATE SKIP LOCKED", sqlite _pool => "");
-        let claim = CLAIM.replace("{LOCK}", lock);
+        let lock = with_db!(self, postgres _pool => " FOR UPDATE SKIP LOCKED", sqlite _pool => "");
         let row: Option<ClaimRow> = with_db!(self, write pool => {
-            sqlx::query_as(&claim)
-                .bind(owner)
-                .bind(now)
-                .bind(until)
-                .bind(first.as_str())
-                .bind(last.as_str())
-                .fetch_optional(pool)
-                .await?
+            let mut claim = QueryBuilder::new("UPDATE jobs SET attempts = attempts + 1, lease_owner = ");
+            claim.push_bind(owner).push(", lease_until = ").push_bind(until);
+            claim
+                .push(" WHERE id = (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ")
+                .push_bind(now)
+                .push(" AND (lease_until IS NULL OR lease_until < ")
+                .push_bind(now)
+                .push(") AND service IN (");
+            let mut list = claim.separated(", ");
+            for service in services {
+                list.push_bind(service.as_str());
+            }
+            claim
+                .push(") ORDER BY next_attempt_at, id LIMIT 1")
+                .push(lock)
+                .push(") RETURNING id, incident_id, service, payload, attempts, failing_since");
+            claim.build_query_as().fetch_optional(pool).await?
         });
         Ok(row.map(|r| ClaimedJob {
             id: r.id,
             incident_id: IncidentId(r.incident_id),
             job: serde_json::from_str(&r.payload).map_err(|_| r.payload.clone()),
+            service: r.service,
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
             failing_since: r.failing_since,
         }))
@@ -209,10 +216,6 @@ impl Store {
         finish: Finish,
     ) -> Result<bool, StoreError> {
         let holds_back = matches!(&job.job, Ok(j) if j.holds_back_the_rest());
-        let service = match &job.job {
-            Ok(j) => j.service(),
-            Err(_) => Service::Slack,
-        };
         let (state, next, error) = match &finish {
             Finish::Done => ("done", None, None),
             Finish::Retry { at, error } => ("pending", Some(*at), Some(error.as_str())),
@@ -252,7 +255,7 @@ impl Store {
             if promote {
                 sqlx::query(&PROMOTE.replace("{WHERE}", "AND q.incident_id = $1 AND q.service = $2"))
                     .bind(job.incident_id.0)
-                    .bind(service.as_str())
+                    .bind(&job.service)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -335,6 +338,17 @@ impl Store {
     pub async fn retry_dead(&self, id: Option<i64>, now: DateTime<Utc>) -> Result<u64, StoreError> {
         with_db!(self, write pool => {
             let mut tx = pool.begin().await?;
+            if matches!(self.db, Db::Postgres(_)) {
+                // The lock changes and finishing jobs take (see `finish_job`), so a job
+                // queued meanwhile cannot make a second `pending` head.
+                sqlx::query(
+                    "SELECT 1 FROM incidents WHERE id IN (SELECT incident_id FROM jobs \
+                     WHERE state = 'dead' AND ($1 IS NULL OR id = $1)) ORDER BY id FOR UPDATE",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
             let revived = sqlx::query(
                 "UPDATE jobs SET state = 'queued', next_attempt_at = $2, failing_since = NULL, \
                  finished_at = NULL WHERE state = 'dead' AND ($1 IS NULL OR id = $1)",
@@ -436,15 +450,30 @@ impl Store {
         Ok(fresh == 1)
     }
 
-    /// Forgets signatures older than `before`: past Slack's 5-minute window they are
-    /// refused as stale anyway.
-    pub async fn forget_signatures(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// Forgets the delivery keys of kind `prefix` (`sig:`, `event:`…) recorded before
+    /// `before`; how many.
+    pub async fn forget_deliveries(
+        &self,
+        prefix: &str,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         Ok(with_db!(self, write pool => {
-            sqlx::query("DELETE FROM slack_deliveries WHERE key LIKE 'sig:%' AND at < $1")
+            sqlx::query("DELETE FROM slack_deliveries WHERE key LIKE $1 AND at < $2")
+                .bind(format!("{prefix}%"))
                 .bind(before)
                 .execute(pool)
                 .await?
                 .rows_affected()
+        }))
+    }
+
+    /// The state of job `id`, if there is such a job.
+    pub async fn job_state(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 }

@@ -146,15 +146,12 @@ impl Store {
         if !matches!(self.db, Db::Sqlite { .. }) {
             return Ok(None);
         }
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:")
-            .split('?')
-            .next()
-            .unwrap_or_default();
-        if path.is_empty() || path == ":memory:" {
+        let Some(path) = crate::config::sqlite_path(url) else {
             return Ok(None);
-        }
+        };
+        // Its real path: a symbolic link to the same file takes the same lock.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let path = path.display();
         let lock_path = format!("{path}.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)

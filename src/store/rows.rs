@@ -64,7 +64,7 @@ impl IncidentRow {
                 .channel_id
                 .map(|c| parse(&c, "channel id"))
                 .transpose()?,
-            declared_by: parse(&self.declared_by, "user id")?,
+            declared_by: parse(&self.declared_by, "actor")?,
             roles,
             milestones: Milestones {
                 opened_at: Some(self.opened_at),
@@ -115,7 +115,7 @@ impl EventRow {
             at: self.at,
             kind: EventKind::parse(&self.kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("event kind `{}`", self.kind)))?,
-            actor: parse(&self.actor, "user id")?,
+            actor: parse(&self.actor, "actor")?,
             from: self.from_value,
             to: self.to_value,
             role: self.role.map(|r| parse(&r, "role")).transpose()?,

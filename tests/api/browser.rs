@@ -65,7 +65,7 @@ async fn seed(app: &TestApp) {
                 app.store
                     .change(
                         i.id,
-                        |inc| inc.move_to(to, &user, None, at, &Policy::default()),
+                        |inc| inc.move_to(to, &user.clone().into(), None, at, &Policy::default()),
                         |_| vec![],
                     )
                     .await

@@ -29,6 +29,17 @@ pub struct StoredPage {
     pub parent: Option<String>,
 }
 
+/// A page's address as Cloud gives it: it ends in the title's slug.
+pub fn webui(page: &StoredPage) -> String {
+    let slug: String = page
+        .title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("+");
+    format!("/spaces/{}/pages/{}/{slug}", page.space, page.id)
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Failure {
     Status(u16),
@@ -169,8 +180,7 @@ impl FakeConfluence {
 
     fn page_json(&self, page: &StoredPage) -> Value {
         json!({"id": page.id, "title": page.title, "status": "current",
-               "_links": {"webui": format!("/spaces/{}/pages/{}", page.space, page.id),
-                          "base": self.url}})
+               "_links": {"webui": webui(page), "base": self.url}})
     }
 
     fn find(&self, space: &str, title: &str) -> Value {

@@ -42,6 +42,9 @@ pub struct Channel {
     pub topic: Option<String>,
     pub members: Vec<String>,
     pub archived: bool,
+    /// A private channel: `conversations.list` shows it only when asked for
+    /// `private_channel` among its `types` (real Slack lists public ones by default).
+    pub private: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -223,10 +226,24 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
                                "profile": {"real_name": format!("Real {user}")}}}))
         }
         "conversations.list" => {
+            let types = body["types"]
+                .as_str()
+                .unwrap_or("public_channel")
+                .to_owned();
+            let wanted = |c: &&Channel| {
+                types.split(',').any(|t| {
+                    t == if c.private {
+                        "private_channel"
+                    } else {
+                        "public_channel"
+                    }
+                })
+            };
             let channels: Vec<Value> = s
                 .channels
                 .iter()
                 .filter(|c| !c.archived)
+                .filter(wanted)
                 .map(|c| json!({"id": c.id, "name": c.name, "creator": c.creator}))
                 .collect();
             ok(json!({"channels": channels, "response_metadata": {"next_cursor": ""}}))
@@ -262,6 +279,7 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
                 topic: None,
                 members: vec![],
                 archived: false,
+                private: body["is_private"] == true || body["is_private"] == "true",
             });
             ok(json!({"channel": {"id": id, "name": name}}))
         }
@@ -458,6 +476,7 @@ impl FakeSlack {
             topic: None,
             members: vec![],
             archived: false,
+            private: false,
         });
     }
 }

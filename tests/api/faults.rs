@@ -194,6 +194,22 @@ async fn a_second_serve_on_one_sqlite_file_is_refused() {
     .expect("refused at once, not served");
     let err = format!("{:#}", second.unwrap_err());
     assert!(err.contains("another pompier serve"), "{err}");
+    // Nor through a symbolic link to the same file.
+    let file = app.db.url.trim_start_matches("sqlite://").to_owned();
+    let link = format!("{file}.link.db");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let linked = format!("sqlite://{link}");
+    let settings = crate::helpers::settings(&app.db, &app.slack.url, &[("DATABASE_URL", &linked)]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let through_link = tokio::time::timeout(
+        Duration::from_secs(10),
+        pompier::run(settings, listener, std::future::pending()),
+    )
+    .await
+    .expect("refused at once, not served");
+    let _ = std::fs::remove_file(&link);
+    let err = format!("{:#}", through_link.unwrap_err());
+    assert!(err.contains("another pompier serve"), "{err}");
     // Once the first stops, the file is free again.
     let (db, slack) = app.into_parts().await;
     let again = start(db, slack, &[]).await;

@@ -6,7 +6,9 @@ mod fake_socket;
 mod helpers;
 mod private;
 mod process;
+mod queue;
 
+mod access;
 mod api_incidents;
 mod bad_input;
 mod browser;

@@ -148,7 +148,7 @@ async fn a_numbered_command_works_from_any_channel(backend: Backend) {
     assert!(text(&reply).contains("/incident 42 resolved"), "{reply}");
     // An unknown number is said to be unknown.
     let reply = app.slash("9999 resolved").await;
-    assert!(text(&reply).contains("#9999 does not exist"), "{reply}");
+    assert!(text(&reply).contains("No incident #9999."), "{reply}");
 }
 
 async fn ten_identical_concurrent_moves_make_one_transition(backend: Backend) {

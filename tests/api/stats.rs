@@ -29,7 +29,7 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
                 private: false,
                 title: format!("{severity} at {opened}"),
                 severity,
-                declared_by: user(),
+                declared_by: user().into(),
                 at: t(opened),
             },
             &[],
@@ -40,7 +40,7 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
         app.store
             .change(
                 i.id,
-                |inc| inc.move_to(*to, &user(), None, t(*at), &Policy::default()),
+                |inc| inc.move_to(*to, &user().into(), None, t(*at), &Policy::default()),
                 |_| vec![],
             )
             .await
@@ -202,7 +202,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     } else {
                         Severity::Sev3
                     },
-                    declared_by: user(),
+                    declared_by: user().into(),
                     at: t(n as i64),
                 },
                 &[],
@@ -221,7 +221,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     private: false,
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
-                    declared_by: user(),
+                    declared_by: user().into(),
                     at: t(10 + n),
                 },
                 &[],

@@ -34,7 +34,7 @@ async fn declared(store: &Store, title: &str) -> Incident {
                 private: false,
                 title: title.into(),
                 severity: Severity::Sev2,
-                declared_by: user("U1"),
+                declared_by: user("U1").into(),
                 at: pompier::now(),
             },
             &[],
@@ -54,7 +54,15 @@ async fn what_is_written_reads_back_the_same(backend: Backend) {
     let change = store
         .change(
             incident.id,
-            |i| i.move_to(Status::Resolved, &user("U2"), None, at, &Policy::default()),
+            |i| {
+                i.move_to(
+                    Status::Resolved,
+                    &user("U2").into(),
+                    None,
+                    at,
+                    &Policy::default(),
+                )
+            },
             none,
         )
         .await
@@ -78,7 +86,7 @@ async fn a_rejected_change_writes_nothing(backend: Backend) {
             |i| {
                 i.move_to(
                     Status::Closed,
-                    &user("U2"),
+                    &user("U2").into(),
                     None,
                     pompier::now(),
                     &Policy::default(),
@@ -99,7 +107,7 @@ async fn a_rejected_change_writes_nothing(backend: Backend) {
     let missing = store
         .change(
             pompier::domain::IncidentId(999),
-            |i| i.add_note("n".into(), &user("U1"), pompier::now()),
+            |i| i.add_note("n".into(), &user("U1").into(), pompier::now()),
             none,
         )
         .await;
@@ -118,7 +126,7 @@ async fn concurrent_writers_lose_no_update(backend: Backend) {
                 store
                     .change(
                         id,
-                        |inc| inc.add_note(format!("note {i}"), &user("U1"), at),
+                        |inc| inc.add_note(format!("note {i}"), &user("U1").into(), at),
                         none,
                     )
                     .await
@@ -127,7 +135,7 @@ async fn concurrent_writers_lose_no_update(backend: Backend) {
                 store
                     .change(
                         id,
-                        |inc| inc.assign(&role, &user(&format!("U{i}")), &user("U1"), at),
+                        |inc| inc.assign(&role, &user(&format!("U{i}")), &user("U1").into(), at),
                         none,
                     )
                     .await
@@ -187,7 +195,7 @@ async fn list_is_newest_first_and_pages_without_gaps(backend: Backend) {
                     private: false,
                     title: format!("t{i}"),
                     severity: Severity::Sev4,
-                    declared_by: user("U1"),
+                    declared_by: user("U1").into(),
                     at,
                 },
                 &[],

@@ -1,0 +1,248 @@
+//! Private incidents, as an outsider and as a member: every command and every button,
+//! in one table that a new command cannot skip.
+//!
+//! An outsider is told of a private incident what they are told of one that does not
+//! exist, changes nothing and makes nothing reach Slack about it; a member is let in, and
+//! hears of it outside its channel only ephemerally.
+
+use pompier::slack::command::{parse, Command};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+
+const SECRET: &str = "Payroll export leaked";
+const DECLARER: &str = "U0456";
+const OUTSIDER: &str = "U0OUT";
+const ELSEWHERE: &str = "C0GENERAL";
+const ANNOUNCE: &str = "C0ANNOUNCE";
+
+/// Every command, by name. The match has no wildcard: a new command does not compile
+/// here until it is named, and `TABLE` must then run it.
+fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Help => "help",
+        Command::OpenModal { .. } => "open_modal",
+        Command::Declare { .. } => "declare",
+        Command::DeclarePrivate { .. } => "declare_private",
+        Command::Move { .. } => "move",
+        Command::Severity(_) => "severity",
+        Command::Assign { .. } => "assign",
+        Command::Note(_) => "note",
+        Command::Status => "status",
+        Command::List => "list",
+        Command::Drill { .. } => "drill",
+        Command::GamedayStart(_) => "gameday_start",
+        Command::GamedayEnd => "gameday_end",
+        Command::Followup { .. } => "followup",
+        Command::Followups => "followups",
+        Command::Done(_) => "done",
+        Command::Class(_) => "class",
+    }
+}
+
+const ALL: [&str; 17] = [
+    "help",
+    "open_modal",
+    "declare",
+    "declare_private",
+    "move",
+    "severity",
+    "assign",
+    "note",
+    "status",
+    "list",
+    "drill",
+    "gameday_start",
+    "gameday_end",
+    "followup",
+    "followups",
+    "done",
+    "class",
+];
+
+/// Each command as typed about incident #1 (`{id}`), with a `true` when it is about one
+/// incident (the others must simply not leak it).
+const TABLE: &[(&str, bool)] = &[
+    ("{id} status", true),
+    ("{id} investigating", true),
+    ("{id} mitigated the fix is out", true),
+    ("{id} closed", true),
+    ("{id} severity sev1", true),
+    ("{id} lead <@U0OUT>", true),
+    ("{id} lead <@U0456>", true),
+    ("{id} note who knew", true),
+    ("{id} followup rotate the keys <@U0OUT>", true),
+    ("{id} followups", true),
+    ("{id} done 1", true),
+    ("{id} class change", true),
+    ("help", false),
+    ("list", false),
+    ("open", false),
+    ("open sev3 Something public", false),
+    ("open private sev3 Something else", false),
+    ("drill team:blue Practice", false),
+    ("gameday start Spring", false),
+    ("gameday end", false),
+];
+
+/// The summary's buttons, as `(action_id, value)`.
+const BUTTONS: &[(&str, &str)] = &[
+    ("move", "{id}:investigating"),
+    ("move", "{id}:resolved"),
+    ("severity", "{id}:SEV1"),
+    ("take_lead", "{id}:lead"),
+];
+
+async fn click(app: &TestApp, user: &str, channel: &str, action: &str, value: &str) {
+    let payload = json!({"type": "block_actions", "user": {"id": user},
+        "trigger_id": "1.2.3", "action_ts": uuid::Uuid::new_v4().to_string(),
+        "channel": {"id": channel}, "response_url": app.slack.response_url(),
+        "actions": [{"type": "button", "action_id": action, "value": value}]});
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let r = app.post_signed("/slack/interactions", body).await;
+    assert_eq!(r.status(), 200);
+}
+
+/// What the response_url has heard, once `n` answers reached it.
+async fn responses(app: &TestApp, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.slack.responses().len() < n {
+        assert!(std::time::Instant::now() < deadline, "no answer to a click");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.slack.responses()
+}
+
+/// Everything that tells of incident #1: its state, timeline, follow-ups and people.
+async fn state(app: &TestApp) -> Value {
+    let mut json = app.api_get("/api/v1/incidents/1").await;
+    json.as_object_mut().unwrap().remove("updates");
+    json
+}
+
+async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: Backend) {
+    let app = spawn_app_with(backend, &[("POMPIER_ANNOUNCE_CHANNEL", ANNOUNCE)]).await;
+    // The table covers every command.
+    let mut covered: Vec<&str> = TABLE
+        .iter()
+        .map(|(text, _)| {
+            let inv =
+                parse(&text.replace("{id}", "1"), &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(name(&inv.command), inv.command.name());
+            name(&inv.command)
+        })
+        .collect();
+    covered.sort();
+    covered.dedup();
+    let mut all = ALL.to_vec();
+    all.sort();
+    assert_eq!(covered, all, "a command is missing from the table");
+
+    let (_, reply) = app
+        .slash_as(DECLARER, ELSEWHERE, &format!("open private sev2 {SECRET}"))
+        .await;
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    app.slash_as(DECLARER, ELSEWHERE, "1 followup check the export job")
+        .await;
+    app.run_pending_jobs().await;
+    let channel = app.incident_json(pompier::domain::IncidentId(1)).await["channel_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = state(&app).await;
+    let calls_before = app.slack.calls().len();
+
+    // As an outsider, from another channel: every command and every button.
+    for (text, about_it) in TABLE {
+        let text = text.replace("{id}", "1");
+        let (status, reply) = app.slash_as(OUTSIDER, ELSEWHERE, &text).await;
+        assert_eq!(status, 200, "{text}");
+        let said = reply.to_string();
+        assert!(!said.contains("Payroll"), "{text} leaked: {said}");
+        if *about_it {
+            assert_eq!(reply["response_type"], "ephemeral", "{text}: {said}");
+            assert!(said.contains("No incident #1."), "{text}: {said}");
+        }
+    }
+    // Not even the number of an incident that does not exist tells them apart.
+    let (_, unknown) = app.slash_as(OUTSIDER, ELSEWHERE, "999 status").await;
+    let (_, private) = app.slash_as(OUTSIDER, ELSEWHERE, "1 status").await;
+    assert_eq!(
+        unknown["text"].as_str().unwrap().replace("999", "N"),
+        private["text"].as_str().unwrap().replace('1', "N")
+    );
+    for (n, (action, value)) in BUTTONS.iter().enumerate() {
+        click(
+            &app,
+            OUTSIDER,
+            ELSEWHERE,
+            action,
+            &value.replace("{id}", "1"),
+        )
+        .await;
+        let heard = responses(&app, n + 1).await;
+        let last = &heard[n];
+        assert_eq!(last["response_type"], "ephemeral", "{last}");
+        assert!(last.to_string().contains("No incident #1."), "{last}");
+    }
+    assert_eq!(
+        state(&app).await,
+        before,
+        "an outsider changed the incident"
+    );
+    app.run_pending_jobs().await;
+    for (method, body) in &app.slack.calls()[calls_before..] {
+        let said = body.to_string();
+        assert!(!said.contains("Payroll"), "{method} leaked it: {said}");
+        assert!(
+            !said.contains(&channel),
+            "{method} touched its channel: {said}"
+        );
+    }
+    assert!(!format!("{:?}", app.slack.responses()).contains("Payroll"));
+
+    // As a member, from another channel: let in, and told ephemerally.
+    for (text, _) in TABLE.iter().filter(|(_, about)| *about) {
+        let text = text.replace("{id}", "1");
+        let (_, reply) = app.slash_as(DECLARER, ELSEWHERE, &text).await;
+        let said = reply.to_string();
+        assert!(!said.contains("No incident"), "{text}: {said}");
+        assert_eq!(reply["response_type"], "ephemeral", "{text}: {said}");
+    }
+    let (_, status) = app.slash_as(DECLARER, ELSEWHERE, "1 status").await;
+    assert!(status.to_string().contains(SECRET), "{status}");
+    // In its own channel, the team sees what is said there.
+    let (_, added) = app
+        .slash_as(DECLARER, &channel, "followup write it up")
+        .await;
+    assert_eq!(added["response_type"], "in_channel", "{added}");
+    assert_ne!(state(&app).await, before);
+    // Someone who joins its channel is a member, and so is whoever holds a role.
+    let (_, before_join) = app.slash_as("U0JOIN", ELSEWHERE, "1 status").await;
+    assert!(before_join.to_string().contains("No incident #1."));
+    app.store
+        .add_participant(
+            pompier::domain::IncidentId(1),
+            &"U0JOIN".parse().unwrap(),
+            pompier::now(),
+        )
+        .await
+        .unwrap();
+    let (_, joined) = app.slash_as("U0JOIN", ELSEWHERE, "1 status").await;
+    assert!(joined.to_string().contains(SECRET), "{joined}");
+    app.slash_as(DECLARER, &channel, "role comms <@U0COMMS>")
+        .await;
+    let (_, comms) = app.slash_as("U0COMMS", ELSEWHERE, "1 status").await;
+    assert!(comms.to_string().contains(SECRET), "{comms}");
+    // And the buttons let a member in.
+    click(&app, DECLARER, &channel, "severity", "1:SEV3").await;
+    assert_eq!(state(&app).await["severity"], "SEV3");
+    // Nothing of it was announced.
+    app.run_pending_jobs().await;
+    assert!(!format!("{:?}", app.slack.messages_in(ANNOUNCE)).contains("Payroll"));
+    app.stop().await;
+}
+
+crate::on_both_backends!(an_outsider_learns_and_changes_nothing_and_a_member_is_let_in);

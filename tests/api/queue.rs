@@ -1,0 +1,245 @@
+//! The job queue under what strands queues: a rate limit (the whole app's), a job of a
+//! newer version, a dead job of one service, a lost answer for a private channel, the
+//! operator's commands on a queue that is not there, delivery keys past their window.
+
+use pompier::domain::IncidentId;
+use pompier::outbox::Job;
+
+use crate::fake_confluence::{Failure as PageFailure, FakeConfluence, SPACE_ID, TOKEN, USER};
+use crate::fake_slack::{Failure, FakeSlack};
+use crate::helpers::{spawn_app, start, Backend, TestApp, TestDb};
+use crate::process::cli;
+
+fn later(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    pompier::now() + chrono::Duration::seconds(secs)
+}
+
+/// Runs `sql` on the test's database, as another program would.
+async fn execute(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    if db.url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn states(app: &TestApp, id: IncidentId) -> Vec<(String, String)> {
+    app.store
+        .jobs_of(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.kind, j.state))
+        .collect()
+}
+
+async fn a_rate_limit_holds_back_every_call_to_the_service(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.slack
+        .fail("conversations.create", [Failure::RateLimited(30)]);
+    for n in 0..4 {
+        app.declare(&format!("Storm {n}")).await;
+    }
+    app.run_pending_jobs().await;
+    // One call heard the 429; the others waited instead of asking too.
+    assert_eq!(app.slack.count("conversations.create"), 1);
+    assert_eq!(app.slack.channels().len(), 0);
+    // Once Retry-After has passed, everything goes through.
+    app.run_jobs_at(later(31)).await;
+    assert_eq!(app.slack.channels().len(), 4);
+    assert_eq!(app.slack.count("conversations.create"), 5);
+}
+
+async fn a_job_of_a_newer_version_is_handed_back_not_buried(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.declare("Rolling deploy").await;
+    app.run_pending_jobs().await;
+    // A newer pompier queued a kind this one does not know, then an older kind.
+    execute(
+        &app.db,
+        &format!(
+            "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) \
+             VALUES ({id}, 'slack', 'page_out', '{{\"kind\":\"page_out\"}}', 'pending', \
+             CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            id = id.0
+        ),
+    )
+    .await;
+    app.store
+        .queue(
+            id,
+            &[Job::Post {
+                text: "after it".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    app.run_pending_jobs().await;
+    let after = states(&app, id).await;
+    assert!(
+        after.contains(&("page_out".into(), "pending".into())),
+        "{after:?}"
+    );
+    assert!(!after.iter().any(|(_, s)| s == "dead"), "{after:?}");
+    // Nor does it run again before its pause is over.
+    let tries = app.store.jobs_of(id).await.unwrap();
+    let attempts = tries
+        .iter()
+        .find(|j| j.kind == "page_out")
+        .unwrap()
+        .attempts;
+    app.run_pending_jobs().await;
+    let again = app.store.jobs_of(id).await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .find(|j| j.kind == "page_out")
+            .unwrap()
+            .attempts,
+        attempts
+    );
+}
+
+async fn a_dead_job_lets_the_next_of_its_own_service_run(backend: Backend) {
+    let confluence = FakeConfluence::start().await;
+    let db = TestDb::new(backend).await;
+    let slack = FakeSlack::start().await;
+    let app = start(
+        db,
+        slack,
+        &[
+            ("CONFLUENCE_BASE_URL", &confluence.url),
+            ("CONFLUENCE_USER", USER),
+            ("CONFLUENCE_API_TOKEN", TOKEN),
+            ("CONFLUENCE_SPACE_ID", SPACE_ID),
+        ],
+    )
+    .await;
+    let id = app.declare("Two drafts").await;
+    app.run_pending_jobs().await;
+    confluence.fail("create", [PageFailure::Status(400)]);
+    let draft = Job::DraftPostmortem { by: "U0456".into() };
+    app.store.queue(id, &[draft.clone(), draft]).await.unwrap();
+    app.run_pending_jobs().await;
+    app.run_pending_jobs().await;
+    let drafts: Vec<String> = states(&app, id)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "draft_postmortem")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(drafts, ["dead", "done"]);
+    assert_eq!(confluence.pages().len(), 1);
+}
+
+async fn a_private_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    app.slack
+        .fail("conversations.create", [Failure::AfterEffect(502)]);
+    app.slash_as("U0456", "C0GENERAL", "open private Lost answer")
+        .await;
+    app.run_pending_jobs().await;
+    app.run_jobs_at(later(60)).await;
+    let channels = app.slack.channels();
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    assert!(channels[0].private);
+    let json = app.incident_json(IncidentId(1)).await;
+    assert_eq!(json["channel_id"], channels[0].id.as_str());
+}
+
+async fn the_operators_commands_say_what_is_not_there(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.declare("Queue").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
+        .args(["jobs", "retry", "4242"])
+        .env_clear()
+        .env("DATABASE_URL", &app.db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("there is no job 4242"), "{said}");
+    // A job that is not dead is said to be so.
+    let first = app.store.jobs_of(id).await.unwrap()[0].id.to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
+        .args(["jobs", "retry", &first])
+        .env_clear()
+        .env("DATABASE_URL", &app.db.url)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not dead"));
+    assert!(cli(&app.db, &["jobs", "list"]).contains("create_channel"));
+}
+
+/// Where there is no database, `jobs list` says so and makes none.
+#[test]
+fn jobs_list_without_a_database_makes_none() {
+    let dir = std::env::temp_dir().join(format!("pompier-nodb-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
+        .args(["jobs", "list"])
+        .current_dir(&dir)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("there is no database"), "{said}");
+    assert!(!dir.join("pompier.db").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn delivery_keys_are_forgotten_after_their_window(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let two_hours_ago = later(-2 * 3600);
+    for key in ["sig:a", "event:Ev1", "envelope:e1", "view:V1", "pin:C1:1.0"] {
+        assert!(app.store.first_time(key, two_hours_ago).await.unwrap());
+    }
+    // The janitor runs when the workers start.
+    let (db, slack) = app.into_parts().await;
+    let app = start(db, slack, &[("POMPIER_JOBS__ENABLED", "true")]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if app
+            .store
+            .first_time("event:Ev1", pompier::now())
+            .await
+            .unwrap()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "event keys are kept forever"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for key in ["sig:a", "envelope:e1", "view:V1"] {
+        assert!(
+            app.store.first_time(key, pompier::now()).await.unwrap(),
+            "{key}"
+        );
+    }
+    // A message pinned again within the month is still captured once.
+    assert!(!app
+        .store
+        .first_time("pin:C1:1.0", pompier::now())
+        .await
+        .unwrap());
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    a_rate_limit_holds_back_every_call_to_the_service,
+    a_job_of_a_newer_version_is_handed_back_not_buried,
+    a_dead_job_lets_the_next_of_its_own_service_run,
+    a_private_channel_made_by_a_call_that_seemed_to_fail_is_taken_not_doubled,
+    the_operators_commands_say_what_is_not_there,
+    delivery_keys_are_forgotten_after_their_window,
+);
