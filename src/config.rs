@@ -249,8 +249,18 @@ impl Settings {
                 "CONFLUENCE_API_TOKEN" => secrets.confluence_api_token = secret(),
                 "POMPIER_API_TOKEN" => secrets.api_token = secret(),
                 // Read by the command line, and by the test harness.
-                "POMPIER_CONFIG" | "POMPIER_LOG_FORMAT" => {}
+                "POMPIER_CONFIG" => {}
+                "POMPIER_LOG_FORMAT" => {
+                    if !LOG_FORMATS.iter().any(|f| value.eq_ignore_ascii_case(f)) {
+                        return Err(ConfigError(format!(
+                            "POMPIER_LOG_FORMAT: `{value}` is not a log format; use {}",
+                            LOG_FORMATS.join(" or ")
+                        )));
+                    }
+                }
                 _ if name.starts_with("POMPIER_TEST_") => {}
+                // Kubernetes sets these for a Service named `pompier`; they are not ours.
+                _ if is_service_link(&name) => {}
                 _ => {
                     if let Some((_, key)) = NAMED_VARIABLES.iter().find(|(var, _)| *var == name) {
                         figment = figment.merge(Serialized::default(key, value));
@@ -431,6 +441,23 @@ fn setting_key(var: &str) -> Option<String> {
     Some(rest.to_lowercase().replace("__", "."))
 }
 
+/// The values of `POMPIER_LOG_FORMAT`.
+const LOG_FORMATS: [&str; 2] = ["text", "json"];
+
+/// A variable Kubernetes sets for a Service named `pompier` (`POMPIER_PORT`,
+/// `POMPIER_PORT_8080_TCP_ADDR`, `POMPIER_SERVICE_HOST`…): never a setting, whose
+/// variables split sections with `__`.
+fn is_service_link(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("POMPIER_") else {
+        return false;
+    };
+    !rest.contains("__")
+        && (rest == "PORT"
+            || rest.starts_with("PORT_")
+            || rest == "SERVICE_HOST"
+            || rest.starts_with("SERVICE_PORT"))
+}
+
 fn is_http_url(s: &str) -> bool {
     (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
 }
@@ -447,7 +474,11 @@ fn one_line(e: &figment::Error) -> String {
         .unwrap_or_else(|| format!("POMPIER_{}", key.to_uppercase().replace('.', "__")));
     let what = first.kind.to_string().replace('\n', " ");
     if key.is_empty() {
-        what
+        // A file that does not parse: which file, and the parser's line and column.
+        match first.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+            Some(figment::Source::File(path)) => format!("in {}: {what}", path.display()),
+            _ => what,
+        }
     } else {
         format!("{key} ({variable}): {what}")
     }
@@ -457,6 +488,42 @@ fn one_line(e: &figment::Error) -> String {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn kubernetes_links_pass_bad_log_formats_and_toml_say_where() {
+        let links = [
+            ("POMPIER_PORT", "tcp://10.0.0.1:8080"),
+            ("POMPIER_PORT_8080_TCP", "tcp://10.0.0.1:8080"),
+            ("POMPIER_PORT_8080_TCP_ADDR", "10.0.0.1"),
+            ("POMPIER_SERVICE_HOST", "10.0.0.1"),
+            ("POMPIER_SERVICE_PORT", "8080"),
+            ("POMPIER_SERVICE_PORT_HTTP", "8080"),
+            ("POMPIER_LOG_FORMAT", "JSON"),
+        ];
+        assert!(Settings::load(None, env(&links)).is_ok());
+        let xml = Settings::load(None, env(&[("POMPIER_LOG_FORMAT", "xml")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            xml.contains("`xml`") && xml.contains("text or json"),
+            "{xml}"
+        );
+        let dir = std::env::temp_dir().join(format!("pompier-toml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pompier.toml");
+        std::fs::write(&file, "[slack]\napi_url = \"https://x\"\nbroken = \n").unwrap();
+        let bad = Settings::load(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("pompier.toml") && bad.contains("line 3"),
+            "{bad}"
+        );
+        for url in ["javascript:alert(1)", "ftp://x", "https://"] {
+            let refused = Settings::load(None, env(&[("CONFLUENCE_BASE_URL", url)]));
+            assert!(refused.is_err(), "{url}");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -37,6 +37,24 @@ pub struct Updates {
 /// The key of incidents without a failure class in `Stats::by_class`.
 pub const UNCLASSIFIED: &str = "unclassified";
 
+/// The longest range statistics are computed over (three years): past it, the weekly
+/// series alone would take memory in proportion to what a client typed.
+pub const MAX_RANGE_DAYS: i64 = 1096;
+
+/// A range statistics can be computed over: `from` not after `to`, at most
+/// `MAX_RANGE_DAYS` long. What is wrong, for the client, otherwise.
+pub fn check_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), String> {
+    if from > to {
+        return Err("`from` is after `to`".into());
+    }
+    if to - from > Duration::days(MAX_RANGE_DAYS) {
+        return Err(format!(
+            "the range from `from` to `to` is longer than {MAX_RANGE_DAYS} days (three years); ask for less"
+        ));
+    }
+    Ok(())
+}
+
 /// Count, mean, median and 90th percentile of durations, in seconds; `null` when none.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -301,6 +319,22 @@ fn weeks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_are_bounded() {
+        let t = |y: i32| {
+            NaiveDate::from_ymd_opt(y, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        assert!(check_range(t(2024), t(2026)).is_ok());
+        assert!(check_range(t(2026), t(2024)).unwrap_err().contains("after"));
+        assert!(check_range(t(1), t(9999))
+            .unwrap_err()
+            .contains("1096 days"));
+    }
 
     fn t(s: i64) -> DateTime<Utc> {
         // 2026-11-16 00:00:00 UTC, a Monday (ISO week 2026-W47).

@@ -21,6 +21,7 @@ use super::session;
 use super::stats::{compute, Range as Asked};
 use super::ApiError;
 use crate::app::AppState;
+use crate::domain::stats::{check_range, MAX_RANGE_DAYS};
 use crate::domain::{EventKind, IncidentId, Severity, Status};
 use crate::slack::text::plain;
 use crate::store::Filter;
@@ -212,9 +213,11 @@ fn range(query: Option<&str>) -> Result<Range, ApiError> {
                 days = Some(
                     v.parse::<i64>()
                         .ok()
-                        .filter(|d| (1..=3660).contains(d))
+                        .filter(|d| (1..=MAX_RANGE_DAYS).contains(d))
                         .ok_or_else(|| {
-                            ApiError::BadRequest("`days` must be a number from 1 to 3660".into())
+                            ApiError::BadRequest(format!(
+                                "`days` must be a number from 1 to {MAX_RANGE_DAYS}"
+                            ))
                         })?,
                 )
             }
@@ -223,9 +226,7 @@ fn range(query: Option<&str>) -> Result<Range, ApiError> {
     }
     let to = to.unwrap_or_else(crate::now);
     let from = from.unwrap_or(to - Duration::days(days.unwrap_or(30)));
-    if from > to {
-        return Err(ApiError::BadRequest("`from` is after `to`".into()));
-    }
+    check_range(from, to).map_err(ApiError::BadRequest)?;
     let preset =
         (days.is_some() || query.unwrap_or_default().is_empty()).then(|| days.unwrap_or(30));
     Ok((from, to, preset))

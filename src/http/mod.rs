@@ -61,11 +61,12 @@ pub fn router(state: AppState) -> Router {
             session::Attempts::default(),
         )))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response(json_errors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // Outside the timeout, so a 408 has the same JSON body as every other error.
+        .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             measure,

@@ -38,9 +38,7 @@ pub fn parse_range(query: Option<&str>) -> Result<Range, ApiError> {
     }
     let to = to.unwrap_or_else(crate::now);
     let from = from.unwrap_or(to - Duration::days(30));
-    if from > to {
-        return Err(ApiError::BadRequest("`from` is after `to`".into()));
-    }
+    crate::domain::stats::check_range(from, to).map_err(ApiError::BadRequest)?;
     Ok(Range { from, to, drills })
 }
 

@@ -100,6 +100,7 @@ pub async fn handle(
                         ts.replace('.', "")
                     )
                 }),
+                cut: false,
             };
             let follow =
                 match open_modal(slack, trigger, Some(&origin.text), None, Some(&origin)).await {
@@ -161,11 +162,7 @@ async fn submit(
     new.once = view["id"].as_str().map(|id| format!("view:{id}"));
     new.private = submission.private;
     if let Some(origin) = &submission.origin {
-        let mut note = origin.text.clone();
-        if let Some(link) = &origin.permalink {
-            note.push('\n');
-            note.push_str(link);
-        }
+        let note = origin.note();
         new.first_events.push(Event {
             at: origin.at().unwrap_or(now),
             kind: EventKind::Note,

@@ -20,6 +20,49 @@ pub struct Origin {
     pub user: String,
     pub text: String,
     pub permalink: Option<String>,
+    /// The message was longer than the form could carry: `text` is its beginning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
+}
+
+/// The most `private_metadata` holds, in characters.
+pub const MAX_METADATA_CHARS: usize = 3000;
+
+impl Origin {
+    /// As `private_metadata`: within its 3,000 characters whatever the message holds
+    /// (quotes, newlines and control characters take more room once escaped), the text
+    /// cut, and said to be, when it must be.
+    pub fn metadata(&self) -> String {
+        let mut o = self.clone();
+        loop {
+            let json = serde_json::to_string(&o).expect("an origin serializes");
+            let over = json.chars().count().saturating_sub(MAX_METADATA_CHARS);
+            if over == 0 {
+                return json;
+            }
+            if o.text.is_empty() {
+                // Nothing more to cut (no real message gets here): the form without it.
+                return String::new();
+            }
+            let keep = o.text.chars().count().saturating_sub(over.max(16));
+            o.text = o.text.chars().take(keep).collect();
+            o.cut = true;
+        }
+    }
+
+    /// What its first event on the timeline says: the message, marked when cut, and
+    /// where it was.
+    pub fn note(&self) -> String {
+        let mut note = self.text.clone();
+        if self.cut {
+            note.push_str(" … (the message was longer: see it in Slack)");
+        }
+        if let Some(link) = &self.permalink {
+            note.push('\n');
+            note.push_str(link);
+        }
+        truncate(&note, crate::domain::incident::MAX_NOTE_CHARS)
+    }
 }
 
 impl Origin {
@@ -63,14 +106,7 @@ pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&O
             title["initial_value"] = json!(text);
         }
     }
-    let metadata = origin
-        .map(|o| {
-            // private_metadata holds at most 3000 characters.
-            let mut o = o.clone();
-            o.text = truncate(&o.text, 2000);
-            serde_json::to_string(&o).unwrap_or_default()
-        })
-        .unwrap_or_default();
+    let metadata = origin.map(Origin::metadata).unwrap_or_default();
     json!({
         "type": "modal",
         "callback_id": CALLBACK_ID,
@@ -138,8 +174,14 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
     let private = values["private"]["private"]["selected_options"]
         .as_array()
         .is_some_and(|chosen| chosen.iter().any(|o| o["value"] == "private"));
-    let origin = view["private_metadata"]
-        .as_str()
+    let metadata = view["private_metadata"].as_str().unwrap_or_default();
+    if metadata.chars().count() > MAX_METADATA_CHARS {
+        errors.insert(
+            "title",
+            format!("The form carries more than Slack allows ({MAX_METADATA_CHARS} characters): open it again."),
+        );
+    }
+    let origin = Some(metadata)
         .filter(|m| !m.is_empty())
         .and_then(|m| serde_json::from_str(m).ok());
     match (title, severity) {
@@ -184,6 +226,7 @@ mod tests {
             user: "U1".into(),
             text: "x".repeat(5000),
             permalink: None,
+            cut: false,
         };
         let v = view(Some("DB down\nsecond line"), None, Some(&origin));
         assert!(v["title"]["text"].as_str().unwrap().chars().count() <= 24);
@@ -194,6 +237,37 @@ mod tests {
             origin.at(),
             DateTime::from_timestamp(1_700_000_000, 200_000)
         );
+    }
+
+    #[test]
+    fn the_metadata_stays_within_slacks_limit_whatever_the_message_holds() {
+        for text in [
+            "\"".repeat(2900),
+            "\u{1}".repeat(2000),
+            "\n".repeat(2999),
+            "é🔥".repeat(1400),
+            "short".into(),
+        ] {
+            let origin = Origin {
+                channel: "C1".into(),
+                ts: "1.2".into(),
+                user: "U1".into(),
+                text: text.clone(),
+                permalink: Some("https://acme.slack.com/archives/C1/p12".into()),
+                cut: false,
+            };
+            let metadata = origin.metadata();
+            assert!(metadata.chars().count() <= MAX_METADATA_CHARS);
+            let back: Origin = serde_json::from_str(&metadata).unwrap();
+            assert!(text.starts_with(&back.text));
+            assert_eq!(back.cut, back.text != text);
+            if back.cut {
+                assert!(back.note().contains("the message was longer"));
+            }
+        }
+        let mut view = submitted("From a message", "SEV2", "");
+        view["private_metadata"] = json!("x".repeat(MAX_METADATA_CHARS + 1));
+        assert!(submission(&view).unwrap_err()["title"].contains("3000"));
     }
 
     #[test]
