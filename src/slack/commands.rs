@@ -103,6 +103,20 @@ pub async fn execute(
     caller: &Caller,
     slack: Option<&SlackClient>,
 ) -> Result<Option<Reply>, StoreError> {
+    // A replay of a command that adds or starts something is refused before it is
+    // looked at (declarations are kept to once by their own key, in the same statement).
+    let once = matches!(
+        inv.command,
+        Command::Note(_)
+            | Command::Followup { .. }
+            | Command::GamedayStart(_)
+            | Command::GamedayEnd
+    );
+    if let (true, Some(key)) = (once, &caller.delivery) {
+        if !incidents.first_delivery(key).await? {
+            return Ok(Some(reply::replayed()));
+        }
+    }
     let private = matches!(inv.command, Command::DeclarePrivate { .. });
     let new = |title: String, severity: Option<Severity>| {
         let mut new = NewIncident::new(
@@ -170,14 +184,6 @@ async fn on_one_incident(
     command: Command,
     caller: &Caller,
 ) -> Result<Option<Reply>, StoreError> {
-    // A replay of a command that adds something is refused before anything is looked up.
-    if matches!(command, Command::Note(_) | Command::Followup { .. }) {
-        if let Some(key) = &caller.delivery {
-            if !incidents.first_delivery(key).await? {
-                return Ok(Some(reply::replayed()));
-            }
-        }
-    }
     let member = match incidents.find(named, &caller.asking()).await? {
         Found::Member(member) => member,
         Found::NotFound(id) => return Ok(Some(reply::not_found(id))),

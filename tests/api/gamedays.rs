@@ -270,7 +270,29 @@ async fn a_game_days_scoreboard_ranks_teams_and_streams_changes(backend: Backend
     app.stop().await;
 }
 
+async fn a_replayed_gameday_start_starts_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let start = crate::helpers::command_body("U0456", "C0123", "gameday start Spring");
+    let signed_at = crate::helpers::now_ts();
+    let secret = crate::helpers::SIGNING_SECRET;
+    let r = app
+        .post_signed_as("/slack/commands", start.clone(), secret, signed_at)
+        .await;
+    assert!(r.text().await.unwrap().contains("Spring"));
+    app.slash("gameday end").await;
+    // The same signed request again, inside the replay window.
+    let again = app
+        .post_signed_as("/slack/commands", start, secret, signed_at)
+        .await;
+    let said = again.text().await.unwrap();
+    assert!(said.contains("already received"), "{said}");
+    let days = app.api_get("/api/v1/gamedays").await;
+    assert_eq!(days["gamedays"].as_array().unwrap().len(), 1, "{days}");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     a_drill_is_labelled_unannounced_and_left_out_of_stats_and_lists,
     a_game_days_scoreboard_ranks_teams_and_streams_changes,
+    a_replayed_gameday_start_starts_nothing,
 );

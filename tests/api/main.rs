@@ -11,6 +11,7 @@ mod queue;
 mod access;
 mod api_incidents;
 mod bad_input;
+mod bounds;
 mod browser;
 mod cadence;
 mod classes;

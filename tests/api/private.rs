@@ -64,6 +64,25 @@ async fn a_private_incidents_title_leaks_nowhere(backend: Backend) {
         assert!(!body.contains("Payroll"), "{path}: {body}");
         assert!(body.contains("Private incident"), "{path}: {body}");
     }
+    // Nor its people or links: severity, status and times only.
+    let page = app.page_text("/dashboard/incidents/1").await;
+    for hidden in ["U0456", &channel, "slack-link", "postmortem-link"] {
+        assert!(!page.contains(hidden), "{hidden} on the page: {page}");
+    }
+    assert!(
+        page.contains("SEV1") && page.contains("investigating"),
+        "{page}"
+    );
+    let csv = app.page_text("/api/v1/incidents.csv").await;
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(&header[header.len() - 2..], ["drill", "private"]);
+    let private_row = rows.find(|r| r.starts_with("1,")).unwrap();
+    assert!(
+        !private_row.contains("U0") && !private_row.contains(&channel),
+        "{private_row}"
+    );
+    assert!(private_row.ends_with(",false,true"), "{private_row}");
     // The API, with the operator's token, says what it is.
     let json = app.incident_json(id).await;
     assert_eq!(
@@ -76,4 +95,45 @@ async fn a_private_incidents_title_leaks_nowhere(backend: Backend) {
     app.stop().await;
 }
 
-crate::on_both_backends!(a_private_incidents_title_leaks_nowhere);
+async fn a_private_postmortem_is_linked_by_page_id(backend: Backend) {
+    use crate::fake_confluence::{FakeConfluence, SPACE_ID, TOKEN, USER};
+    let confluence = FakeConfluence::start().await;
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("CONFLUENCE_BASE_URL", &confluence.url),
+            ("CONFLUENCE_USER", USER),
+            ("CONFLUENCE_API_TOKEN", TOKEN),
+            ("CONFLUENCE_SPACE_ID", SPACE_ID),
+        ],
+    )
+    .await;
+    app.slash_as("U0456", "C0GENERAL", &format!("open private sev2 {SECRET}"))
+        .await;
+    app.run_pending_jobs().await;
+    for step in ["investigating", "resolved", "postmortem"] {
+        app.slash_as("U0456", "C0GENERAL", &format!("1 {step}"))
+            .await;
+    }
+    app.run_pending_jobs().await;
+    app.run_pending_jobs().await;
+    let page = &confluence.pages()[0];
+    let url = app.incident_json(pompier::domain::IncidentId(1)).await["postmortem_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        url,
+        format!(
+            "{}/pages/viewpage.action?pageId={}",
+            confluence.url, page.id
+        )
+    );
+    assert!(!url.contains("Payroll"), "{url}");
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    a_private_incidents_title_leaks_nowhere,
+    a_private_postmortem_is_linked_by_page_id
+);

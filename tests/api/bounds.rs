@@ -1,0 +1,72 @@
+//! Input whose cost grows with what a client typed is bounded, and told clearly: ranges
+//! of statistics, a body that never finishes, text that reads in another order.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{spawn_app, spawn_app_with, Backend, API_TOKEN};
+
+async fn statistics_ranges_are_bounded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in [
+        "/api/v1/stats?from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z",
+        "/dashboard?from=0001-01-01&to=9999-12-31",
+        "/dashboard?days=5000",
+    ] {
+        let (status, body) = app.api_get_with(path, Some(API_TOKEN)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("1096"),
+            "{path}: {body}"
+        );
+    }
+    // Three years is fine.
+    let (status, _) = app
+        .api_get_with(
+            "/api/v1/stats?from=2023-01-01T00:00:00Z&to=2025-12-31T00:00:00Z",
+            Some(API_TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn a_request_that_never_finishes_gets_a_json_408(backend: Backend) {
+    let app = spawn_app_with(backend, &[("POMPIER_HTTP__REQUEST_TIMEOUT_SECS", "1")]).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+    s.write_all(
+        b"POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Type: \
+          application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntext=open",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/json"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}"));
+    assert!(json["error"].is_string(), "{json}");
+}
+
+async fn text_that_reads_in_another_order_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reply = app.slash("open sev2 Invoice \u{202E}fdp.exe").await;
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(
+        reply["text"].as_str().unwrap().contains("U+202E"),
+        "{reply}"
+    );
+    let list = app.api_get("/api/v1/incidents").await;
+    assert_eq!(list["incidents"].as_array().unwrap().len(), 0, "{list}");
+}
+
+crate::on_both_backends!(
+    statistics_ranges_are_bounded,
+    a_request_that_never_finishes_gets_a_json_408,
+    text_that_reads_in_another_order_is_refused,
+);
