@@ -137,6 +137,9 @@ pub struct SlackSettings {
     pub announce_channel: Option<String>,
     pub timeout_secs: u64,
     pub archive_on_close: bool,
+    /// Socket Mode pings this often; a connection silent for one and a half times as
+    /// long is taken for dead and replaced.
+    pub socket_ping_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -341,6 +344,7 @@ impl Settings {
             ("jobs.poll_interval_ms", self.jobs.poll_interval_ms),
             ("jobs.retry_horizon_secs", self.jobs.retry_horizon_secs),
             ("slack.timeout_secs", self.slack.timeout_secs),
+            ("slack.socket_ping_secs", self.slack.socket_ping_secs),
             ("confluence.timeout_secs", self.confluence.timeout_secs),
             ("http.max_connections", self.http.max_connections as u64),
             (

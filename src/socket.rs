@@ -2,18 +2,21 @@
 //! cannot give Slack a public URL. Slash commands, interactions and events arrive as
 //! envelopes, go through the same handlers as over HTTP, and are acknowledged by their
 //! `envelope_id` within Slack's 3 s, the reply in the acknowledgement where Slack takes
-//! one. On `disconnect` the next connection is opened before the old one is closed; a
-//! dropped one is reopened with backoff. Events are still acted on once: their ids are
-//! kept in the database.
+//! one. Each envelope is handled in a task of its own, so a slow one holds back no other
+//! acknowledgement. On `disconnect` the next connection is opened before the old one is
+//! closed; a ping every `slack.socket_ping_secs` notices one that went silent; a dropped
+//! one is reopened after a jittered backoff that grows while connections keep dying young
+//! (a server that closes right after `hello` is not hammered). Events are still acted on
+//! once: their ids are kept in the database.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -56,6 +59,30 @@ async fn connect(opener: &SlackClient) -> Result<Socket, String> {
     Ok(socket)
 }
 
+/// The wait before reconnecting after `failures` connections in a row that failed or
+/// died young: 1 s doubling to 60 s, each wait drawn between its half and its whole so
+/// that many instances do not come back at once.
+fn backoff(failures: u32, draw: f64) -> Duration {
+    let ceiling = Duration::from_secs(1 << failures.saturating_sub(1).min(6)).min(MAX_BACKOFF);
+    ceiling.mul_f64(0.5 + 0.5 * draw.clamp(0.0, 1.0))
+}
+
+/// The longest wait between two connections.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A connection that lived this long was healthy: the next failure starts the backoff
+/// over.
+const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+
+/// How a connection ended.
+enum Ended {
+    Stopped,
+    /// Slack asked for a new connection, and it is open.
+    Replaced(Socket),
+    /// Closed, broken, or silent past the read timeout; whether it ever carried an
+    /// envelope.
+    Dropped(&'static str, bool),
+}
+
 /// Runs Socket Mode until `stop`.
 pub async fn run(state: AppState, app_token: SecretString, mut stop: watch::Receiver<bool>) {
     let opener = SlackClient::new(
@@ -64,77 +91,147 @@ pub async fn run(state: AppState, app_token: SecretString, mut stop: watch::Rece
         Duration::from_secs(state.settings.slack.timeout_secs),
     )
     .with_metrics(state.metrics.clone());
-    let mut backoff = Duration::from_secs(1);
-    let mut socket: Option<Socket> = None;
-    loop {
-        let mut current = match socket.take() {
-            Some(s) => s,
+    let ping = Duration::from_secs(state.settings.slack.socket_ping_secs);
+    let mut failures: u32 = 0;
+    let mut next: Option<Socket> = None;
+    while !*stop.borrow() {
+        let socket = match next.take() {
+            Some(socket) => socket,
             None => match connect(&opener).await {
-                Ok(s) => {
-                    backoff = Duration::from_secs(1);
-                    s
-                }
+                Ok(socket) => socket,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "Socket Mode: cannot connect");
+                    failures += 1;
+                    let wait = backoff(failures, rand::random());
+                    tracing::warn!(error = %e, retry_in = ?wait, "Socket Mode: cannot connect");
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = until_set(&mut stop) => return,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
                     continue;
                 }
             },
         };
+        let opened = Instant::now();
+        match serve(&state, &opener, socket, ping, &mut stop).await {
+            Ended::Stopped => return,
+            Ended::Replaced(socket) => {
+                failures = 0;
+                next = Some(socket);
+            }
+            Ended::Dropped(why, carried) => {
+                if carried || opened.elapsed() >= HEALTHY_AFTER {
+                    failures = 0;
+                }
+                failures += 1;
+                let wait = backoff(failures, rand::random());
+                tracing::warn!(retry_in = ?wait, "Socket Mode: {why}; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = until_set(&mut stop) => return,
+                }
+            }
+        }
+    }
+}
+
+/// Serves one connection: envelopes handled each in a task of its own (a slow one does
+/// not hold back the others' acknowledgements), a ping every `ping`, and the connection
+/// given up when nothing came for one and a half times that.
+async fn serve(
+    state: &AppState,
+    opener: &SlackClient,
+    socket: Socket,
+    ping: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outgoing) = mpsc::channel::<Message>(64);
+    // The writer lives until the last handler of this connection has acknowledged.
+    tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let read_timeout = ping + ping / 2;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
+    let mut last_heard = Instant::now();
+    let mut carried = false;
+    loop {
         let message = tokio::select! {
-            m = current.next() => m,
-            _ = until_set(&mut stop) => {
-                let _ = current.close(None).await;
-                return;
+            m = stream.next() => m,
+            _ = pings.tick() => {
+                if last_heard.elapsed() >= read_timeout {
+                    return Ended::Dropped("nothing heard past the read timeout", carried);
+                }
+                let _ = out.try_send(Message::Ping(Vec::new().into()));
+                continue;
+            }
+            _ = until_set(stop) => {
+                let _ = out.try_send(Message::Close(None));
+                return Ended::Stopped;
             }
         };
+        last_heard = Instant::now();
         let text = match message {
             Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                tracing::warn!("Socket Mode: the connection dropped; reconnecting");
-                continue;
+            Some(Ok(Message::Close(_))) | None => {
+                return Ended::Dropped("the connection closed", carried)
             }
-            Some(Ok(_)) => {
-                socket = Some(current);
-                continue;
-            }
+            Some(Err(_)) => return Ended::Dropped("the connection broke", carried),
+            // Pings are answered by the library, pongs show the connection is alive.
+            Some(Ok(_)) => continue,
         };
         let envelope: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         match envelope["type"].as_str().unwrap_or_default() {
             "hello" => tracing::info!("Socket Mode connected"),
             "disconnect" => {
                 // The next connection first, then the old one closed: nothing is missed.
-                match connect(&opener).await {
+                match connect(opener).await {
                     Ok(next) => {
-                        let _ = current.close(None).await;
-                        socket = Some(next);
+                        let _ = out.try_send(Message::Close(None));
+                        return Ended::Replaced(next);
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "Socket Mode: cannot open the next connection");
-                        socket = Some(current);
+                        tracing::warn!(error = %e, "Socket Mode: cannot open the next connection")
                     }
                 }
-                continue;
             }
             _ => {
-                if let Some(id) = envelope["envelope_id"].as_str() {
-                    let reply = dispatch(&state, &envelope).await;
-                    let mut ack = json!({"envelope_id": id});
-                    if let Some(payload) = reply {
-                        ack["payload"] = payload;
-                    }
-                    if let Err(e) = current.send(Message::text(ack.to_string())).await {
-                        tracing::warn!(error = %e, "Socket Mode: cannot acknowledge");
-                        continue;
-                    }
+                if envelope["envelope_id"].is_string() {
+                    carried = true;
+                    tokio::spawn(acknowledge(state.clone(), envelope, out.clone()));
                 }
             }
         }
-        socket = Some(current);
+    }
+}
+
+/// Handles one envelope and acknowledges it: at once where the acknowledgement carries
+/// nothing (events, buttons, shortcuts), after handling where it carries the answer
+/// (a slash command's reply, a form's errors).
+async fn acknowledge(state: AppState, envelope: Value, out: mpsc::Sender<Message>) {
+    let id = envelope["envelope_id"].as_str().unwrap_or_default();
+    let mut ack = json!({"envelope_id": id});
+    let answers = match envelope["type"].as_str().unwrap_or_default() {
+        "slash_commands" => true,
+        "interactive" => envelope["payload"]["type"] == "view_submission",
+        _ => false,
+    };
+    if !answers {
+        if out.send(Message::text(ack.to_string())).await.is_err() {
+            tracing::warn!("Socket Mode: cannot acknowledge");
+        }
+        dispatch(&state, &envelope).await;
+        return;
+    }
+    if let Some(payload) = dispatch(&state, &envelope).await {
+        ack["payload"] = payload;
+    }
+    if out.send(Message::text(ack.to_string())).await.is_err() {
+        tracing::warn!("Socket Mode: cannot acknowledge");
     }
 }
 
@@ -196,5 +293,19 @@ async fn dispatch(state: &AppState, envelope: &Value) -> Option<Value> {
             None
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_grows_to_a_minute_with_jitter() {
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(3, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(7, 1.0), Duration::from_secs(60));
+        assert_eq!(backoff(1000, 0.0), Duration::from_secs(30));
     }
 }

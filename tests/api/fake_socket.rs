@@ -10,9 +10,15 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+#[derive(Default)]
 pub struct Script {
     pub envelopes: Vec<Value>,
     pub disconnect: bool,
+    /// Closes the connection right after `hello`, as a misbehaving server may.
+    pub close_after_hello: bool,
+    /// Goes silent after `hello`: reads nothing (so answers no ping) and sends nothing,
+    /// the connection held open, as a dead peer behind a NAT looks.
+    pub silent: bool,
 }
 
 #[derive(Default)]
@@ -54,6 +60,19 @@ impl FakeSocket {
                     let _ = ws
                         .send(Message::text(json!({"type": "hello"}).to_string()))
                         .await;
+                    if let Some(Script {
+                        close_after_hello: true,
+                        ..
+                    }) = script
+                    {
+                        let _ = ws.close(None).await;
+                        return;
+                    }
+                    if let Some(Script { silent: true, .. }) = script {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        drop(ws);
+                        return;
+                    }
                     if let Some(script) = script {
                         for envelope in script.envelopes {
                             let _ = ws.send(Message::text(envelope.to_string())).await;
@@ -80,6 +99,14 @@ impl FakeSocket {
             }
         });
         fake
+    }
+
+    /// Gives every later connection `script` (made anew for each).
+    pub fn then_always(&self, script: impl Fn() -> Script) {
+        let mut inner = self.inner.lock().unwrap();
+        for _ in 0..10_000 {
+            inner.scripts.push_back(script());
+        }
     }
 
     pub fn acks(&self) -> Vec<Value> {
