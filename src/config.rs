@@ -105,6 +105,11 @@ pub struct HttpSettings {
     pub request_timeout_secs: u64,
     /// Bytes held at once by `/slack/*` bodies whose signature is not checked yet.
     pub unverified_body_budget_kib: usize,
+    /// Live boards open at once, all sessions together: kept below `max_connections`,
+    /// so viewers never take the connections Slack's requests need.
+    pub max_streams: usize,
+    /// Live boards one dashboard session may hold open.
+    pub max_streams_per_session: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -352,10 +357,22 @@ impl Settings {
                 self.http.header_read_timeout_secs,
             ),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
+            ("http.max_streams", self.http.max_streams as u64),
+            (
+                "http.max_streams_per_session",
+                self.http.max_streams_per_session as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError(format!("{key}: must be at least 1")));
             }
+        }
+        if self.http.max_streams >= self.http.max_connections {
+            return Err(ConfigError(format!(
+                "http.max_streams ({}) must be below http.max_connections ({}): live boards \
+                 must leave connections for Slack",
+                self.http.max_streams, self.http.max_connections
+            )));
         }
         // The lease is renewed every third of it while a job runs.
         if self.jobs.lease_secs < 3 {

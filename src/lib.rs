@@ -128,6 +128,13 @@ pub async fn serve(
         tracing::info!("SLACK_APP_TOKEN is set: Slack traffic also arrives over Socket Mode");
         tokio::spawn(socket::run(state.clone(), token, stopping.clone()))
     });
+    // Live boards end when pompier stops, rather than hold the shutdown.
+    let streams = state.streams.clone();
+    let mut stopped = stopping.clone();
+    tokio::spawn(async move {
+        until_set(&mut stopped).await;
+        streams.end_all();
+    });
     let http = http::server::serve(
         listener,
         http::router(state),

@@ -63,7 +63,10 @@ pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
 }
 
 /// Someone signed in: with the session cookie or the `Authorization: Bearer` header.
-pub struct Viewer;
+pub struct Viewer {
+    /// The session's cookie value, or `bearer` for the header.
+    pub session: String,
+}
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
@@ -77,15 +80,24 @@ impl FromRequestParts<AppState> for Viewer {
                 .into_response());
         };
         let headers = &parts.headers;
-        let bearer = session::bearer(headers).is_some_and(|given| session::is_token(token, given));
+        if session::bearer(headers).is_some_and(|given| session::is_token(token, given)) {
+            return Ok(Viewer {
+                session: "bearer".into(),
+            });
+        }
         let cookie = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(session::from_cookies)
-            .any(|value| session::verify(token, value, Utc::now().timestamp()));
-        if bearer || cookie {
-            return Ok(Viewer);
+            .find(|value| {
+                session::verify(token, value, Utc::now().timestamp())
+                    && !state.streams.is_logged_out(value)
+            });
+        if let Some(value) = cookie {
+            return Ok(Viewer {
+                session: value.to_owned(),
+            });
         }
         let next = parts
             .uri
@@ -173,7 +185,20 @@ pub async fn login(
         .into_response())
 }
 
-pub async fn logout() -> Response {
+/// Ends this session (and its live boards) on this instance, and its cookie.
+pub async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    for value in headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(session::from_cookies)
+    {
+        if let Some(expires) = session::expires(value) {
+            state
+                .streams
+                .log_out(value, expires, Utc::now().timestamp());
+        }
+    }
     (
         StatusCode::SEE_OTHER,
         [

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::api::Authorized;
 use super::charts;
 use super::dashboard::{at, render, Viewer};
+use super::streams::Refused;
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::gameday::{scoreboard, Scoreboard};
@@ -131,27 +132,42 @@ pub async fn page(
 /// `GET /gameday/{id}/stream`: the board's HTML each time it changes (event `board`),
 /// looked for every second, for at most ten minutes.
 pub async fn stream(
-    _: Viewer,
+    viewer: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = parse_id(&id)?;
     let first = load(&state.store, id).await?;
+    let pass = state
+        .streams
+        .open(&viewer.session)
+        .map_err(|refused| match refused {
+            Refused::Session(n) => ApiError::TooMany(format!(
+                "this session has {n} live boards open already (http.max_streams_per_session)"
+            )),
+            Refused::All(n) => ApiError::Unavailable(format!(
+                "{n} live boards are open already (http.max_streams); reload later"
+            )),
+        })?;
     let store = state.store.clone();
     let until = tokio::time::Instant::now() + STREAM_LIFETIME;
     let html = board_html(&first)?;
     let events = stream::unfold(
-        (store, Some(html), String::new()),
-        move |(store, pending, last)| async move {
+        (store, Some(html), String::new(), pass),
+        move |(store, pending, last, mut pass)| async move {
             if let Some(html) = pending {
                 let event = Event::default().event("board").data(&html);
-                return Some((Ok(event), (store, None, html)));
+                return Some((Ok(event), (store, None, html, pass)));
             }
             loop {
-                if tokio::time::Instant::now() + POLL > until {
+                if tokio::time::Instant::now() + POLL > until || pass.is_ended() {
                     return None;
                 }
-                tokio::time::sleep(POLL).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    // Logged out, or pompier stops.
+                    _ = pass.ended() => return None,
+                }
                 // A database hiccup skips a beat; the board stays as it was.
                 let Ok(board) = load(&store, id).await else {
                     continue;
@@ -161,7 +177,7 @@ pub async fn stream(
                 };
                 if html != last {
                     let event = Event::default().event("board").data(&html);
-                    return Some((Ok(event), (store, None, html)));
+                    return Some((Ok(event), (store, None, html, pass)));
                 }
             }
         },

@@ -37,34 +37,42 @@ pub fn is_token(expected: &SecretString, given: &str) -> bool {
     bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes()))
 }
 
-fn mac(token: &SecretString, expires: i64) -> HmacSha256 {
+fn mac(token: &SecretString, claim: &str) -> HmacSha256 {
     // A key of its own, derived from the token: changing the token ends every session.
     let mut key =
         HmacSha256::new_from_slice(token.expose_secret().as_bytes()).expect("any key length");
     key.update(b"pompier dashboard session v1");
     let key = key.finalize().into_bytes();
     let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
-    mac.update(expires.to_string().as_bytes());
+    mac.update(claim.as_bytes());
     mac
 }
 
-/// A session value that expires at `expires` (Unix seconds).
+/// A new session value that expires at `expires` (Unix seconds): `EXPIRES-NONCE.MAC`, the
+/// nonce making each sign-in a session of its own (one logs out alone).
 pub fn sign(token: &SecretString, expires: i64) -> String {
+    let claim = format!("{expires}-{:016x}", rand::random::<u64>());
     format!(
-        "{expires}.{}",
-        hex::encode(mac(token, expires).finalize().into_bytes())
+        "{claim}.{}",
+        hex::encode(mac(token, &claim).finalize().into_bytes())
     )
+}
+
+/// When session `value` expires (Unix seconds), as it says; not a proof it is valid.
+pub fn expires(value: &str) -> Option<i64> {
+    let (claim, _) = value.split_once('.')?;
+    claim.split('-').next()?.parse().ok()
 }
 
 /// Whether `value` is a session this server signed that has not expired at `now`.
 pub fn verify(token: &SecretString, value: &str, now: i64) -> bool {
-    let Some((expires, signature)) = value.split_once('.') else {
+    let Some((claim, signature)) = value.split_once('.') else {
         return false;
     };
-    let (Ok(expires), Ok(signature)) = (expires.parse::<i64>(), hex::decode(signature)) else {
+    let (Some(expires), Ok(signature)) = (expires(value), hex::decode(signature)) else {
         return false;
     };
-    expires > now && mac(token, expires).verify_slice(&signature).is_ok()
+    expires > now && mac(token, claim).verify_slice(&signature).is_ok()
 }
 
 /// The session cookie to set; `secure` when people reach pompier over HTTPS.
@@ -131,7 +139,13 @@ mod tests {
             !verify(&token, &forged, 999),
             "a later expiry is not signed"
         );
-        for junk in ["", ".", "abc", "1000.zz", "1000"] {
+        assert_ne!(
+            sign(&token, 1_000),
+            value,
+            "each sign-in is its own session"
+        );
+        assert_eq!(expires(&value), Some(1_000));
+        for junk in ["", ".", "abc", "1000.zz", "1000", "1000-ab.zz"] {
             assert!(!verify(&token, junk, 0), "{junk}");
         }
         assert_eq!(

@@ -33,3 +33,4 @@ mod slash_commands;
 mod socket_mode;
 mod stats;
 mod store;
+mod streams;
