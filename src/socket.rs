@@ -77,7 +77,7 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 enum Ended {
     Stopped,
     /// Slack asked for a new connection, and it is open.
-    Replaced(Socket),
+    Replaced(Box<Socket>),
     /// Closed, broken, or silent past the read timeout; whether it ever carried an
     /// envelope.
     Dropped(&'static str, bool),
@@ -116,7 +116,7 @@ pub async fn run(state: AppState, app_token: SecretString, mut stop: watch::Rece
             Ended::Stopped => return,
             Ended::Replaced(socket) => {
                 failures = 0;
-                next = Some(socket);
+                next = Some(*socket);
             }
             Ended::Dropped(why, carried) => {
                 if carried || opened.elapsed() >= HEALTHY_AFTER {
@@ -192,7 +192,7 @@ async fn serve(
                 match connect(opener).await {
                     Ok(next) => {
                         let _ = out.try_send(Message::Close(None));
-                        return Ended::Replaced(next);
+                        return Ended::Replaced(Box::new(next));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "Socket Mode: cannot open the next connection")
