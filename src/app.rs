@@ -29,7 +29,7 @@ pub struct AppState {
     /// KiB that `/slack/*` bodies not yet verified may hold, all requests together.
     pub unverified_bodies: Arc<Semaphore>,
     /// Live boards open, and the signals that end them.
-    pub streams: Arc<crate::http::streams::Streams>,
+    pub streams: Arc<crate::streams::Streams>,
 }
 
 /// The state, and the job worker that serves it.
@@ -126,7 +126,7 @@ impl App {
             slack,
             metrics,
             unverified_bodies: Arc::new(Semaphore::new(settings.http.unverified_body_budget_kib)),
-            streams: crate::http::streams::Streams::new(
+            streams: crate::streams::Streams::new(
                 settings.http.max_streams,
                 settings.http.max_streams_per_session,
             ),

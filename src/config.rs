@@ -37,6 +37,9 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub listen: SocketAddr,
     pub public_url: Option<String>,
+    /// POMPIER_CA_FILE: a PEM bundle of extra roots to trust (an internal Confluence
+    /// behind a company CA), beside the system's and Mozilla's.
+    pub ca_file: Option<std::path::PathBuf>,
     pub database: DatabaseSettings,
     pub http: HttpSettings,
     pub slack: SlackSettings,
@@ -316,6 +319,10 @@ impl Settings {
                 ));
             }
         }
+        if let Some(path) = &self.ca_file {
+            crate::outbound::ca_certificates(path)
+                .map_err(|e| ConfigError(format!("ca_file (POMPIER_CA_FILE): {e}")))?;
+        }
         if let Some(channel) = &self.slack.announce_channel {
             channel.parse::<crate::domain::ChannelId>().map_err(|e| {
                 ConfigError(format!(
@@ -540,6 +547,12 @@ mod tests {
             bad.contains("pompier.toml") && bad.contains("line 3"),
             "{bad}"
         );
+        std::fs::write(dir.join("junk.pem"), "no certificate here").unwrap();
+        let ca = dir.join("junk.pem").display().to_string();
+        let refused = Settings::load(None, env(&[("POMPIER_CA_FILE", &ca)]))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("POMPIER_CA_FILE"), "{refused}");
         for url in ["javascript:alert(1)", "ftp://x", "https://"] {
             let refused = Settings::load(None, env(&[("CONFLUENCE_BASE_URL", url)]));
             assert!(refused.is_err(), "{url}");

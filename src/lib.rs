@@ -13,10 +13,13 @@ pub mod http;
 pub mod incidents;
 pub mod jobs;
 pub mod metrics;
+pub mod outbound;
 pub mod outbox;
+pub mod shutdown;
 pub mod slack;
 pub mod socket;
 pub mod store;
+pub mod streams;
 pub mod telemetry;
 
 use std::future::Future;
@@ -26,7 +29,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use jobs::worker::until_set;
+use shutdown::until_set;
 
 pub use app::App;
 use config::Settings;

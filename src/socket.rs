@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::app::AppState;
-use crate::jobs::worker::until_set;
+use crate::shutdown::until_set;
 use crate::slack::client::SlackClient;
 use crate::slack::{commands, events, interactions};
 

@@ -4,14 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use crate::config::ConfluenceApi;
 use crate::metrics::Metrics;
-use crate::slack::client::{cause, http_client};
+use crate::outbound::{self, cause};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfluenceError {
@@ -74,10 +73,10 @@ impl ConfluenceClient {
         token: SecretString,
         space: &str,
         parent: Option<&str>,
-        timeout: Duration,
+        http: reqwest::Client,
     ) -> ConfluenceClient {
         ConfluenceClient {
-            http: http_client(timeout),
+            http,
             base: base.trim_end_matches('/').to_owned(),
             api,
             auth: match user {
@@ -156,19 +155,12 @@ impl ConfluenceClient {
             .await
             .map_err(|e| ConfluenceError::Transient(cause(e)))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if status == StatusCode::TOO_MANY_REQUESTS
-            || (status.is_server_error() && retry_after.is_some())
-        {
-            return Err(ConfluenceError::RateLimited { retry_after });
-        }
-        if status.is_server_error() {
-            return Err(ConfluenceError::Transient(format!("HTTP {status}")));
+        match outbound::status(status, response.headers()) {
+            outbound::Status::RateLimited(retry_after) => {
+                return Err(ConfluenceError::RateLimited { retry_after })
+            }
+            outbound::Status::Transient(why) => return Err(ConfluenceError::Transient(why)),
+            outbound::Status::Success | outbound::Status::Refused => {}
         }
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {

@@ -23,6 +23,11 @@ pub fn client(settings: &Settings) -> Result<Option<ConfluenceClient>, String> {
         .clone()
         .ok_or("CONFLUENCE_API_TOKEN is not set")?;
     let space = c.space().map_err(|var| format!("{var} is not set"))?;
+    // Confluence may be internal, behind a company CA (POMPIER_CA_FILE).
+    let http = crate::outbound::client(
+        Duration::from_secs(c.timeout_secs),
+        settings.ca_file.as_deref(),
+    )?;
     Ok(Some(ConfluenceClient::new(
         base,
         c.api,
@@ -30,7 +35,7 @@ pub fn client(settings: &Settings) -> Result<Option<ConfluenceClient>, String> {
         token,
         space,
         c.parent_page_id.as_deref(),
-        Duration::from_secs(c.timeout_secs),
+        http,
     )))
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::stats::Summary;
+use super::summary::Summary;
 use super::{Actor, SlackUserId};
 
 /// One follow-up of an incident.

@@ -12,6 +12,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod severity;
 pub mod stats;
+pub mod summary;
 
 pub use actor::Actor;
 pub use followup::Followup;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
+pub use super::summary::Summary;
 use super::{Milestones, Severity, Status};
 
 /// What the statistics need of one incident.
@@ -53,36 +54,6 @@ pub fn check_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), String>
         ));
     }
     Ok(())
-}
-
-/// Count, mean, median and 90th percentile of durations, in seconds; `null` when none.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub count: u64,
-    pub mean: Option<f64>,
-    pub median: Option<f64>,
-    pub p90: Option<f64>,
-}
-
-impl Summary {
-    pub fn of(mut values: Vec<f64>) -> Summary {
-        values.sort_by(f64::total_cmp);
-        let n = values.len();
-        let percentile = |p: f64| {
-            (n > 0).then(|| {
-                let h = (n - 1) as f64 * p;
-                let (low, frac) = (h.floor() as usize, h - h.floor());
-                let high = (low + 1).min(n - 1);
-                values[low] + frac * (values[high] - values[low])
-            })
-        };
-        Summary {
-            count: n as u64,
-            mean: (n > 0).then(|| values.iter().sum::<f64>() / n as f64),
-            median: percentile(0.5),
-            p90: percentile(0.9),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

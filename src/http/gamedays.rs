@@ -16,13 +16,13 @@ use serde_json::json;
 use super::api::Authorized;
 use super::charts;
 use super::dashboard::{at, render, Viewer};
-use super::streams::Refused;
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::gameday::{scoreboard, Scoreboard};
 use crate::domain::stats::Summary;
 use crate::slack::text::plain;
 use crate::store::Store;
+use crate::streams::Refused;
 
 /// How often a scoreboard stream looks for changes.
 const POLL: Duration = Duration::from_secs(1);

@@ -10,7 +10,6 @@ pub mod server;
 mod session;
 mod slack;
 mod stats;
-pub mod streams;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::HttpSettings;
-use crate::jobs::worker::until_set;
+use crate::shutdown::until_set;
 
 /// Serves `router` on `listener` until `stopping` turns true, then lets the requests
 /// in flight finish for at most `grace`.

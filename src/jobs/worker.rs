@@ -17,6 +17,7 @@ use super::{Handlers, JobError, Run};
 use crate::incidents::Incidents;
 use crate::metrics::{JobOutcome, Metrics};
 use crate::outbox::Service;
+use crate::shutdown::{is_set, until_set};
 use crate::store::{ClaimedJob, Finish, Store, StoreError};
 
 /// How long a job this build cannot read waits before it is looked at again (by then a
@@ -88,15 +89,6 @@ enum Ran {
     Finished(Finish),
     /// The lease went to another worker, or shutdown came: nothing is recorded.
     Abandoned(&'static str),
-}
-
-fn is_set(signal: &watch::Receiver<bool>) -> bool {
-    *signal.borrow()
-}
-
-/// Returns once `signal` is true (at once if it is already).
-pub async fn until_set(signal: &mut watch::Receiver<bool>) {
-    let _ = signal.wait_for(|s| *s).await;
 }
 
 /// A lease owner: unique per loop, so a loop that lost its lease cannot finish a job

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::metrics::Metrics;
+use crate::outbound::{self, cause, retry_after};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlackError {
@@ -52,20 +51,10 @@ pub struct SlackClient {
     metrics: Option<Arc<Metrics>>,
 }
 
-/// The HTTP client of an outside service: every call within `timeout`, connecting
-/// within 5 s of it.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5).min(timeout))
-        .timeout(timeout)
-        .user_agent(concat!("pompier/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("HTTP client")
-}
-
 impl SlackClient {
     pub fn new(base: &str, token: SecretString, timeout: Duration) -> SlackClient {
-        let http = http_client(timeout);
+        // Slack is on the public Internet: the system's and Mozilla's roots.
+        let http = outbound::client(timeout, None).expect("an HTTP client");
         SlackClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -131,13 +120,13 @@ impl SlackClient {
             .await
             .map_err(|e| SlackError::Transient(cause(e)))?;
         let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(SlackError::RateLimited {
-                retry_after: retry_after(response.headers()),
-            });
-        }
-        if status.is_server_error() {
-            return Err(SlackError::Transient(format!("HTTP {status}")));
+        match outbound::status(status, response.headers()) {
+            outbound::Status::RateLimited(retry_after) => {
+                return Err(SlackError::RateLimited { retry_after })
+            }
+            outbound::Status::Transient(why) => return Err(SlackError::Transient(why)),
+            // Slack says what went wrong in its body, even on a 4xx.
+            outbound::Status::Success | outbound::Status::Refused => {}
         }
         let headers = response.headers().clone();
         let json: Value = response.json().await.map_err(|e| {
@@ -162,36 +151,4 @@ impl SlackClient {
             code,
         })
     }
-}
-
-/// What went wrong, down to the root cause ("Connection refused", "operation timed
-/// out"), without the URL (nothing secret is in it, but it says nothing useful).
-pub fn cause(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = if e.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(inner) = source {
-        let said = inner.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = inner.source();
-    }
-    text
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }

@@ -252,10 +252,14 @@ async fn act(
 
 /// Posts `follow` to its `response_url`, ephemeral, within a few seconds, once.
 pub async fn follow_up(follow: FollowUp) {
-    let client = super::client::http_client(Duration::from_secs(5));
+    // One client for every answer through a response_url.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        crate::outbound::client(Duration::from_secs(5), None).expect("an HTTP client")
+    });
     let body =
         json!({"response_type": "ephemeral", "replace_original": false, "text": follow.text});
     if let Err(e) = client.post(&follow.response_url).json(&body).send().await {
-        tracing::warn!(error = %super::client::cause(e), "cannot answer through response_url");
+        tracing::warn!(error = %crate::outbound::cause(e), "cannot answer through response_url");
     }
 }
