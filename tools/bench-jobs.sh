@@ -6,7 +6,7 @@ backend=${1:-postgres}
 incidents=${2:-2000}
 concurrency=${3:-8}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin pompier-bench-jobs
+cargo build --release --quiet --workspace --bin pompier-bench-jobs
 export RUST_LOG=error
 . tools/bench-db.sh
 trap cleanup_db EXIT

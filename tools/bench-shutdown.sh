@@ -9,7 +9,7 @@ jobs=${1:-100000}
 delay=${2:-60000}
 grace=${3:-10}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin pompier --bin pompier-load
+cargo build --release --quiet --workspace --bin pompier --bin pompier-load
 port=$((20000 + RANDOM % 20000))
 slack_port=$((port + 1))
 db=pompier_bench_stop_$$

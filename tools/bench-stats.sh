@@ -9,7 +9,7 @@ backend=${1:-postgres}
 incidents=${2:-1000000}
 runs=${3:-11}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin pompier --bin pompier-seed
+cargo build --release --quiet --workspace --bin pompier --bin pompier-seed
 port=$((20000 + RANDOM % 20000))
 export POMPIER_LISTEN=127.0.0.1:$port POMPIER_API_TOKEN=bench RUST_LOG=error
 . tools/bench-db.sh
