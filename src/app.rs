@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::confluence;
 use crate::incidents::Incidents;
 use crate::jobs::retry::Backoff;
-use crate::jobs::{ConfluenceJobs, Handlers, SlackJobs, Worker, WorkerSettings};
+use crate::jobs::{ConfluenceJobs, Registry, SlackJobs, Worker, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::outbox::{Effects, Service};
 use crate::slack::client::SlackClient;
@@ -80,15 +80,22 @@ impl App {
             )
             .with_metrics(metrics.clone())
         });
-        let handlers = Handlers {
-            slack: slack.clone().map(|slack| SlackJobs {
+        // Every outside service, with its handler where it is configured.
+        let mut handlers = Registry::default();
+        handlers.register(
+            Service::Slack,
+            slack.clone().map(|slack| SlackJobs {
                 slack,
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
                 public_url: settings.public_url.clone(),
                 policy: settings.policy(),
             }),
-            confluence: confluence.map(|confluence| ConfluenceJobs {
+            "SLACK_BOT_TOKEN is not set",
+        );
+        handlers.register(
+            Service::Confluence,
+            confluence.map(|confluence| ConfluenceJobs {
                 confluence,
                 store: store.clone(),
                 effects,
@@ -96,7 +103,9 @@ impl App {
                 slack: slack.clone(),
                 names: Default::default(),
             }),
-        };
+            "CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN or the space (CONFLUENCE_SPACE_ID, \
+             or CONFLUENCE_SPACE_KEY on Data Center) is not set",
+        );
         let jobs = &settings.jobs;
         let worker = Worker::new(
             store.clone(),

@@ -16,7 +16,7 @@ use crate::domain::{
     Actor, Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
     Severity, SlackUserId, Status,
 };
-use crate::outbox::{Effects, Job};
+use crate::outbox::{Effects, SlackJob};
 use crate::store::{Filter, NewIncident, Page, Store, StoreError};
 
 /// A change someone asks for on one incident.
@@ -268,12 +268,12 @@ impl Incidents {
             return Ok(false);
         };
         let keys = [format!("event:{event_id}"), format!("pin:{channel}:{ts}")];
-        let job = crate::outbox::Job::CaptureMessage {
+        let job = crate::outbox::SlackJob::CaptureMessage {
             channel: channel.to_string(),
             ts: ts.to_owned(),
             by: by.to_string(),
         };
-        let queued = self.store.queue_once(id, &keys, &[job]).await?;
+        let queued = self.store.queue_once(id, &keys, &[job.into()]).await?;
         if queued {
             self.jobs_queued.notify_waiters();
         }
@@ -335,10 +335,10 @@ impl Incidents {
             if due > now {
                 continue;
             }
-            let job = Job::Nudge {
+            let job = crate::outbox::SlackJob::Nudge {
                 reminder: (&nudge).into(),
             };
-            if self.store.nudge(id, nudged_at, now, &[job]).await? {
+            if self.store.nudge(id, nudged_at, now, &[job.into()]).await? {
                 sent += 1;
             }
         }
@@ -357,7 +357,7 @@ impl Incidents {
     /// pinned summary up to date.
     pub async fn classify(&self, member: &Member, class: &str) -> Result<(), StoreError> {
         self.store
-            .set_failure_class(member.id(), class, &[Job::UpdateSummary])
+            .set_failure_class(member.id(), class, &[SlackJob::UpdateSummary.into()])
             .await?;
         self.jobs_queued.notify_waiters();
         Ok(())

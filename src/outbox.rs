@@ -60,11 +60,21 @@ impl From<&crate::domain::cadence::Nudge> for Reminder {
     }
 }
 
-/// One piece of outside work for an incident. Stored as JSON; the jobs of one incident
-/// and one service run in the order they were written.
+/// One piece of outside work for an incident, for the service it calls. Stored as JSON
+/// (`{"kind": …}`, the same whichever service: kinds are unique across services); the
+/// jobs of one incident and one service run in the order they were written. A new
+/// outside service adds its own enum here and one variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Job {
+    Slack(SlackJob),
+    Confluence(ConfluenceJob),
+}
+
+/// Work against Slack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Job {
+pub enum SlackJob {
     /// Create the incident's channel and record its id. The jobs after it need it: while
     /// it is dead they wait.
     CreateChannel,
@@ -97,11 +107,6 @@ pub enum Job {
         ts: String,
         by: String,
     },
-    /// Draft the incident's postmortem page in Confluence (moved to `postmortem` by
-    /// `by`), record its address, and say it in the channel.
-    DraftPostmortem {
-        by: String,
-    },
     /// Post `text` (mrkdwn, already escaped) in the incident's channel.
     Post {
         text: String,
@@ -116,37 +121,66 @@ pub enum Job {
     },
 }
 
+/// Work against Confluence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConfluenceJob {
+    /// Draft the incident's postmortem page in Confluence (moved to `postmortem` by
+    /// `by`), record its address, and say it in the channel.
+    DraftPostmortem { by: String },
+}
+
+impl From<SlackJob> for Job {
+    fn from(job: SlackJob) -> Job {
+        Job::Slack(job)
+    }
+}
+
+impl From<ConfluenceJob> for Job {
+    fn from(job: ConfluenceJob) -> Job {
+        Job::Confluence(job)
+    }
+}
+
+impl SlackJob {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SlackJob::CreateChannel => "create_channel",
+            SlackJob::Invite { .. } => "invite",
+            SlackJob::SetTopic => "set_topic",
+            SlackJob::PostSummary => "post_summary",
+            SlackJob::UpdateSummary => "update_summary",
+            SlackJob::PostEvent { .. } => "post_event",
+            SlackJob::AnnounceDeclared => "announce_declared",
+            SlackJob::AnnounceEvent { .. } => "announce_event",
+            SlackJob::ArchiveChannel => "archive_channel",
+            SlackJob::CaptureMessage { .. } => "capture_message",
+            SlackJob::Post { .. } => "post",
+            SlackJob::Nudge { .. } => "nudge",
+            SlackJob::Announce { .. } => "announce",
+        }
+    }
+}
+
 impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
-            Job::CreateChannel => "create_channel",
-            Job::Invite { .. } => "invite",
-            Job::SetTopic => "set_topic",
-            Job::PostSummary => "post_summary",
-            Job::UpdateSummary => "update_summary",
-            Job::PostEvent { .. } => "post_event",
-            Job::AnnounceDeclared => "announce_declared",
-            Job::AnnounceEvent { .. } => "announce_event",
-            Job::ArchiveChannel => "archive_channel",
-            Job::DraftPostmortem { .. } => "draft_postmortem",
-            Job::CaptureMessage { .. } => "capture_message",
-            Job::Post { .. } => "post",
-            Job::Nudge { .. } => "nudge",
-            Job::Announce { .. } => "announce",
+            Job::Slack(job) => job.kind(),
+            Job::Confluence(ConfluenceJob::DraftPostmortem { .. }) => "draft_postmortem",
         }
     }
 
     pub fn service(&self) -> Service {
         match self {
-            Job::DraftPostmortem { .. } => Service::Confluence,
-            _ => Service::Slack,
+            Job::Slack(_) => Service::Slack,
+            Job::Confluence(_) => Service::Confluence,
         }
     }
 
     /// Whether the jobs queued after it cannot run while it is dead (they need what it
     /// makes): they then wait for an operator's retry instead of failing one by one.
     pub fn holds_back_the_rest(&self) -> bool {
-        matches!(self, Job::CreateChannel)
+        matches!(self, Job::Slack(SlackJob::CreateChannel))
     }
 
     pub fn to_payload(&self) -> String {
@@ -175,15 +209,15 @@ impl Effects {
     /// `quiet`: a drill or a private incident, which is not announced.
     pub fn on_declare(&self, quiet: bool) -> Vec<Job> {
         let mut jobs = vec![
-            Job::CreateChannel,
-            Job::Invite { users: vec![] },
-            Job::SetTopic,
-            Job::PostSummary,
+            SlackJob::CreateChannel.into(),
+            SlackJob::Invite { users: vec![] }.into(),
+            SlackJob::SetTopic.into(),
+            SlackJob::PostSummary.into(),
         ];
         // Drills and private incidents are not announced: the room playing knows of a
         // drill, and a private incident is for its members.
         if self.announce && !quiet {
-            jobs.push(Job::AnnounceDeclared);
+            jobs.push(SlackJob::AnnounceDeclared.into());
         }
         jobs
     }
@@ -194,36 +228,47 @@ impl Effects {
         let event = &change.event;
         let mut jobs = vec![];
         if let (EventKind::Role, Some(user)) = (event.kind, &event.to) {
-            jobs.push(Job::Invite {
-                users: vec![user.clone()],
-            });
+            jobs.push(
+                SlackJob::Invite {
+                    users: vec![user.clone()],
+                }
+                .into(),
+            );
         }
-        jobs.push(Job::PostEvent {
-            event: event.clone(),
-        });
+        jobs.push(
+            SlackJob::PostEvent {
+                event: event.clone(),
+            }
+            .into(),
+        );
         // A note too: the summary says when the next update is due.
-        jobs.push(Job::UpdateSummary);
+        jobs.push(SlackJob::UpdateSummary.into());
         if self.announce
             && change.after.drill.is_none()
             && !change.after.private
             && matches!(event.kind, EventKind::Status | EventKind::Severity)
         {
-            jobs.push(Job::AnnounceEvent {
-                event: event.clone(),
-            });
+            jobs.push(
+                SlackJob::AnnounceEvent {
+                    event: event.clone(),
+                }
+                .into(),
+            );
         }
         if self.archive_on_close && change.after.status == Status::Closed {
-            jobs.push(Job::ArchiveChannel);
+            jobs.push(SlackJob::ArchiveChannel.into());
         }
         if event.kind == EventKind::Status && change.after.status == Status::Postmortem {
             jobs.push(if self.postmortem_pages {
-                Job::DraftPostmortem {
+                ConfluenceJob::DraftPostmortem {
                     by: event.actor.to_string(),
                 }
+                .into()
             } else {
-                Job::Post {
+                SlackJob::Post {
                     text: NO_CONFLUENCE.into(),
                 }
+                .into()
             });
         }
         jobs
@@ -327,14 +372,20 @@ mod tests {
             ..Effects::default()
         }
         .on_change(&to_postmortem);
-        assert_eq!(with.last(), Some(&Job::DraftPostmortem { by: "U1".into() }));
+        assert_eq!(
+            with.last(),
+            Some(&ConfluenceJob::DraftPostmortem { by: "U1".into() }.into())
+        );
         assert_eq!(with.last().unwrap().service(), Service::Confluence);
         let without = Effects::default().on_change(&to_postmortem);
         assert_eq!(
             without.last(),
-            Some(&Job::Post {
-                text: NO_CONFLUENCE.into()
-            })
+            Some(
+                &SlackJob::Post {
+                    text: NO_CONFLUENCE.into()
+                }
+                .into()
+            )
         );
     }
 
@@ -366,6 +417,9 @@ mod tests {
             assert!(job.to_payload().contains(job.kind()));
         }
         let old: Job = serde_json::from_str(r#"{"kind":"post","text":"hi"}"#).unwrap();
-        assert_eq!(old, Job::Post { text: "hi".into() });
+        assert_eq!(old, SlackJob::Post { text: "hi".into() }.into());
+        let draft: Job = serde_json::from_str(r#"{"kind":"draft_postmortem","by":"U1"}"#).unwrap();
+        assert_eq!(draft.service(), Service::Confluence);
+        assert!(serde_json::from_str::<Job>(r#"{"kind":"page_out"}"#).is_err());
     }
 }

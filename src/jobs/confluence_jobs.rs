@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use super::{JobError, Run};
 use crate::confluence::{page, ConfluenceClient, ConfluenceError, Page, Template};
 use crate::domain::{Actor, Incident, Rejected, SlackUserId};
-use crate::outbox::{Effects, Job};
+use futures_util::future::BoxFuture;
+
+use crate::outbox::{ConfluenceJob, Effects, Job, Service, SlackJob};
 use crate::slack::client::SlackClient;
 use crate::slack::text::escape;
 use crate::store::{Store, StoreError};
@@ -39,14 +41,20 @@ impl From<ConfluenceError> for JobError {
     }
 }
 
+impl super::Handler for ConfluenceJobs {
+    fn handle<'a>(&'a self, job: &'a Job, run: Run) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            match job {
+                Job::Confluence(job) => self.run(job, run).await,
+                other => Err(super::not_mine(other, Service::Confluence)),
+            }
+        })
+    }
+}
+
 impl ConfluenceJobs {
-    pub async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
-        let Job::DraftPostmortem { by } = job else {
-            return Err(JobError::Permanent(format!(
-                "{} is not a Confluence job",
-                job.kind()
-            )));
-        };
+    pub async fn run(&self, job: &ConfluenceJob, run: Run) -> Result<(), JobError> {
+        let ConfluenceJob::DraftPostmortem { by } = job;
         let incident = self
             .store
             .get(run.incident_id)
@@ -189,7 +197,9 @@ impl ConfluenceJobs {
             incident.id,
             escape(&why.to_string())
         );
-        self.store.queue(incident.id, &[Job::Post { text }]).await
+        self.store
+            .queue(incident.id, &[SlackJob::Post { text }.into()])
+            .await
     }
 }
 

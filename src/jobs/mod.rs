@@ -14,6 +14,8 @@ pub use confluence_jobs::ConfluenceJobs;
 pub use slack_jobs::SlackJobs;
 pub use worker::{Worker, WorkerHandle, WorkerSettings};
 
+use futures_util::future::BoxFuture;
+
 use crate::domain::IncidentId;
 use crate::outbox::{Job, Service};
 use crate::slack::client::SlackError;
@@ -75,49 +77,76 @@ pub struct Run {
     pub attempt: u32,
 }
 
-/// The handler of each service, where it is configured. A service without one keeps its
-/// jobs waiting in the queue, and says so.
-#[derive(Default)]
-pub struct Handlers {
-    pub slack: Option<SlackJobs>,
-    pub confluence: Option<ConfluenceJobs>,
+/// The runner of one outside service's jobs. A new service is one module implementing
+/// this, and one `Registry::register` in `app`.
+pub trait Handler: Send + Sync {
+    /// Runs `job`, one of this service's.
+    fn handle<'a>(&'a self, job: &'a Job, run: Run) -> BoxFuture<'a, Result<(), JobError>>;
 }
 
-impl Handlers {
+/// A job that reached another service's handler: a bug, not worth retrying.
+pub fn not_mine(job: &Job, service: Service) -> JobError {
+    JobError::Permanent(format!("{} is not a {} job", job.kind(), service.as_str()))
+}
+
+struct Registered {
+    service: Service,
+    handler: Option<Box<dyn Handler>>,
+    /// What the service needs before its jobs can run.
+    missing: &'static str,
+}
+
+/// Every outside service, with its handler where it is configured: the worker claims
+/// jobs of the configured ones, the others' wait in the queue, and say so. Metrics
+/// count calls for the services listed here.
+#[derive(Default)]
+pub struct Registry {
+    services: Vec<Registered>,
+}
+
+impl Registry {
+    /// Adds `service`, run by `handler` when it is configured; `missing` says what it
+    /// needs otherwise.
+    pub fn register(
+        &mut self,
+        service: Service,
+        handler: Option<impl Handler + 'static>,
+        missing: &'static str,
+    ) {
+        self.services.push(Registered {
+            service,
+            handler: handler.map(|h| Box::new(h) as Box<dyn Handler>),
+            missing,
+        });
+    }
+
     /// Each service, and whether it has a handler.
     pub fn services(&self) -> Vec<(Service, bool)> {
-        Service::ALL
-            .into_iter()
-            .map(|s| (s, self.configured(s)))
+        self.services
+            .iter()
+            .map(|r| (r.service, r.handler.is_some()))
             .collect()
     }
 
-    pub fn configured(&self, service: Service) -> bool {
-        match service {
-            Service::Slack => self.slack.is_some(),
-            Service::Confluence => self.confluence.is_some(),
-        }
-    }
-
-    /// What a service needs before its jobs can run.
-    pub fn missing(service: Service) -> &'static str {
-        match service {
-            Service::Slack => "SLACK_BOT_TOKEN is not set",
-            Service::Confluence => {
-                "CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN or the space (CONFLUENCE_SPACE_ID, \
-                 or CONFLUENCE_SPACE_KEY on Data Center) is not set"
-            }
-        }
+    /// What `service` needs before its jobs can run.
+    pub fn missing(&self, service: Service) -> &'static str {
+        self.services
+            .iter()
+            .find(|r| r.service == service)
+            .map_or("it is not registered", |r| r.missing)
     }
 
     async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
-        match (job.service(), &self.slack, &self.confluence) {
-            (Service::Slack, Some(slack), _) => slack.run(job, run).await,
-            (Service::Confluence, _, Some(confluence)) => confluence.run(job, run).await,
-            (service, _, _) => Err(JobError::transient(format!(
+        let service = job.service();
+        match self.services.iter().find(|r| r.service == service) {
+            Some(Registered {
+                handler: Some(handler),
+                ..
+            }) => handler.handle(job, run).await,
+            _ => Err(JobError::transient(format!(
                 "{} jobs wait: {}",
                 service.as_str(),
-                Handlers::missing(service)
+                self.missing(service)
             ))),
         }
     }

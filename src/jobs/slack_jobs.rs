@@ -7,7 +7,9 @@ use serde_json::json;
 use super::{JobError, Run};
 use crate::domain::cadence::Nudge;
 use crate::domain::{ChannelId, Incident};
-use crate::outbox::Job;
+use futures_util::future::BoxFuture;
+
+use crate::outbox::{Job, Service, SlackJob};
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::names::{channel_name, truncate};
 use crate::slack::text::escape;
@@ -35,18 +37,29 @@ pub struct SlackJobs {
     pub policy: crate::domain::Policy,
 }
 
+impl super::Handler for SlackJobs {
+    fn handle<'a>(&'a self, job: &'a Job, run: Run) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            match job {
+                Job::Slack(job) => self.run(job, run).await,
+                other => Err(super::not_mine(other, Service::Slack)),
+            }
+        })
+    }
+}
+
 impl SlackJobs {
     /// Runs `job` against Slack, worded from the incident as it is now.
-    pub async fn run(&self, job: &Job, run: Run) -> Result<(), JobError> {
+    pub async fn run(&self, job: &SlackJob, run: Run) -> Result<(), JobError> {
         let incident = self
             .store
             .get(run.incident_id)
             .await?
             .ok_or(StoreError::NotFound(run.incident_id))?;
         match job {
-            Job::CreateChannel => self.create_channel(incident, run.attempt).await,
-            Job::Invite { users } => self.invite(&incident, users).await,
-            Job::SetTopic => {
+            SlackJob::CreateChannel => self.create_channel(incident, run.attempt).await,
+            SlackJob::Invite { users } => self.invite(&incident, users).await,
+            SlackJob::SetTopic => {
                 let channel = channel(&incident)?;
                 self.slack
                     .call(
@@ -56,8 +69,8 @@ impl SlackJobs {
                     .await?;
                 Ok(())
             }
-            Job::PostSummary => self.post_summary(&incident, run).await,
-            Job::UpdateSummary => {
+            SlackJob::PostSummary => self.post_summary(&incident, run).await,
+            SlackJob::UpdateSummary => {
                 if let Some(ts) = &incident.summary_ts {
                     let channel = channel(&incident)?;
                     self.slack
@@ -72,21 +85,21 @@ impl SlackJobs {
                 // No summary yet: the pending PostSummary will show the present state.
                 Ok(())
             }
-            Job::PostEvent { event } => {
+            SlackJob::PostEvent { event } => {
                 let text = reply::told(&incident, event);
                 self.post_text(run, channel(&incident)?.as_str(), &text)
                     .await
             }
-            Job::Post { text } => {
+            SlackJob::Post { text } => {
                 self.post_text(run, channel(&incident)?.as_str(), text)
                     .await
             }
-            Job::Nudge { reminder } => {
+            SlackJob::Nudge { reminder } => {
                 let text = reply::nudge(&incident, reminder);
                 self.post_text(run, channel(&incident)?.as_str(), &text)
                     .await
             }
-            Job::AnnounceDeclared => {
+            SlackJob::AnnounceDeclared => {
                 let mut text = reply::announced_declaration(&incident);
                 if let Some(link) = blocks::page_link(&incident, self.public_url.as_deref()) {
                     text.push(' ');
@@ -94,18 +107,15 @@ impl SlackJobs {
                 }
                 self.announce(run, &text).await
             }
-            Job::AnnounceEvent { event } => {
+            SlackJob::AnnounceEvent { event } => {
                 self.announce(run, &reply::announced(&incident, event))
                     .await
             }
-            Job::Announce { text } => self.announce(run, text).await,
-            Job::CaptureMessage { channel, ts, by } => {
+            SlackJob::Announce { text } => self.announce(run, text).await,
+            SlackJob::CaptureMessage { channel, ts, by } => {
                 self.capture(&incident, channel, ts, by).await
             }
-            Job::DraftPostmortem { .. } => Err(JobError::Permanent(
-                "a Confluence job reached the Slack handler".into(),
-            )),
-            Job::ArchiveChannel => {
+            SlackJob::ArchiveChannel => {
                 let channel = channel(&incident)?;
                 match self
                     .slack

@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use super::retry::{after, Backoff};
-use super::{Handlers, JobError, Run};
+use super::{JobError, Registry, Run};
 use crate::incidents::Incidents;
 use crate::metrics::{JobOutcome, Metrics};
 use crate::outbox::Service;
@@ -68,7 +68,7 @@ struct Signals {
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
-    handlers: Arc<Handlers>,
+    handlers: Arc<Registry>,
     services: Vec<Service>,
     settings: WorkerSettings,
     metrics: Arc<Metrics>,
@@ -100,7 +100,7 @@ fn new_owner() -> String {
 impl Worker {
     pub fn new(
         store: Store,
-        handlers: Handlers,
+        handlers: Registry,
         settings: WorkerSettings,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
@@ -347,7 +347,7 @@ impl Worker {
                     waiting,
                     "{} jobs wait in the queue: {}; they run once it is set and pompier restarts",
                     service.as_str(),
-                    Handlers::missing(service)
+                    self.handlers.missing(service)
                 );
             }
         }

@@ -23,7 +23,7 @@ macro_rules! insert_job {
     ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
         let job: &crate::outbox::Job = $job;
         let service = job.service().as_str();
-        if matches!(job, crate::outbox::Job::UpdateSummary) {
+        if matches!(job, crate::outbox::Job::Slack(crate::outbox::SlackJob::UpdateSummary)) {
             sqlx::query(
                 "UPDATE jobs SET state = 'done', finished_at = $3, \
                  last_error = 'superseded by a later update' \

@@ -3,7 +3,7 @@
 //! operator's commands on a queue that is not there, delivery keys past their window.
 
 use pompier::domain::IncidentId;
-use pompier::outbox::Job;
+use pompier::outbox::{ConfluenceJob, Job, SlackJob};
 
 use crate::fake_confluence::{Failure as PageFailure, FakeConfluence, SPACE_ID, TOKEN, USER};
 use crate::fake_slack::{Failure, FakeSlack};
@@ -71,9 +71,10 @@ async fn a_job_of_a_newer_version_is_handed_back_not_buried(backend: Backend) {
     app.store
         .queue(
             id,
-            &[Job::Post {
+            &[SlackJob::Post {
                 text: "after it".into(),
-            }],
+            }
+            .into()],
         )
         .await
         .unwrap();
@@ -121,7 +122,7 @@ async fn a_dead_job_lets_the_next_of_its_own_service_run(backend: Backend) {
     let id = app.declare("Two drafts").await;
     app.run_pending_jobs().await;
     confluence.fail("create", [PageFailure::Status(400)]);
-    let draft = Job::DraftPostmortem { by: "U0456".into() };
+    let draft: Job = ConfluenceJob::DraftPostmortem { by: "U0456".into() }.into();
     app.store.queue(id, &[draft.clone(), draft]).await.unwrap();
     app.run_pending_jobs().await;
     app.run_pending_jobs().await;
