@@ -3,7 +3,9 @@
 //! now with backoff over a long horizon. Only a permanent refusal makes a job dead, and
 //! an operator can send it back (`pompier jobs retry`).
 
+pub mod cadence;
 pub mod confluence_jobs;
+pub mod janitor;
 pub mod retry;
 pub mod slack_jobs;
 pub mod worker;

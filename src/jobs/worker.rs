@@ -23,24 +23,10 @@ use crate::store::{ClaimedJob, Finish, Store, StoreError};
 /// How long a job this build cannot read waits before it is looked at again (by then a
 /// newer instance may have run it).
 const UNREADABLE_PAUSE: Duration = Duration::from_secs(300);
-/// How long each kind of delivery key is kept: past it, Slack no longer retries that
-/// delivery (signatures are refused as stale after 5 minutes; events, envelopes and
-/// submissions are retried within the hour), and a message pinned again a month later
-/// is captured again.
-const DELIVERY_WINDOWS: [(&str, Duration); 5] = [
-    ("sig:", Duration::from_secs(10 * 60)),
-    ("event:", Duration::from_secs(60 * 60)),
-    ("envelope:", Duration::from_secs(60 * 60)),
-    ("view:", Duration::from_secs(60 * 60)),
-    ("pin:", Duration::from_secs(30 * 24 * 60 * 60)),
-];
 /// How long a worker waits after the queue could not be reached.
 const QUEUE_ERROR_PAUSE: Duration = Duration::from_secs(5);
 /// Claims between two refreshes of the queue's statistics.
 const STATS_EVERY: u64 = 1000;
-/// How often finished jobs past their retention are deleted, and how many at a time.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
-const PURGE_BATCH: i64 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -360,7 +346,8 @@ impl Worker {
     }
 
     /// Starts `concurrency` loops that drain the queue whenever a request queues jobs or
-    /// every poll interval, and one that deletes old finished jobs, until stopped.
+    /// every poll interval, the janitor (`janitor`), and the cadence's sweep (`cadence`),
+    /// until stopped.
     pub fn spawn(self) -> WorkerHandle {
         let mut tasks = JoinSet::new();
         for _ in 0..self.settings.concurrency.max(1) {
@@ -368,23 +355,15 @@ impl Worker {
             tasks.spawn(async move { worker.work().await });
         }
         let worker = self.clone();
+        let stopped = self.signals.stop.subscribe();
+        let (store, keep_done) = (self.store.clone(), self.settings.keep_done);
         tasks.spawn(async move {
             worker.say_what_waits().await;
-            worker.purge().await
+            super::janitor::run(store, keep_done, stopped).await
         });
         if let Some((incidents, every)) = self.sweep.clone() {
-            let mut stopped = self.signals.stop.subscribe();
-            tasks.spawn(async move {
-                while !is_set(&stopped) {
-                    if let Err(e) = incidents.sweep(crate::now()).await {
-                        tracing::warn!(error = %e, "cannot look for incidents due an update");
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(every) => {}
-                        _ = until_set(&mut stopped) => {}
-                    }
-                }
-            });
+            let stopped = self.signals.stop.subscribe();
+            tasks.spawn(super::cadence::run(incidents, every, stopped));
         }
         WorkerHandle {
             signals: self.signals.clone(),
@@ -415,35 +394,6 @@ impl Worker {
             tokio::select! {
                 _ = woken => {}
                 _ = tokio::time::sleep(pause) => {}
-                _ = until_set(&mut stopped) => {}
-            }
-        }
-    }
-
-    async fn purge(&self) {
-        let mut stopped = self.signals.stop.subscribe();
-        while !is_set(&stopped) {
-            let before = crate::now()
-                - chrono::Duration::from_std(self.settings.keep_done).unwrap_or_default();
-            for (prefix, window) in DELIVERY_WINDOWS {
-                let before = after(crate::now(), Duration::ZERO)
-                    - chrono::Duration::from_std(window).unwrap_or_default();
-                if let Err(e) = self.store.forget_deliveries(prefix, before).await {
-                    tracing::warn!(error = %e, "cannot forget old delivery keys");
-                }
-            }
-            loop {
-                match self.store.purge_done(before, PURGE_BATCH).await {
-                    Ok(n) if n as i64 == PURGE_BATCH && !is_set(&stopped) => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot delete old finished jobs");
-                        break;
-                    }
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(PURGE_EVERY) => {}
                 _ = until_set(&mut stopped) => {}
             }
         }
