@@ -16,27 +16,27 @@ const OUTSIDER: &str = "U0OUT";
 const ELSEWHERE: &str = "C0GENERAL";
 const ANNOUNCE: &str = "C0ANNOUNCE";
 
-/// Every command, by name. The match has no wildcard: a new command does not compile
-/// here until it is named, and `TABLE` must then run it.
-fn name(command: &Command) -> &'static str {
+/// Every command, named. The match has no wildcard: a new command does not compile here
+/// until it is listed, and `ALL` and `TABLE` must then name and run it.
+fn listed(command: &Command) {
     match command {
-        Command::Help => "help",
-        Command::OpenModal { .. } => "open_modal",
-        Command::Declare { .. } => "declare",
-        Command::DeclarePrivate { .. } => "declare_private",
-        Command::Move { .. } => "move",
-        Command::Severity(_) => "severity",
-        Command::Assign { .. } => "assign",
-        Command::Note(_) => "note",
-        Command::Status => "status",
-        Command::List => "list",
-        Command::Drill { .. } => "drill",
-        Command::GamedayStart(_) => "gameday_start",
-        Command::GamedayEnd => "gameday_end",
-        Command::Followup { .. } => "followup",
-        Command::Followups => "followups",
-        Command::Done(_) => "done",
-        Command::Class(_) => "class",
+        Command::Help
+        | Command::OpenModal { .. }
+        | Command::Declare { .. }
+        | Command::DeclarePrivate { .. }
+        | Command::Move { .. }
+        | Command::Severity(_)
+        | Command::Assign { .. }
+        | Command::Note(_)
+        | Command::Status
+        | Command::List
+        | Command::Drill { .. }
+        | Command::GamedayStart(_)
+        | Command::GamedayEnd
+        | Command::Followup { .. }
+        | Command::Followups
+        | Command::Done(_)
+        | Command::Class(_) => {}
     }
 }
 
@@ -130,8 +130,8 @@ async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: 
         .map(|(text, _)| {
             let inv =
                 parse(&text.replace("{id}", "1"), &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert_eq!(name(&inv.command), inv.command.name());
-            name(&inv.command)
+            listed(&inv.command);
+            inv.command.name()
         })
         .collect();
     covered.sort();

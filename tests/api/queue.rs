@@ -7,8 +7,9 @@ use pompier::outbox::{ConfluenceJob, Job, SlackJob};
 
 use crate::fake_confluence::{Failure as PageFailure, FakeConfluence, SPACE_ID, TOKEN, USER};
 use crate::fake_slack::{Failure, FakeSlack};
-use crate::helpers::{spawn_app, start, Backend, TestApp, TestDb};
+use crate::helpers::{spawn_app, start, Backend, TestDb};
 use crate::process::cli;
+use crate::slack_jobs::job_states;
 
 fn later(secs: i64) -> chrono::DateTime<chrono::Utc> {
     pompier::now() + chrono::Duration::seconds(secs)
@@ -24,16 +25,6 @@ async fn execute(db: &TestDb, sql: &str) {
         let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
-}
-
-async fn states(app: &TestApp, id: IncidentId) -> Vec<(String, String)> {
-    app.store
-        .jobs_of(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| (j.kind, j.state))
-        .collect()
 }
 
 async fn a_rate_limit_holds_back_every_call_to_the_service(backend: Backend) {
@@ -79,7 +70,7 @@ async fn a_job_of_a_newer_version_is_handed_back_not_buried(backend: Backend) {
         .await
         .unwrap();
     app.run_pending_jobs().await;
-    let after = states(&app, id).await;
+    let after = job_states(&app, id).await;
     assert!(
         after.contains(&("page_out".into(), "pending".into())),
         "{after:?}"
@@ -126,7 +117,7 @@ async fn a_dead_job_lets_the_next_of_its_own_service_run(backend: Backend) {
     app.store.queue(id, &[draft.clone(), draft]).await.unwrap();
     app.run_pending_jobs().await;
     app.run_pending_jobs().await;
-    let drafts: Vec<String> = states(&app, id)
+    let drafts: Vec<String> = job_states(&app, id)
         .await
         .into_iter()
         .filter(|(kind, _)| kind == "draft_postmortem")

@@ -38,7 +38,8 @@ async fn job_of(app: &TestApp, id: IncidentId, kind: &str) -> pompier::store::Jo
         .expect("a job of that kind")
 }
 
-async fn job_states(app: &TestApp, id: IncidentId) -> Vec<(String, String)> {
+/// Each job of incident `id`: its kind and state, oldest first.
+pub async fn job_states(app: &TestApp, id: IncidentId) -> Vec<(String, String)> {
     app.store
         .jobs_of(id)
         .await
