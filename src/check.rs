@@ -61,6 +61,12 @@ pub async fn confluence(settings: &Settings) -> Verdict {
     }
 }
 
+/// Every outside service's verdict, in the order `pompier check` prints them: a new
+/// service adds its check here.
+pub async fn services(settings: &Settings) -> Vec<Verdict> {
+    vec![slack(settings).await, confluence(settings).await]
+}
+
 /// At start: says in the log, before the first incident, when Confluence's settings
 /// do not work.
 pub async fn at_start(settings: &Settings) {

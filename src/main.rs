@@ -138,14 +138,11 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
         }
         Err(e) => Some(Err(format!("{e:#}"))),
     };
-    let verdicts = [
-        pompier::check::Verdict {
-            service: "database",
-            outcome: database,
-        },
-        pompier::check::slack(settings).await,
-        pompier::check::confluence(settings).await,
-    ];
+    let mut verdicts = vec![pompier::check::Verdict {
+        service: "database",
+        outcome: database,
+    }];
+    verdicts.extend(pompier::check::services(settings).await);
     let mut failed = 0;
     for v in &verdicts {
         match &v.outcome {
