@@ -21,6 +21,7 @@ pub mod socket;
 pub mod store;
 pub mod streams;
 pub mod telemetry;
+pub mod tokens;
 
 use std::future::Future;
 use std::time::Duration;

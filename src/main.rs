@@ -47,6 +47,25 @@ enum Command {
     /// Look at the job queue, and send dead jobs back to it once their cause is fixed.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Make, list and revoke scoped API tokens (`POMPIER_API_TOKEN` keeps every scope).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Make a token and print it, once: only its hash is kept.
+    Create {
+        /// Its name, shown on the timeline as `token:NAME`.
+        name: String,
+        /// What it may do: read, write, alerts, gameday (repeatable).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// Every token: name, scopes, when made, last used, revoked (never the token).
+    List,
+    /// Refuse token NAME from now on, on every instance.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -96,6 +115,12 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Check => check(&settings).await,
+            Command::Tokens(command) => {
+                let store = pompier::open_store(&settings).await?;
+                let result = tokens(&store, command).await;
+                store.close().await;
+                result
+            }
             Command::Jobs(command) => {
                 // Looking at the queue must not make an empty database where none was.
                 if let Some(path) = settings.database_url.sqlite_path() {
@@ -195,6 +220,63 @@ async fn jobs(store: &pompier::store::Store, command: JobsCommand) -> anyhow::Re
             }
             let revived = store.retry_dead(id, pompier::now()).await?;
             println!("{revived} dead job(s) sent back to the queue");
+        }
+    }
+    Ok(())
+}
+
+async fn tokens(store: &pompier::store::Store, command: TokensCommand) -> anyhow::Result<()> {
+    use pompier::tokens::{self, Scope};
+    match command {
+        TokensCommand::Create { name, scopes } => {
+            let name = tokens::parse_name(&name)?;
+            let mut parsed = scopes
+                .iter()
+                .map(|s| s.parse::<Scope>())
+                .collect::<Result<Vec<_>, _>>()?;
+            parsed.sort();
+            parsed.dedup();
+            let token = tokens::generate();
+            match store
+                .create_token(&name, &tokens::hash(&token), &parsed, pompier::now())
+                .await
+            {
+                Err(pompier::store::StoreError::Duplicate(_)) => {
+                    anyhow::bail!("a token named {name} exists (revoked ones keep their name)")
+                }
+                other => other?,
+            }
+            eprintln!(
+                "token {name} ({}); it is shown once, keep it now:",
+                tokens::join(&parsed)
+            );
+            println!("{token}");
+        }
+        TokensCommand::List => {
+            let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!(
+                "{:<24}  {:<26}  {:<16}  {:<16}  revoked",
+                "name", "scopes", "created", "last used"
+            );
+            for t in store.tokens().await? {
+                println!(
+                    "{:<24}  {:<26}  {:<16}  {:<16}  {}",
+                    t.name,
+                    tokens::join(&t.scopes),
+                    at(Some(t.created_at)),
+                    at(t.last_used_at),
+                    at(t.revoked_at)
+                );
+            }
+        }
+        TokensCommand::Revoke { name } => {
+            if !store.revoke_token(&name, pompier::now()).await? {
+                anyhow::bail!("there is no valid token named {name} (see `pompier tokens list`)");
+            }
+            println!("token {name} revoked");
         }
     }
     Ok(())

@@ -62,7 +62,8 @@ impl PartialEq<SlackUserId> for Actor {
     }
 }
 
-fn name(s: &str) -> Result<String, Invalid> {
+/// A token's or an integration's name: letters, digits, `-`, `_`, `.`, at most 64.
+pub fn name(s: &str) -> Result<String, Invalid> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.bytes()

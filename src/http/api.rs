@@ -1,6 +1,8 @@
-//! `/api/v1`: incidents for dashboards and scripts, behind `POMPIER_API_TOKEN`.
+//! `/api/v1`: incidents for dashboards and scripts, behind `POMPIER_API_TOKEN` or a
+//! scoped token (`pompier tokens create`).
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
@@ -13,31 +15,83 @@ use crate::app::AppState;
 use crate::domain::{Event, Followup, Incident, IncidentId, Severity, Status};
 use crate::slack::text::plain;
 use crate::store::{Cursor, Filter};
+use crate::tokens::{self, Scope};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
-/// A request that carries `Authorization: Bearer $POMPIER_API_TOKEN`.
-pub struct Authorized;
+/// Who holds a request's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// `POMPIER_API_TOKEN`: every scope, private incidents in full.
+    Operator,
+    /// A scoped token, by name.
+    Token(String),
+}
 
-impl FromRequestParts<AppState> for Authorized {
+/// The scope a route needs.
+pub trait Needs: Send + Sync {
+    const SCOPE: Scope;
+}
+
+/// Reading: incidents, statistics, exports, game days.
+pub struct Read;
+
+impl Needs for Read {
+    const SCOPE: Scope = Scope::Read;
+}
+
+/// A request whose `Authorization: Bearer` token has scope `N::SCOPE`: the operator's
+/// token, or a scoped one looked up at once (a revoked token is refused on its next
+/// request, no cache). Unknown: 401; without the scope: 403 naming it.
+pub struct Authorized<N: Needs = Read> {
+    pub holder: Holder,
+    needs: PhantomData<N>,
+}
+
+impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = &state.settings.secrets.api_token else {
-            return Err(ApiError::Unauthorized(
-                "POMPIER_API_TOKEN is not set on this pompier, so the API refuses every request"
-                    .into(),
-            ));
-        };
-        let given = super::session::bearer(&parts.headers).ok_or_else(|| {
-            ApiError::Unauthorized("missing `Authorization: Bearer` token".into())
-        })?;
-        if super::session::is_token(expected, given) {
-            Ok(Authorized)
-        } else {
-            Err(ApiError::Unauthorized("wrong API token".into()))
+        let holder = holder(&parts.headers, state, N::SCOPE).await?;
+        Ok(Authorized {
+            holder,
+            needs: PhantomData,
+        })
+    }
+}
+
+/// The holder of the request's token, if it has `scope`.
+pub async fn holder(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+    scope: Scope,
+) -> Result<Holder, ApiError> {
+    let given = super::session::bearer(headers).ok_or_else(|| {
+        ApiError::Unauthorized(
+            "missing `Authorization: Bearer` token (POMPIER_API_TOKEN, or one made with \
+                 `pompier tokens create`)"
+                .into(),
+        )
+    })?;
+    if let Some(operator) = &state.settings.secrets.api_token {
+        if super::session::is_token(operator, given) {
+            return Ok(Holder::Operator);
         }
+    }
+    match state
+        .store
+        .use_token(&tokens::hash(given), crate::now())
+        .await?
+    {
+        Some((name, scopes)) if scopes.contains(&scope) => Ok(Holder::Token(name)),
+        Some((name, _)) => Err(ApiError::Forbidden(format!(
+            "token {name} does not have the `{scope}` scope this route needs"
+        ))),
+        None => Err(ApiError::Unauthorized(
+            "unknown or revoked API token (POMPIER_API_TOKEN, or one made with `pompier tokens create`)"
+                .into(),
+        )),
     }
 }
 
@@ -103,6 +157,24 @@ impl From<Followup> for FollowupJson {
 }
 
 impl IncidentJson {
+    /// As a scoped token sees a private incident (as the dashboard does): severity,
+    /// status and times only.
+    fn seen_by(mut self, holder: &Holder) -> IncidentJson {
+        if !self.private || *holder == Holder::Operator {
+            return self;
+        }
+        self.title = format!("{} #{}", crate::domain::incident::PRIVATE_TITLE, self.id);
+        self.channel_id = None;
+        self.declared_by = String::new();
+        self.roles.clear();
+        self.postmortem_url = None;
+        self.failure_class = None;
+        self.participants = self.participants.map(|_| vec![]);
+        self.timeline = self.timeline.map(|_| vec![]);
+        self.followups = self.followups.map(|_| vec![]);
+        self
+    }
+
     fn new(i: Incident, timeline: Option<Vec<Event>>) -> IncidentJson {
         let m = i.milestones;
         IncidentJson {
@@ -250,7 +322,7 @@ pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
 
 /// `GET /api/v1/incidents`.
 pub async fn list_incidents(
-    _: Authorized,
+    who: Authorized,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<IncidentPage>, ApiError> {
@@ -266,7 +338,7 @@ pub async fn list_incidents(
                 let people = names(participants.remove(&i.id));
                 let mut json = IncidentJson::new(i, None);
                 json.participants = Some(people);
-                json
+                json.seen_by(&who.holder)
             })
             .collect(),
         next_cursor: page.next.map(|c| c.encode()),
@@ -275,7 +347,7 @@ pub async fn list_incidents(
 
 /// `GET /api/v1/incidents/{id}`, with the timeline.
 pub async fn get_incident(
-    _: Authorized,
+    who: Authorized,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentJson>, ApiError> {
@@ -296,7 +368,7 @@ pub async fn get_incident(
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
     json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
-    Ok(Json(json))
+    Ok(Json(json.seen_by(&who.holder)))
 }
 
 #[cfg(test)]

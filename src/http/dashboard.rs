@@ -25,6 +25,7 @@ use crate::domain::stats::{check_range, MAX_RANGE_DAYS};
 use crate::domain::{EventKind, IncidentId, Severity, Status};
 use crate::slack::text::plain;
 use crate::store::Filter;
+use crate::tokens::{self, Scope};
 
 fn pages() -> &'static Environment<'static> {
     static PAGES: OnceLock<Environment<'static>> = OnceLock::new();
@@ -72,19 +73,28 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(token) = &state.settings.secrets.api_token else {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                Html("POMPIER_API_TOKEN is not set on this pompier, so the dashboard is closed."),
-            )
-                .into_response());
-        };
         let headers = &parts.headers;
-        if session::bearer(headers).is_some_and(|given| session::is_token(token, given)) {
+        // The operator's token, or a scoped one with `read`.
+        if session::bearer(headers).is_some()
+            && super::api::holder(headers, state, Scope::Read)
+                .await
+                .is_ok()
+        {
             return Ok(Viewer {
                 session: "bearer".into(),
             });
         }
+        // Sessions are signed with a key derived from the operator's token.
+        let Some(token) = &state.settings.secrets.api_token else {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                Html(
+                    "POMPIER_API_TOKEN is not set on this pompier, so the dashboard has no \
+                      sign-in; send a token with the `read` scope as `Authorization: Bearer`.",
+                ),
+            )
+                .into_response());
+        };
         let cookie = headers
             .get_all(header::COOKIE)
             .iter()
@@ -165,10 +175,22 @@ pub async fn login(
             "POMPIER_API_TOKEN is not set on this pompier.",
         );
     };
-    if !session::is_token(token, form.token.trim()) {
+    let given = form.token.trim();
+    let scoped = || async {
+        match state
+            .store
+            .use_token(&tokens::hash(given), crate::now())
+            .await
+        {
+            Ok(Some((_, scopes))) => scopes.contains(&Scope::Read),
+            _ => false,
+        }
+    };
+    // The operator's token, or any with the `read` scope.
+    if !session::is_token(token, given) && !scoped().await {
         return again(
             StatusCode::UNAUTHORIZED,
-            "That is not this pompier's token.",
+            "That is not this pompier's token, nor one with the `read` scope.",
         );
     }
     let expires = Utc::now().timestamp() + session::LIFETIME.as_secs() as i64;

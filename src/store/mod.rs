@@ -92,10 +92,12 @@ mod gamedays;
 mod jobs;
 mod incidents;
 mod stats;
+mod tokens;
 
 pub use cursor::Cursor;
 pub use incidents::{Filter, NewIncident, Page};
 pub use jobs::{ClaimedJob, Finish, JobRecord};
+pub use tokens::TokenRecord;
 
 #[derive(Clone)]
 pub struct Store {

@@ -34,3 +34,4 @@ mod socket_mode;
 mod stats;
 mod store;
 mod streams;
+mod tokens;

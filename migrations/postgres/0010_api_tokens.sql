@@ -1,0 +1,9 @@
+-- Scoped API tokens: only a SHA-256 of each is kept; revoked ones stay, for the record.
+CREATE TABLE api_tokens (
+    name          TEXT PRIMARY KEY,
+    hash          TEXT NOT NULL UNIQUE,
+    scopes        TEXT NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    last_used_at  TIMESTAMPTZ,
+    revoked_at    TIMESTAMPTZ
+);
