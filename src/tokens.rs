@@ -71,8 +71,16 @@ pub fn split(stored: &str) -> Vec<Scope> {
 
 /// A token's name: what the timeline shows (`token:NAME`).
 pub fn parse_name(name: &str) -> Result<String, Invalid> {
+    if name == OPERATOR {
+        return Err(Invalid(format!(
+            "`{OPERATOR}` is POMPIER_API_TOKEN's name on the timeline; choose another"
+        )));
+    }
     crate::domain::actor::name(name)
 }
+
+/// The operator's token (`POMPIER_API_TOKEN`) on the timeline: `token:admin`.
+pub const OPERATOR: &str = "admin";
 
 /// A new token: `pmp_` and 64 hex digits (256 random bits).
 pub fn generate() -> String {

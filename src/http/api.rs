@@ -34,7 +34,7 @@ pub trait Needs: Send + Sync {
     const SCOPE: Scope;
 }
 
-/// Reading: incidents, statistics, exports, game days.
+/// Reading: incidents, statistics, exports, game days. (`write` is `writes::Write`.)
 pub struct Read;
 
 impl Needs for Read {
@@ -354,6 +354,15 @@ pub async fn get_incident(
     let id: IncidentId = id
         .parse()
         .map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
+    Ok(Json(incident_json(&state, id, &who.holder).await?))
+}
+
+/// Incident `id` whole, with its timeline, people and follow-ups, as `holder` may see it.
+pub async fn incident_json(
+    state: &AppState,
+    id: IncidentId,
+    holder: &Holder,
+) -> Result<IncidentJson, ApiError> {
     let incident = state
         .store
         .get(id)
@@ -368,7 +377,7 @@ pub async fn get_incident(
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
     json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
-    Ok(Json(json.seen_by(&who.holder)))
+    Ok(json.seen_by(holder))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod server;
 mod session;
 mod slack;
 mod stats;
+mod writes;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/api/v1/incidents", get(api::list_incidents))
         .route("/api/v1/incidents/{id}", get(api::get_incident))
+        .route("/api/v1/incidents/{id}/{what}", post(writes::change))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))
         .route("/api/v1/stats", get(stats::stats))
         .route("/api/v1/gamedays", get(gamedays::list))

@@ -35,3 +35,4 @@ mod stats;
 mod store;
 mod streams;
 mod tokens;
+mod writes;
