@@ -89,8 +89,7 @@ impl Member {
     /// Whether a reply about it may be shared in conversation `channel`: a private
     /// incident's only in its own channel, so replies elsewhere stay ephemeral.
     pub fn may_share_in(&self, channel: Option<&ChannelId>) -> bool {
-        !self.incident.private
-            || (channel.is_some() && channel == self.incident.channel_id.as_ref())
+        !self.incident.private || self.incident.is_its_channel(channel)
     }
 }
 

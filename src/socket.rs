@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::app::AppState;
-use crate::shutdown::until_set;
+use crate::shutdown::{is_set, until_set};
 use crate::slack::client::SlackClient;
 use crate::slack::{commands, events, interactions};
 
@@ -94,7 +94,7 @@ pub async fn run(state: AppState, app_token: SecretString, mut stop: watch::Rece
     let ping = Duration::from_secs(state.settings.slack.socket_ping_secs);
     let mut failures: u32 = 0;
     let mut next: Option<Socket> = None;
-    while !*stop.borrow() {
+    while !is_set(&stop) {
         let socket = match next.take() {
             Some(socket) => socket,
             None => match connect(&opener).await {

@@ -124,6 +124,11 @@ impl Incident {
         }
     }
 
+    /// Whether conversation `from` is the incident's own channel.
+    pub fn is_its_channel(&self, from: Option<&ChannelId>) -> bool {
+        from.is_some() && from == self.channel_id.as_ref()
+    }
+
     /// Whether `actor`, asking from conversation `from`, is one of its members: for a
     /// public incident anyone; for a private one its declarer, its role holders and the
     /// members of its private channel (`joined` it, or asking from inside it).
@@ -131,7 +136,7 @@ impl Incident {
         if !self.private || *actor == self.declared_by || joined {
             return true;
         }
-        let in_its_channel = from.is_some() && from == self.channel_id.as_ref();
+        let in_its_channel = self.is_its_channel(from);
         let holds_a_role = actor
             .slack_user()
             .is_some_and(|user| self.roles.values().any(|holder| holder == user));

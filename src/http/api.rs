@@ -74,6 +74,11 @@ pub async fn holder(
                 .into(),
         )
     })?;
+    token_holder(state, given, scope).await
+}
+
+/// The holder of token `given`, if it has `scope`: the operator's, or a scoped one.
+pub async fn token_holder(state: &AppState, given: &str, scope: Scope) -> Result<Holder, ApiError> {
     if let Some(operator) = &state.settings.secrets.api_token {
         if super::session::is_token(operator, given) {
             return Ok(Holder::Operator);
@@ -368,6 +373,13 @@ pub async fn incident_json(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
+    if incident.private && *holder != Holder::Operator {
+        // Nothing more of it is shown: nothing more is read.
+        let mut json = IncidentJson::new(incident, Some(vec![]));
+        json.participants = Some(vec![]);
+        json.followups = Some(vec![]);
+        return Ok(json.seen_by(holder));
+    }
     let ids = [id];
     let (timeline, mut participants, followups) = tokio::try_join!(
         state.store.timeline(id),

@@ -25,7 +25,7 @@ use crate::domain::stats::{check_range, MAX_RANGE_DAYS};
 use crate::domain::{EventKind, IncidentId, Severity, Status};
 use crate::slack::text::plain;
 use crate::store::Filter;
-use crate::tokens::{self, Scope};
+use crate::tokens::Scope;
 
 fn pages() -> &'static Environment<'static> {
     static PAGES: OnceLock<Environment<'static>> = OnceLock::new();
@@ -75,10 +75,9 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let headers = &parts.headers;
         // The operator's token, or a scoped one with `read`.
-        if session::bearer(headers).is_some()
-            && super::api::holder(headers, state, Scope::Read)
-                .await
-                .is_ok()
+        if super::api::holder(headers, state, Scope::Read)
+            .await
+            .is_ok()
         {
             return Ok(Viewer {
                 session: "bearer".into(),
@@ -175,19 +174,12 @@ pub async fn login(
             "POMPIER_API_TOKEN is not set on this pompier.",
         );
     };
-    let given = form.token.trim();
-    let scoped = || async {
-        match state
-            .store
-            .use_token(&tokens::hash(given), crate::now())
-            .await
-        {
-            Ok(Some((_, scopes))) => scopes.contains(&Scope::Read),
-            _ => false,
-        }
-    };
     // The operator's token, or any with the `read` scope.
-    if !session::is_token(token, given) && !scoped().await {
+    let given = form.token.trim();
+    if super::api::token_holder(&state, given, Scope::Read)
+        .await
+        .is_err()
+    {
         return again(
             StatusCode::UNAUTHORIZED,
             "That is not this pompier's token, nor one with the `read` scope.",

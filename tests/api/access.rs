@@ -85,6 +85,14 @@ const TABLE: &[(&str, bool)] = &[
     ("gameday end", false),
 ];
 
+/// The API's writes on one incident, as `(path after /api/v1/incidents/{id}/, body)`.
+const WRITES: &[(&str, &str)] = &[
+    ("status", r#"{"status": "investigating"}"#),
+    ("severity", r#"{"severity": "SEV1"}"#),
+    ("roles", r#"{"role": "lead", "user": "U0OUT"}"#),
+    ("notes", r#"{"text": "who knew"}"#),
+];
+
 /// The summary's buttons, as `(action_id, value)`.
 const BUTTONS: &[(&str, &str)] = &[
     ("move", "{id}:investigating"),
@@ -187,6 +195,33 @@ async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: 
         assert_eq!(last["response_type"], "ephemeral", "{last}");
         assert!(last.to_string().contains("No incident #1."), "{last}");
     }
+    // A scoped token, even with `write`, is an outsider too.
+    let token = pompier::tokens::generate();
+    app.store
+        .create_token(
+            "outsider",
+            &pompier::tokens::hash(&token),
+            &[pompier::tokens::Scope::Read, pompier::tokens::Scope::Write],
+            pompier::now(),
+        )
+        .await
+        .unwrap();
+    for (what, body) in WRITES {
+        let r = app
+            .client
+            .post(app.url(&format!("/api/v1/incidents/1/{what}")))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(*body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{what}");
+        assert!(!r.text().await.unwrap().contains("Payroll"), "{what}");
+    }
+    let (_, seen) = app.api_get_with("/api/v1/incidents/1", Some(&token)).await;
+    assert!(!seen.to_string().contains("Payroll"), "{seen}");
+    assert_eq!(seen["timeline"], serde_json::json!([]), "{seen}");
     assert_eq!(
         state(&app).await,
         before,
