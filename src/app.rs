@@ -22,6 +22,7 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub incidents: Incidents,
+    pub alerts: crate::alerts::Alerts,
     /// The Web API client, when `SLACK_BOT_TOKEN` is set: for the jobs, and for the few
     /// calls a request must make itself (opening a modal within Slack's 3 s).
     pub slack: Option<SlackClient>,
@@ -129,9 +130,17 @@ impl App {
             incidents.clone(),
             Duration::from_secs(settings.lifecycle.cadence_sweep_secs),
         );
+        let alerts = crate::alerts::Alerts::new(
+            store.clone(),
+            incidents.clone(),
+            settings.alerts.rules(),
+            settings.alerts.max_declared_per_minute,
+            settings.alerts.resolve_moves_to,
+        );
         let state = AppState {
             store,
             incidents,
+            alerts,
             slack,
             metrics,
             unverified_bodies: Arc::new(Semaphore::new(settings.http.unverified_body_budget_kib)),

@@ -46,6 +46,7 @@ pub struct Settings {
     pub lifecycle: LifecycleSettings,
     pub confluence: ConfluenceSettings,
     pub jobs: JobSettings,
+    pub alerts: AlertSettings,
     #[serde(skip)]
     pub secrets: Secrets,
 }
@@ -211,6 +212,35 @@ impl ConfluenceSettings {
         match self.api {
             ConfluenceApi::Cloud => self.space_id.as_deref().ok_or("CONFLUENCE_SPACE_ID"),
             ConfluenceApi::Datacenter => self.space_key.as_deref().ok_or("CONFLUENCE_SPACE_KEY"),
+        }
+    }
+}
+
+/// Alerts in (`POST /api/v1/alerts…`): how a group becomes an incident.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    pub default_severity: Severity,
+    /// Values of the `severity` label (lowercase) → severity.
+    pub severity_labels: std::collections::BTreeMap<String, Severity>,
+    pub max_declared_per_minute: u32,
+    /// `mitigated` or `resolved`: where a resolved group moves its incident.
+    pub resolve_moves_to: Option<crate::domain::Status>,
+    /// Where groups routed with `declare = false` wait for someone to declare.
+    pub triage_channel: Option<String>,
+    pub routes: Vec<crate::domain::alert::Route>,
+}
+
+impl AlertSettings {
+    pub fn rules(&self) -> crate::domain::alert::Rules {
+        crate::domain::alert::Rules {
+            severity_labels: self
+                .severity_labels
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), *v))
+                .collect(),
+            default_severity: self.default_severity,
+            routes: self.routes.clone(),
         }
     }
 }
@@ -402,6 +432,24 @@ impl Settings {
         if self.http.unverified_body_budget_kib < 1024 {
             return Err(ConfigError(
                 "http.unverified_body_budget_kib: must be at least 1024 (one whole body)".into(),
+            ));
+        }
+        if !matches!(
+            self.alerts.resolve_moves_to,
+            None | Some(crate::domain::Status::Mitigated | crate::domain::Status::Resolved)
+        ) {
+            return Err(ConfigError(
+                "alerts.resolve_moves_to: `mitigated`, `resolved`, or unset".into(),
+            ));
+        }
+        if let Some(channel) = &self.alerts.triage_channel {
+            channel
+                .parse::<crate::domain::ChannelId>()
+                .map_err(|e| ConfigError(format!("alerts.triage_channel: {e}")))?;
+        }
+        if self.alerts.routes.iter().any(|r| !r.declare) && self.alerts.triage_channel.is_none() {
+            return Err(ConfigError(
+                "alerts.routes: a route with `declare = false` needs alerts.triage_channel".into(),
             ));
         }
         if self.database.max_connections == 0 {

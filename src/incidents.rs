@@ -22,10 +22,18 @@ use crate::store::{Filter, NewIncident, Page, Store, StoreError};
 /// A change someone asks for on one incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Move { to: Status, note: Option<String> },
+    Move {
+        to: Status,
+        note: Option<String>,
+    },
     Severity(Severity),
-    Assign { role: RoleName, user: SlackUserId },
+    Assign {
+        role: RoleName,
+        user: SlackUserId,
+    },
     Note(String),
+    /// What monitoring said of the incident's alerts (worded already).
+    Alert(String),
 }
 
 /// What became of a request.
@@ -213,6 +221,17 @@ impl Incidents {
     /// Applies `request` by the member to its incident, exactly once however many ask at
     /// the same time.
     pub async fn apply(&self, member: &Member, request: &Request) -> Result<Outcome, StoreError> {
+        self.apply_once(member, request, None).await
+    }
+
+    /// `apply`, once per delivery key `once`: a second request with the key changes
+    /// nothing and fails with `StoreError::Duplicate`.
+    pub async fn apply_once(
+        &self,
+        member: &Member,
+        request: &Request,
+        once: Option<&str>,
+    ) -> Result<Outcome, StoreError> {
         let id = member.id();
         let actor = &member.actor;
         let at = crate::now();
@@ -223,14 +242,16 @@ impl Incidents {
                 Request::Severity(severity) => i.set_severity(*severity, actor, at),
                 Request::Assign { role, user } => i.assign(role, user, actor, at),
                 Request::Note(text) => i.add_note(text.clone(), actor, at),
+                Request::Alert(text) => return Ok(i.record_alert(text.clone(), actor, at)),
             }?;
-            // Every change is news: counted against the cadence of the incident as it was.
+            // Every change by people is news: counted against the cadence of the
+            // incident as it was.
             change.after.updates = policy.cadence.count(i, at);
             Ok(change)
         };
         match self
             .store
-            .change(id, decide, |c| self.effects.on_change(c))
+            .change_once(id, once, decide, |c| self.effects.on_change(c))
             .await
         {
             Ok(change) => {

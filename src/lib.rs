@@ -4,6 +4,7 @@
 //! so tests run the very same server on port 0.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod app;
 pub mod check;
 pub mod config;

@@ -309,7 +309,7 @@ fn what(e: &Event, name: &impl Fn(&str) -> String, text: &impl Fn(&str) -> Strin
             name(to),
             e.role.as_ref().map(|r| r.as_str()).unwrap_or("?")
         ),
-        EventKind::Note => String::new(),
+        EventKind::Note | EventKind::Alert => String::new(),
         EventKind::Postmortem => "drafted this postmortem".to_owned(),
     };
     if let Some(note) = &e.note {

@@ -43,6 +43,8 @@ impl std::fmt::Display for Team {
     }
 }
 
+deserialize_from_str!(Team);
+
 impl std::str::FromStr for Team {
     type Err = Invalid;
 

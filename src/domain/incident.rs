@@ -277,6 +277,18 @@ impl Incident {
         })
     }
 
+    /// Records what monitoring said of the incident's alerts (`note`, already worded).
+    /// Unlike a note it is taken on a closed incident's way out too: the alert happened.
+    pub fn record_alert(&self, note: String, actor: &Actor, at: DateTime<Utc>) -> Change {
+        Change {
+            after: self.clone(),
+            event: Event {
+                note: Some(note),
+                ..self.event(EventKind::Alert, actor, at)
+            },
+        }
+    }
+
     /// Records the postmortem page drafted for the incident, moved to `postmortem` by
     /// `by`.
     pub fn record_postmortem(
@@ -313,6 +325,26 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Text from a sender that cannot be asked again (monitoring): newlines and tabs become
+/// spaces, other control and bidirectional characters go, and what is left is trimmed
+/// and cut to `max` characters. (People's text is refused instead: `parse_title`.)
+pub fn clean_text(text: &str, max: usize) -> String {
+    let kept: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\t' | '\r' => Some(' '),
+            c if c.is_control() || is_bidi_control(c) => None,
+            c => Some(c),
+        })
+        .collect();
+    kept.trim()
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
 fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, Invalid> {
     let text = text.trim();
     if text.is_empty() {
@@ -345,16 +377,19 @@ pub enum EventKind {
     Role,
     Note,
     Postmortem,
+    /// Monitoring told of the alerts behind the incident: new ones firing, resolved.
+    Alert,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::Declared,
         EventKind::Status,
         EventKind::Severity,
         EventKind::Role,
         EventKind::Note,
         EventKind::Postmortem,
+        EventKind::Alert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -365,6 +400,7 @@ impl EventKind {
             EventKind::Role => "role",
             EventKind::Note => "note",
             EventKind::Postmortem => "postmortem",
+            EventKind::Alert => "alert",
         }
     }
 

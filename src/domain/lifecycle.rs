@@ -16,6 +16,8 @@ pub enum Status {
     Closed,
 }
 
+deserialize_from_str!(Status);
+
 impl Status {
     /// In lifecycle order; a status's milestone comes after those before it.
     pub const ALL: [Status; 6] = [

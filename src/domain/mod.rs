@@ -3,7 +3,22 @@
 //! Everything past the HTTP and Slack edges speaks in these types; the store persists
 //! them and the edges parse into them.
 
+/// `Deserialize` for a type that parses from a string (`FromStr<Err = Invalid>`), so a
+/// settings file is checked by the same rules as user input.
+macro_rules! deserialize_from_str {
+    ($ty:ty) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <String as serde::Deserialize>::deserialize(d)?
+                    .parse()
+                    .map_err(|e: $crate::domain::Invalid| serde::de::Error::custom(e))
+            }
+        }
+    };
+}
+
 pub mod actor;
+pub mod alert;
 pub mod cadence;
 pub mod followup;
 pub mod gameday;

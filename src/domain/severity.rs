@@ -61,12 +61,7 @@ impl serde::Serialize for Severity {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Severity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+deserialize_from_str!(Severity);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use super::ApiError;
 use crate::app::AppState;
 use crate::domain::{Event, Followup, Incident, IncidentId, Severity, Status};
 use crate::slack::text::plain;
-use crate::store::{Cursor, Filter};
+use crate::store::{AlertRecord, Cursor, Filter};
 use crate::tokens::{self, Scope};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -134,6 +134,9 @@ pub struct IncidentJson {
     /// Its follow-up actions (one incident's JSON only).
     #[serde(skip_serializing_if = "Option::is_none")]
     followups: Option<Vec<FollowupJson>>,
+    /// The alert groups behind it (one incident's JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts: Option<Vec<AlertRecord>>,
 }
 
 #[derive(Serialize)]
@@ -177,6 +180,7 @@ impl IncidentJson {
         self.participants = self.participants.map(|_| vec![]);
         self.timeline = self.timeline.map(|_| vec![]);
         self.followups = self.followups.map(|_| vec![]);
+        self.alerts = self.alerts.map(|_| vec![]);
         self
     }
 
@@ -208,6 +212,7 @@ impl IncidentJson {
             gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,
             followups: None,
+            alerts: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
     }
@@ -378,17 +383,20 @@ pub async fn incident_json(
         let mut json = IncidentJson::new(incident, Some(vec![]));
         json.participants = Some(vec![]);
         json.followups = Some(vec![]);
+        json.alerts = Some(vec![]);
         return Ok(json.seen_by(holder));
     }
     let ids = [id];
-    let (timeline, mut participants, followups) = tokio::try_join!(
+    let (timeline, mut participants, followups, alerts) = tokio::try_join!(
         state.store.timeline(id),
         state.store.participants(&ids),
-        state.store.followups(id)
+        state.store.followups(id),
+        state.store.alerts_of(id)
     )?;
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
     json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
+    json.alerts = Some(alerts);
     Ok(json.seen_by(holder))
 }
 

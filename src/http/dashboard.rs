@@ -393,6 +393,7 @@ pub async fn incident(
                     e.role.as_ref().map(|r| r.as_str()).unwrap_or("?")
                 ),
                 EventKind::Note => "note".to_owned(),
+                EventKind::Alert => "alert".to_owned(),
                 EventKind::Postmortem => "postmortem drafted".to_owned(),
             }];
             what.extend(

@@ -1,5 +1,7 @@
 //! The HTTP edge: routes, extractors, deadlines and the one error shape.
 
+mod alert_payloads;
+mod alerts;
 mod api;
 mod charts;
 mod dashboard;
@@ -42,7 +44,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/api/v1/incidents", get(api::list_incidents))
+        .route(
+            "/api/v1/incidents",
+            get(api::list_incidents).post(writes::declare),
+        )
+        .route("/api/v1/alerts", post(alerts::generic))
+        .route("/api/v1/alerts/alertmanager", post(alerts::alertmanager))
         .route("/api/v1/incidents/{id}", get(api::get_incident))
         .route("/api/v1/incidents/{id}/{what}", post(writes::change))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))

@@ -1,18 +1,31 @@
-//! Writing through the API (scope `write`): moves, severity, roles and notes on one
-//! incident, through the same incidents service as Slack, so the same refusals and the
-//! same effects (posts, summary, announcements). The actor is `token:NAME`.
+//! Writing through the API (scope `write`): declaring, and moves, severity, roles and
+//! notes on one incident, through the same incidents service as Slack, so the same
+//! refusals and the same effects (channel, posts, summary, announcements). The actor is
+//! `token:NAME`.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::api::{incident_json, Authorized, Holder, Needs};
 use super::ApiError;
 use crate::app::AppState;
-use crate::domain::{Actor, Incident, IncidentId, Rejected, RoleName, Severity, Status};
+use crate::domain::{
+    Actor, Event, EventKind, Incident, IncidentId, Rejected, RoleName, Severity, Status,
+};
 use crate::incidents::{Caller, Outcome, Request};
+use crate::store::{Claim, NewIncident, KEY_KEPT};
 use crate::tokens::Scope;
+
+/// A key whose request declared nothing for this long is taken for abandoned (its
+/// process died) and may be used again.
+const KEY_ABANDONED: chrono::Duration = chrono::Duration::minutes(1);
+/// Longest `Idempotency-Key` taken.
+const MAX_KEY_CHARS: usize = 255;
 
 /// Declaring and changing incidents.
 pub struct Write;
@@ -47,6 +60,151 @@ fn note(body: &Value, name: &str) -> Result<Option<String>, ApiError> {
             "`{name}`: a string is required"
         ))),
     }
+}
+
+/// The actor a token's changes are recorded as: `token:NAME` (`token:admin`).
+fn actor(holder: &Holder) -> Actor {
+    Actor::Token(match holder {
+        Holder::Operator => crate::tokens::OPERATOR.into(),
+        Holder::Token(name) => name.clone(),
+    })
+}
+
+/// The body, a JSON object, or 400.
+fn object(body: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "the body must be a JSON object: {e}"
+        ))),
+    }
+}
+
+/// `value` with every object's keys in order: one text however the client ordered them.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The request's `Idempotency-Key`, if it has one (visible ASCII, at most 255).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|k| {
+            !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`Idempotency-Key`: 1 to {MAX_KEY_CHARS} visible ASCII characters"
+            ))
+        })
+}
+
+/// `POST /api/v1/incidents`: declares as `/incident open` does (channel, summary,
+/// announcement) and answers 201 with the incident. Under an `Idempotency-Key`, the
+/// same key within 24 hours answers the incident it declared.
+pub async fn declare(
+    who: Authorized<Write>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = object(&body)?;
+    let title = Incident::parse_title(field(&body, "title")?)
+        .map_err(|e| ApiError::BadRequest(format!("`title`: {e}")))?;
+    let severity = match &body["severity"] {
+        Value::Null => Severity::DEFAULT,
+        _ => parsed(&body, "severity")?,
+    };
+    let private = match &body["private"] {
+        Value::Null => false,
+        Value::Bool(private) => *private,
+        _ => return Err(ApiError::BadRequest("`private`: true or false".into())),
+    };
+    let summary = note(&body, "summary")?;
+    let now = crate::now();
+    let by = actor(&who.holder);
+    let mut new = NewIncident::new(title, severity, by.clone(), now);
+    new.private = private;
+    if let Some(summary) = summary {
+        new.first_events.push(Event {
+            at: now,
+            kind: EventKind::Note,
+            actor: by.clone(),
+            from: None,
+            to: None,
+            role: None,
+            note: Some(summary),
+        });
+    }
+    if let Some(key) = idempotency_key(&headers)? {
+        // Keys are the token's own: two tokens never see each other's incidents.
+        let key = format!("{by}:{key}");
+        let hash = hex::encode(Sha256::digest(canonical(&body).to_string()));
+        let claim = state
+            .store
+            .claim_key(&key, &hash, now, now - KEY_ABANDONED, now - KEY_KEPT)
+            .await?;
+        match claim {
+            Claim::Fresh => new.answers = Some(key),
+            Claim::Answered {
+                incident,
+                same_body: true,
+            } => {
+                let json = incident_json(&state, incident, &who.holder).await?;
+                let mut response = (StatusCode::CREATED, Json(json)).into_response();
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(response);
+            }
+            Claim::Running { same_body: true } => {
+                return Err(ApiError::Conflict(
+                    "a request with this Idempotency-Key is still declaring; ask again in a moment"
+                        .into(),
+                ))
+            }
+            Claim::Answered { .. } | Claim::Running { .. } => {
+                return Err(ApiError::Unprocessable(
+                    "this Idempotency-Key came with another body; use a new key for a new incident"
+                        .into(),
+                ))
+            }
+        }
+    }
+    let answers = new.answers.clone();
+    let declared = match state.incidents.declare_new(new).await {
+        Ok(incident) => incident,
+        Err(e) => {
+            if let Some(key) = answers {
+                if let Err(release) = state.store.release_key(&key).await {
+                    tracing::warn!(error = %release, "cannot release an idempotency key");
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    let json = incident_json(&state, declared.id, &who.holder).await?;
+    Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 
 /// `POST /api/v1/incidents/{id}/{what}`.
@@ -89,10 +247,7 @@ pub async fn change(
         _ => return Err(ApiError::NotFound("no such route".into())),
     };
     let caller = Caller {
-        actor: match &who.holder {
-            Holder::Operator => Actor::Token(crate::tokens::OPERATOR.into()),
-            Holder::Token(name) => Actor::Token(name.clone()),
-        },
+        actor: actor(&who.holder),
         channel: None,
         operator: who.holder == Holder::Operator,
     };

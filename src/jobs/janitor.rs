@@ -1,5 +1,5 @@
-//! The janitor: every minute, forgets delivery keys past their window and deletes
-//! finished jobs past their retention, until stopped.
+//! The janitor: every minute, forgets delivery and idempotency keys past their window
+//! and deletes finished jobs past their retention, until stopped.
 
 use std::time::Duration;
 
@@ -16,12 +16,14 @@ const BATCH: i64 = 10_000;
 /// delivery (signatures are refused as stale after 5 minutes; events, envelopes and
 /// submissions are retried within the hour), and a message pinned again a month later
 /// is captured again.
-const DELIVERY_WINDOWS: [(&str, Duration); 5] = [
+const DELIVERY_WINDOWS: [(&str, Duration); 6] = [
     ("sig:", Duration::from_secs(10 * 60)),
     ("event:", Duration::from_secs(60 * 60)),
     ("envelope:", Duration::from_secs(60 * 60)),
     ("view:", Duration::from_secs(60 * 60)),
     ("pin:", Duration::from_secs(30 * 24 * 60 * 60)),
+    // A change of an alert group, told once however many replicas post it.
+    ("alert:", Duration::from_secs(24 * 60 * 60)),
 ];
 
 fn ago(window: Duration) -> chrono::DateTime<chrono::Utc> {
@@ -35,6 +37,12 @@ pub async fn run(store: Store, keep_done: Duration, mut stopped: watch::Receiver
             if let Err(e) = store.forget_deliveries(prefix, ago(window)).await {
                 tracing::warn!(error = %e, "cannot forget old delivery keys");
             }
+        }
+        if let Err(e) = store
+            .forget_keys(crate::now() - crate::store::KEY_KEPT)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot forget old idempotency keys");
         }
         let before = ago(keep_done);
         loop {

@@ -353,7 +353,10 @@ impl SlackJobs {
         let channel = channel(incident)?;
         let mut users = users.to_vec();
         if users.is_empty() {
-            users.push(incident.declared_by.to_string());
+            // A token or an integration declared it: nobody of its own to invite.
+            if let Some(user) = incident.declared_by.slack_user() {
+                users.push(user.to_string());
+            }
             for user in incident.roles.values() {
                 if !users.contains(&user.to_string()) {
                     users.push(user.to_string());

@@ -293,6 +293,7 @@ pub fn told(incident: &Incident, event: &Event) -> String {
             event.role.as_ref().map(|r| r.as_str()).unwrap_or("?"),
         ),
         EventKind::Note => format!("{who} added a note to {name}:"),
+        EventKind::Alert => format!(":rotating_light: {who} on {name}:"),
         EventKind::Postmortem => format!(
             ":memo: The postmortem of {name} is drafted: <{}|open it in Confluence>.",
             escape(event.to.as_deref().unwrap_or_default())

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::alerts::NewAlert;
 use super::rows::{IncidentRow, RoleRow};
 use super::{Cursor, Db, Store, StoreError};
 use crate::domain::{
@@ -34,6 +35,10 @@ pub struct NewIncident {
     pub drill: Option<Team>,
     /// A private incident.
     pub private: bool,
+    /// The idempotency key (with its holder) this declaration answers.
+    pub answers: Option<String>,
+    /// The alert group that declares it: a group already open makes it a `Duplicate`.
+    pub alert: Option<NewAlert>,
 }
 
 impl NewIncident {
@@ -47,6 +52,17 @@ impl NewIncident {
             first_events: Vec::new(),
             drill: None,
             private: false,
+            answers: None,
+            alert: None,
+        }
+    }
+
+    /// What a `Duplicate` of this declaration names.
+    fn duplicate_of(&self) -> String {
+        match (&self.once, &self.alert) {
+            (Some(key), _) => key.clone(),
+            (None, Some(alert)) => format!("alert group {}", alert.dedup_key),
+            (None, None) => "declaration".into(),
         }
     }
 }
@@ -107,11 +123,15 @@ impl Store {
             // The hot path: one statement, so one round trip and an implicit transaction.
             // The jobs are one multi-row insert, so their ids follow their order.
             Db::Postgres(pool) if plain => {
+                let mut n = 6;
+                let mut param = || {
+                    n += 1;
+                    format!("${n}")
+                };
                 let mut seen = Vec::new();
                 let rows: Vec<String> = jobs
                     .iter()
-                    .enumerate()
-                    .map(|(i, job)| {
+                    .map(|job| {
                         // A new incident: the first job of each service runs first.
                         let state = if seen.contains(&job.service()) {
                             "queued"
@@ -119,37 +139,47 @@ impl Store {
                             seen.push(job.service());
                             "pending"
                         };
+                        let (service, kind, payload) = (param(), param(), param());
                         format!(
-                            "((SELECT id FROM incident), ${}, ${}, ${}, '{state}', $5, $5)",
-                            7 + 3 * i,
-                            8 + 3 * i,
-                            9 + 3 * i
+                            "((SELECT id FROM incident), {service}, {kind}, {payload}, '{state}', $5, $5)"
                         )
                     })
                     .collect();
-                let queued = if rows.is_empty() {
-                    String::new()
-                } else {
-                    format!(
+                let mut parts = String::new();
+                if !rows.is_empty() {
+                    parts.push_str(&format!(
                         ", jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, \
                          next_attempt_at, created_at) VALUES {})",
                         rows.join(", ")
-                    )
-                };
-                // A delivery key is recorded in the same statement: a second delivery
-                // breaks its unique key, and nothing of the statement stays.
-                let once = if new.once.is_some() {
-                    format!(
-                        ", seen AS (INSERT INTO slack_deliveries (key, at) VALUES (${}, $5))",
-                        7 + 3 * jobs.len()
-                    )
-                } else {
-                    String::new()
-                };
+                    ));
+                }
+                // A delivery key (or an alert group) is recorded in the same statement: a
+                // second delivery breaks its unique key, and nothing of the statement stays.
+                if new.once.is_some() {
+                    parts.push_str(&format!(
+                        ", seen AS (INSERT INTO slack_deliveries (key, at) VALUES ({}, $5))",
+                        param()
+                    ));
+                }
+                if new.answers.is_some() {
+                    parts.push_str(&format!(
+                        ", answered AS (UPDATE idempotency_keys SET incident_id = \
+                         (SELECT id FROM incident) WHERE key = {})",
+                        param()
+                    ));
+                }
+                if new.alert.is_some() {
+                    let p: Vec<String> = (0..6).map(|_| param()).collect();
+                    parts.push_str(&format!(
+                        ", alert AS ({} SELECT {}, {}, id, TRUE, {}, {}, {}, {}, $5, $5 FROM incident)",
+                        super::alerts::INSERT_GROUP,
+                        p[0], p[1], p[2], p[3], p[4], p[5]
+                    ));
+                }
                 let sql = format!(
                     "WITH incident AS ({insert}), \
                      event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) \
-                               SELECT id, $5, $6, $4, $3 FROM incident){queued}{once} \
+                               SELECT id, $5, $6, $4, $3 FROM incident){parts} \
                      SELECT {INCIDENT_COLUMNS} FROM incident"
                 );
                 let mut query = sqlx::query_as(&sql)
@@ -168,11 +198,21 @@ impl Store {
                 if let Some(key) = &new.once {
                     query = query.bind(key);
                 }
+                if let Some(key) = &new.answers {
+                    query = query.bind(key);
+                }
+                if let Some(alert) = &new.alert {
+                    query = query
+                        .bind(&alert.source)
+                        .bind(&alert.dedup_key)
+                        .bind(alert.status.as_str())
+                        .bind(&alert.title)
+                        .bind(alert.url.as_deref())
+                        .bind(&alert.signature);
+                }
                 match query.fetch_one(pool).await {
-                    Err(sqlx::Error::Database(e))
-                        if e.is_unique_violation() && new.once.is_some() =>
-                    {
-                        return Err(StoreError::Duplicate(new.once.clone().unwrap_or_default()));
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        return Err(StoreError::Duplicate(new.duplicate_of()));
                     }
                     other => other?,
                 }
@@ -180,16 +220,7 @@ impl Store {
             _ => with_db!(self, write pool => {
                 let mut tx = pool.begin().await?;
                 if let Some(key) = &new.once {
-                    let fresh = sqlx::query(
-                        "INSERT INTO slack_deliveries (key, at) VALUES ($1, $2) \
-                         ON CONFLICT (key) DO NOTHING",
-                    )
-                    .bind(key)
-                    .bind(new.at)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if fresh == 0 {
+                    if !first_delivery!(&mut *tx, key, new.at) {
                         return Err(StoreError::Duplicate(key.clone()));
                     }
                 }
@@ -220,6 +251,22 @@ impl Store {
                 }
                 for job in jobs {
                     insert_job!(tx, row.id, job, new.at);
+                }
+                if let Some(key) = &new.answers {
+                    sqlx::query("UPDATE idempotency_keys SET incident_id = $2 WHERE key = $1")
+                        .bind(key)
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(alert) = &new.alert {
+                    let added = insert_alert_group!(&mut *tx, row.id, alert, true, new.at);
+                    if let Err(sqlx::Error::Database(e)) = &added {
+                        if e.is_unique_violation() {
+                            return Err(StoreError::Duplicate(new.duplicate_of()));
+                        }
+                    }
+                    added?;
                 }
                 tx.commit().await?;
                 row
@@ -388,10 +435,26 @@ impl Store {
     /// changed the incident in between: then it decides again on the new state. So
     /// concurrent identical moves make one transition, and the others are rejected as
     /// already done.
-    #[tracing::instrument(skip(self, decide, effects))]
     pub async fn change<F, E>(
         &self,
         id: IncidentId,
+        decide: F,
+        effects: E,
+    ) -> Result<Change, StoreError>
+    where
+        F: Fn(&Incident) -> Result<Change, Rejected>,
+        E: Fn(&Change) -> Vec<Job>,
+    {
+        self.change_once(id, None, decide, effects).await
+    }
+
+    /// `change`, recorded under the delivery key `once`: a second change with the same
+    /// key stores nothing and fails with `StoreError::Duplicate`.
+    #[tracing::instrument(skip(self, decide, effects))]
+    pub async fn change_once<F, E>(
+        &self,
+        id: IncidentId,
+        once: Option<&str>,
         decide: F,
         effects: E,
     ) -> Result<Change, StoreError>
@@ -403,7 +466,7 @@ impl Store {
             let before = self.require(id).await?;
             let change = decide(&before)?;
             let jobs = effects(&change);
-            if self.write_change(&before, &change, &jobs).await? {
+            if self.write_change(&before, &change, &jobs, once).await? {
                 let mut change = change;
                 change.after.version = before.version + 1;
                 change.after.updates.last_at = Some(change.event.at);
@@ -419,12 +482,18 @@ impl Store {
         before: &Incident,
         change: &Change,
         jobs: &[Job],
+        once: Option<&str>,
     ) -> Result<bool, StoreError> {
         let after = &change.after;
         let m = &after.milestones;
         let id = before.id.0;
         with_db!(self, write pool => {
             let mut tx = pool.begin().await?;
+            if let Some(key) = once {
+                if !first_delivery!(&mut *tx, key, change.event.at) {
+                    return Err(StoreError::Duplicate(key.to_owned()));
+                }
+            }
             let updated = sqlx::query(
                 "UPDATE incidents SET title = $3, severity = $4, status = $5, \
                  investigating_at = $6, mitigated_at = $7, resolved_at = $8, postmortem_at = $9, \

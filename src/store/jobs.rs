@@ -53,6 +53,22 @@ macro_rules! insert_job {
     }};
 }
 
+/// Records delivery key `$key` as acted on at `$at` on executor `$ex`: true the first
+/// time, false for a replay.
+macro_rules! first_delivery {
+    ($ex:expr, $key:expr, $at:expr) => {
+        sqlx::query(
+            "INSERT INTO slack_deliveries (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind($key)
+        .bind($at)
+        .execute($ex)
+        .await?
+        .rows_affected()
+            == 1
+    };
+}
+
 /// A job this worker holds under its lease.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
@@ -437,17 +453,7 @@ impl Store {
 impl Store {
     /// Records `key` as acted on at `at`; false when it already was (a replay).
     pub async fn first_time(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let fresh = with_db!(self, write pool => {
-            sqlx::query(
-                "INSERT INTO slack_deliveries (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(at)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(fresh == 1)
+        Ok(with_db!(self, write pool => first_delivery!(pool, key, at)))
     }
 
     /// Forgets the delivery keys of kind `prefix` (`sig:`, `event:`…) recorded before

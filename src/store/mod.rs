@@ -85,16 +85,21 @@ macro_rules! with_db {
 }
 
 #[macro_use]
+pub(crate) mod alerts;
+#[macro_use]
 mod events;
 mod followups;
 mod gamedays;
+mod idempotency;
 #[macro_use]
 mod jobs;
 mod incidents;
 mod stats;
 mod tokens;
 
+pub use alerts::{ActiveAlert, AlertRecord, NewAlert};
 pub use cursor::Cursor;
+pub use idempotency::{Claim, KEY_KEPT};
 pub use incidents::{Filter, NewIncident, Page};
 pub use jobs::{ClaimedJob, Finish, JobRecord};
 pub use tokens::TokenRecord;

@@ -337,6 +337,30 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// POSTs `body` (JSON) to an API path with `token`: the status and the JSON answer.
+    pub async fn api_post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A new API token named `name` with `scopes`, as `pompier tokens create` makes it.
+    pub async fn token(&self, name: &str, scopes: &[pompier::tokens::Scope]) -> String {
+        let token = pompier::tokens::generate();
+        self.store
+            .create_token(name, &pompier::tokens::hash(&token), scopes, pompier::now())
+            .await
+            .unwrap();
+        token
+    }
+
     /// GETs an API path with the right token; asserts 200.
     pub async fn api_get(&self, path: &str) -> Value {
         let (status, body) = self.api_get_with(path, Some(API_TOKEN)).await;

@@ -27,6 +27,8 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
                 first_events: vec![],
                 drill: None,
                 private: false,
+                answers: None,
+                alert: None,
                 title: format!("{severity} at {opened}"),
                 severity,
                 declared_by: user().into(),
@@ -196,6 +198,8 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     first_events: vec![],
                     drill: None,
                     private: false,
+                    answers: None,
+                    alert: None,
                     title: title.to_string(),
                     severity: if n == 0 {
                         Severity::Sev1
@@ -219,6 +223,8 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     first_events: vec![],
                     drill: None,
                     private: false,
+                    answers: None,
+                    alert: None,
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
                     declared_by: user().into(),

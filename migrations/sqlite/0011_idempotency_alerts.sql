@@ -1,0 +1,32 @@
+-- Declarations through the API under an `Idempotency-Key`: the key (with its token's
+-- name), the SHA-256 of the body it came with, and the incident it declared (NULL while
+-- the first request runs). Kept 24 hours.
+CREATE TABLE idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    body_hash   TEXT NOT NULL,
+    incident_id INTEGER REFERENCES incidents (id),
+    started_at  TEXT NOT NULL
+);
+CREATE INDEX idempotency_keys_age ON idempotency_keys (started_at);
+
+-- Alerts from monitoring, one row per (source, dedup key) and incident: `active` while
+-- that incident is not closed, so one alert group opens one incident at a time. A repeat
+-- of the same content (`signature`) only moves `last_at` and `count`.
+CREATE TABLE alert_groups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL,
+    dedup_key   TEXT NOT NULL,
+    incident_id INTEGER REFERENCES incidents (id), -- NULL: waiting in the triage channel
+    active      BOOLEAN NOT NULL DEFAULT TRUE,
+    declared    BOOLEAN NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    title       TEXT NOT NULL,
+    url         TEXT,
+    signature   TEXT NOT NULL,
+    first_at    TEXT NOT NULL,
+    last_at     TEXT NOT NULL,
+    count       INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX alert_groups_active ON alert_groups (source, dedup_key) WHERE active;
+CREATE INDEX alert_groups_by_incident ON alert_groups (incident_id, id);
+CREATE INDEX alert_groups_declared ON alert_groups (first_at) WHERE declared;

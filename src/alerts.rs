@@ -1,0 +1,213 @@
+//! Alerts in: a group from monitoring opens an incident, or counts as a repeat of the one
+//! it opened, or tells that incident what changed, through the incidents service (same
+//! channel, summary and announcements as a declaration in Slack). One incident per
+//! (source, dedup key) while it is not closed, however many replicas post at once.
+
+use chrono::Duration;
+
+use crate::domain::alert::{AlertGroup, AlertStatus, Rules};
+use crate::domain::{Actor, IncidentId, Severity, Status};
+use crate::incidents::{Caller, Incidents, Request};
+use crate::store::{NewAlert, NewIncident, Store, StoreError};
+
+/// The source and key of the incident that gathers new groups during a storm.
+const STORM_SOURCE: &str = "pompier";
+const STORM_KEY: &str = "alert-storm";
+pub const STORM_TITLE: &str = "Alert storm";
+
+/// Rounds of looking again when another post of the same group got there first.
+const ROUNDS: usize = 8;
+
+/// What became of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub incident: IncidentId,
+    /// It opened the incident.
+    pub created: bool,
+}
+
+#[derive(Clone)]
+pub struct Alerts {
+    store: Store,
+    incidents: Incidents,
+    rules: Rules,
+    /// New incidents from alerts in a minute before new groups join the storm's.
+    storm_after: i64,
+    /// Where a resolved group moves its incident, if anywhere.
+    resolve_moves_to: Option<Status>,
+}
+
+impl Alerts {
+    pub fn new(
+        store: Store,
+        incidents: Incidents,
+        rules: Rules,
+        storm_after: u32,
+        resolve_moves_to: Option<Status>,
+    ) -> Alerts {
+        Alerts {
+            store,
+            incidents,
+            rules,
+            storm_after: i64::from(storm_after),
+            resolve_moves_to,
+        }
+    }
+
+    /// Takes one post of `group`.
+    pub async fn receive(&self, group: &AlertGroup) -> Result<Received, StoreError> {
+        let actor = Actor::Integration {
+            source: "alerts".into(),
+            name: group.source.clone(),
+        };
+        let signature = group.signature();
+        let new = NewAlert {
+            source: group.source.clone(),
+            dedup_key: group.dedup_key.clone(),
+            status: group.status,
+            title: group.title(),
+            url: group.url.clone(),
+            signature,
+        };
+        for _ in 0..ROUNDS {
+            let now = crate::now();
+            if let Some(incident) = self
+                .store
+                .repeat_alert(&new.source, &new.dedup_key, &new.signature, now)
+                .await?
+            {
+                return Ok(Received {
+                    incident,
+                    created: false,
+                });
+            }
+            match self.store.active_alert(&new.source, &new.dedup_key).await? {
+                Some(active) if active.closed => self.store.retire_alert(active.id).await?,
+                Some(active) => {
+                    // Told once, however many replicas post the change: the key names the
+                    // post it follows.
+                    let once = format!("alert:{}:{}", active.id, active.count);
+                    self.tell(active.incident_id, &actor, group.describe(), &once)
+                        .await?;
+                    if !self
+                        .store
+                        .update_alert(active.id, active.count, &new, now)
+                        .await?
+                    {
+                        continue;
+                    }
+                    if active.status == AlertStatus::Firing && group.status == AlertStatus::Resolved
+                    {
+                        self.resolved(active.incident_id, &actor).await?;
+                    }
+                    return Ok(Received {
+                        incident: active.incident_id,
+                        created: false,
+                    });
+                }
+                None => match self.open(group, &new, &actor).await {
+                    Err(StoreError::Duplicate(_)) => continue,
+                    other => return other,
+                },
+            }
+        }
+        Err(StoreError::Contended(IncidentId(0)))
+    }
+
+    /// A new group: its own incident, or the storm's when alerts opened too many of late.
+    async fn open(
+        &self,
+        group: &AlertGroup,
+        new: &NewAlert,
+        actor: &Actor,
+    ) -> Result<Received, StoreError> {
+        let decision = self.rules.decide(group);
+        let now = crate::now();
+        if new.source != STORM_SOURCE
+            && self
+                .store
+                .alerts_declared_since(now - Duration::minutes(1))
+                .await?
+                >= self.storm_after
+        {
+            let storm = Box::pin(self.receive(&storm_group(decision.severity))).await?;
+            self.store.attach_alert(storm.incident, new, now).await?;
+            let once = format!("alert:joined:{}:{}", new.source, new.dedup_key);
+            self.tell(storm.incident, actor, group.describe(), &once)
+                .await?;
+            return Ok(Received {
+                incident: storm.incident,
+                created: false,
+            });
+        }
+        let mut declaring =
+            NewIncident::new(new.title.clone(), decision.severity, actor.clone(), now);
+        declaring.alert = Some(new.clone());
+        let incident = self.incidents.declare_new(declaring).await?;
+        Ok(Received {
+            incident: incident.id,
+            created: true,
+        })
+    }
+
+    /// Records `note` on incident `id` as `actor`, once per `once`.
+    async fn tell(
+        &self,
+        id: IncidentId,
+        actor: &Actor,
+        note: String,
+        once: &str,
+    ) -> Result<(), StoreError> {
+        let Some(member) = self.incidents.as_member(id, &integration(actor)).await? else {
+            return Err(StoreError::NotFound(id));
+        };
+        match self
+            .incidents
+            .apply_once(&member, &Request::Alert(note), Some(once))
+            .await
+        {
+            Ok(_) | Err(StoreError::Duplicate(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The group behind incident `id` is resolved: moved as `alerts.resolve_moves_to`
+    /// says, when the lifecycle lets it.
+    async fn resolved(&self, id: IncidentId, actor: &Actor) -> Result<(), StoreError> {
+        let Some(to) = self.resolve_moves_to else {
+            return Ok(());
+        };
+        if let Some(member) = self.incidents.as_member(id, &integration(actor)).await? {
+            let note = Some("Its alerts are resolved.".to_owned());
+            // Already there or past it: nothing to do.
+            self.incidents
+                .apply(&member, &Request::Move { to, note })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// An integration acts on the incidents its alerts opened, private or not.
+fn integration(actor: &Actor) -> Caller {
+    Caller {
+        actor: actor.clone(),
+        channel: None,
+        operator: true,
+    }
+}
+
+/// The group that stands for a storm.
+fn storm_group(severity: Severity) -> AlertGroup {
+    AlertGroup {
+        source: STORM_SOURCE.into(),
+        dedup_key: STORM_KEY.into(),
+        status: AlertStatus::Firing,
+        title: Some(STORM_TITLE.into()),
+        severity: Some(severity),
+        labels: Default::default(),
+        annotations: Default::default(),
+        url: None,
+        alerts: vec![],
+    }
+}
