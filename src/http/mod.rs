@@ -49,7 +49,11 @@ pub fn router(state: AppState) -> Router {
             get(api::list_incidents).post(writes::declare),
         )
         .route("/api/v1/alerts", post(alerts::generic))
-        .route("/api/v1/alerts/alertmanager", post(alerts::alertmanager))
+        // Grafana's contact point may be set to PUT.
+        .route(
+            "/api/v1/alerts/alertmanager",
+            post(alerts::alertmanager).put(alerts::alertmanager),
+        )
         .route("/api/v1/incidents/{id}", get(api::get_incident))
         .route("/api/v1/incidents/{id}/{what}", post(writes::change))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))

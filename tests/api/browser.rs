@@ -4,32 +4,14 @@
 //! checks that nothing was fetched from anywhere but pompier, and saves screenshots
 //! under `target/screenshots/`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 use pompier::domain::{Policy, Severity, SlackUserId, Status};
 use pompier::store::NewIncident;
 
-use crate::helpers::{spawn_app, Backend, TestApp, API_TOKEN};
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn installed(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use crate::helpers::{installed, spawn_app, Backend, KillOnDrop, TestApp, API_TOKEN};
 
 /// A few weeks of incidents of every severity, some resolved, one with a hostile title.
 async fn seed(app: &TestApp) {
@@ -94,7 +76,7 @@ async fn the_dashboard_works_in_a_real_browser() {
         .local_addr()
         .unwrap()
         .port();
-    let _driver = Driver(
+    let _driver = KillOnDrop(
         Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -9,6 +9,8 @@ mod process;
 mod queue;
 
 mod access;
+mod alertmanager;
+mod alerts;
 mod api_incidents;
 mod bad_input;
 mod bounds;
