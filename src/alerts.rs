@@ -8,6 +8,7 @@ use chrono::Duration;
 use crate::domain::alert::{AlertGroup, AlertStatus, Rules};
 use crate::domain::{Actor, IncidentId, Severity, Status};
 use crate::incidents::{Caller, Incidents, Request};
+use crate::outbox::SlackJob;
 use crate::store::{NewAlert, NewIncident, Store, StoreError};
 
 /// The source and key of the incident that gathers new groups during a storm.
@@ -21,7 +22,8 @@ const ROUNDS: usize = 8;
 /// What became of a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
-    pub incident: IncidentId,
+    /// `None`: the group waits in the triage channel.
+    pub incident: Option<IncidentId>,
     /// It opened the incident.
     pub created: bool,
 }
@@ -31,7 +33,8 @@ pub struct Alerts {
     store: Store,
     incidents: Incidents,
     rules: Rules,
-    /// New incidents from alerts in a minute before new groups join the storm's.
+    /// New incidents from alerts in a minute before new groups join the storm's (0:
+    /// never).
     storm_after: i64,
     /// Where a resolved group moves its incident, if anywhere.
     resolve_moves_to: Option<Status>,
@@ -61,6 +64,7 @@ impl Alerts {
             name: group.source.clone(),
         };
         let signature = group.signature();
+        let decision = self.rules.decide(group);
         let new = NewAlert {
             source: group.source.clone(),
             dedup_key: group.dedup_key.clone(),
@@ -68,6 +72,7 @@ impl Alerts {
             title: group.title(),
             url: group.url.clone(),
             signature,
+            severity: decision.severity,
         };
         for _ in 0..ROUNDS {
             let now = crate::now();
@@ -85,10 +90,11 @@ impl Alerts {
                 Some(active) if active.closed => self.store.retire_alert(active.id).await?,
                 Some(active) => {
                     // Told once, however many replicas post the change: the key names the
-                    // post it follows.
+                    // post it follows. (A group in triage has nobody to tell yet.)
                     let once = format!("alert:{}:{}", active.id, active.count);
-                    self.tell(active.incident_id, &actor, group.describe(), &once)
-                        .await?;
+                    if let Some(incident) = active.incident_id {
+                        self.tell(incident, &actor, group.describe(), &once).await?;
+                    }
                     if !self
                         .store
                         .update_alert(active.id, active.count, &new, now)
@@ -96,16 +102,17 @@ impl Alerts {
                     {
                         continue;
                     }
-                    if active.status == AlertStatus::Firing && group.status == AlertStatus::Resolved
+                    if let (Some(incident), AlertStatus::Firing, AlertStatus::Resolved) =
+                        (active.incident_id, active.status, group.status)
                     {
-                        self.resolved(active.incident_id, &actor).await?;
+                        self.resolved(incident, &actor).await?;
                     }
                     return Ok(Received {
                         incident: active.incident_id,
                         created: false,
                     });
                 }
-                None => match self.open(group, &new, &actor).await {
+                None => match self.open(group, &new, decision.declare, &actor).await {
                     Err(StoreError::Duplicate(_)) => continue,
                     other => return other,
                 },
@@ -119,33 +126,42 @@ impl Alerts {
         &self,
         group: &AlertGroup,
         new: &NewAlert,
+        declare: bool,
         actor: &Actor,
     ) -> Result<Received, StoreError> {
-        let decision = self.rules.decide(group);
         let now = crate::now();
-        if new.source != STORM_SOURCE
-            && self
-                .store
-                .alerts_declared_since(now - Duration::minutes(1))
-                .await?
-                >= self.storm_after
-        {
-            let storm = Box::pin(self.receive(&storm_group(decision.severity))).await?;
-            self.store.attach_alert(storm.incident, new, now).await?;
-            let once = format!("alert:joined:{}:{}", new.source, new.dedup_key);
-            self.tell(storm.incident, actor, group.describe(), &once)
-                .await?;
+        if !declare {
+            let post = |group| SlackJob::PostTriage { group }.into();
+            self.store.triage_alert(new, post, now).await?;
+            self.incidents.queued();
             return Ok(Received {
-                incident: storm.incident,
+                incident: None,
                 created: false,
             });
         }
-        let mut declaring =
-            NewIncident::new(new.title.clone(), decision.severity, actor.clone(), now);
+        if new.source != STORM_SOURCE
+            && self.storm_after > 0
+            && self
+                .store
+                .alerts_declared_since(now - Duration::minutes(1), self.storm_after)
+                .await?
+                >= self.storm_after
+        {
+            let storm = Box::pin(self.receive(&storm_group(new.severity))).await?;
+            let incident = storm.incident.ok_or(StoreError::Contended(IncidentId(0)))?;
+            self.store.attach_alert(incident, new, now).await?;
+            let once = format!("alert:joined:{}:{}", new.source, new.dedup_key);
+            self.tell(incident, actor, group.describe(), &once).await?;
+            return Ok(Received {
+                incident: Some(incident),
+                created: false,
+            });
+        }
+        let mut declaring = NewIncident::new(new.title.clone(), new.severity, actor.clone(), now);
         declaring.alert = Some(new.clone());
         let incident = self.incidents.declare_new(declaring).await?;
         Ok(Received {
-            incident: incident.id,
+            incident: Some(incident.id),
             created: true,
         })
     }

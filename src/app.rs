@@ -89,6 +89,7 @@ impl App {
                 slack,
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
+                triage_channel: settings.alerts.triage_channel.clone(),
                 public_url: settings.public_url.clone(),
                 policy: settings.policy(),
             }),

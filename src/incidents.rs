@@ -167,6 +167,36 @@ impl Incidents {
         Ok(incident)
     }
 
+    /// Wakes this process's job workers: jobs were queued outside a change.
+    pub fn queued(&self) {
+        self.jobs_queued.notify_waiters();
+    }
+
+    /// Declares an incident for alert group `group`, waiting in the triage channel, by
+    /// `by` (who pressed *Declare*): `Ok(Err(id))` when it was declared already, as `id`.
+    pub async fn declare_from_triage(
+        &self,
+        group: i64,
+        by: &SlackUserId,
+    ) -> Result<Option<Result<Incident, IncidentId>>, StoreError> {
+        for _ in 0..2 {
+            let Some((alert, incident, severity)) = self.store.alert_group(group).await? else {
+                return Ok(None);
+            };
+            if let Some(id) = incident {
+                return Ok(Some(Err(id)));
+            }
+            let mut new = NewIncident::new(alert.title, severity, by.clone(), crate::now());
+            new.from_triage = Some(group);
+            match self.declare_new(new).await {
+                // Someone pressed it at the same time: theirs stands.
+                Err(StoreError::Duplicate(_)) => continue,
+                other => return other.map(|i| Some(Ok(i))),
+            }
+        }
+        Err(StoreError::Contended(IncidentId(0)))
+    }
+
     /// Incident `id`, if it exists and `caller` is one of its members.
     pub async fn as_member(
         &self,

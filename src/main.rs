@@ -197,7 +197,7 @@ async fn jobs(store: &pompier::store::Store, command: JobsCommand) -> anyhow::Re
                 println!(
                     "{:>8}  {:>8}  {:<10}  {:<8}  {:<18}  {:>8}  {}",
                     j.id,
-                    j.incident_id,
+                    j.incident_id.map_or("-".to_owned(), |id| id.to_string()),
                     j.service,
                     j.state,
                     j.kind,

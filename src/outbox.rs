@@ -119,6 +119,11 @@ pub enum SlackJob {
     Announce {
         text: String,
     },
+    /// Post alert group `group` in the triage channel with a *Declare* button (a job of
+    /// no incident).
+    PostTriage {
+        group: i64,
+    },
 }
 
 /// Work against Confluence.
@@ -158,6 +163,7 @@ impl SlackJob {
             SlackJob::Post { .. } => "post",
             SlackJob::Nudge { .. } => "nudge",
             SlackJob::Announce { .. } => "announce",
+            SlackJob::PostTriage { .. } => "post_triage",
         }
     }
 }

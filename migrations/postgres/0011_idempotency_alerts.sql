@@ -23,6 +23,7 @@ CREATE TABLE alert_groups (
     title       TEXT NOT NULL,
     url         TEXT,
     signature   TEXT NOT NULL,
+    severity    TEXT NOT NULL,
     first_at    TIMESTAMPTZ NOT NULL,
     last_at     TIMESTAMPTZ NOT NULL,
     count       BIGINT NOT NULL DEFAULT 1
@@ -36,3 +37,7 @@ ALTER TABLE alert_groups SET (fillfactor = 70);
 -- Event kinds are the application's to check (it reads unknown ones as an error): new
 -- capabilities add kinds (`alert`) without a migration each.
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_kind_check;
+
+-- A job may belong to no incident: an alert group waiting in the triage channel is
+-- posted there by one. Such jobs wait behind nothing.
+ALTER TABLE jobs ALTER COLUMN incident_id DROP NOT NULL;

@@ -23,6 +23,7 @@ CREATE TABLE alert_groups (
     title       TEXT NOT NULL,
     url         TEXT,
     signature   TEXT NOT NULL,
+    severity    TEXT NOT NULL,
     first_at    TEXT NOT NULL,
     last_at     TEXT NOT NULL,
     count       INTEGER NOT NULL DEFAULT 1
@@ -50,3 +51,33 @@ INSERT INTO events_unchecked (id, incident_id, at, kind, actor, from_value, to_v
 DROP TABLE events;
 ALTER TABLE events_unchecked RENAME TO events;
 CREATE INDEX events_by_incident ON events (incident_id, id);
+
+-- A job may belong to no incident: an alert group waiting in the triage channel is
+-- posted there by one. Such jobs wait behind nothing. (SQLite cannot drop NOT NULL: the
+-- table is copied.)
+CREATE TABLE jobs_any (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id     INTEGER REFERENCES incidents (id),
+    kind            TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('queued', 'pending', 'done', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    lease_owner     TEXT,
+    lease_until     TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    service         TEXT NOT NULL DEFAULT 'slack',
+    failing_since   TEXT
+);
+INSERT INTO jobs_any (id, incident_id, kind, payload, state, attempts, next_attempt_at, lease_owner,
+                      lease_until, last_error, created_at, finished_at, service, failing_since)
+    SELECT id, incident_id, kind, payload, state, attempts, next_attempt_at, lease_owner,
+           lease_until, last_error, created_at, finished_at, service, failing_since FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_any RENAME TO jobs;
+CREATE INDEX jobs_due ON jobs (next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX jobs_by_incident ON jobs (incident_id, service, state, id);
+CREATE INDEX jobs_unfinished ON jobs (service, state) WHERE state <> 'done';
+CREATE INDEX jobs_done ON jobs (finished_at) WHERE state = 'done';

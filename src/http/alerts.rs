@@ -45,9 +45,13 @@ async fn receive(
 ) -> Result<Json<Value>, ApiError> {
     let group = group.map_err(ApiError::BadRequest)?;
     match state.alerts.receive(&group).await {
-        Ok(received) => Ok(Json(
-            json!({"incident": received.incident, "created": received.created}),
-        )),
+        Ok(received) => {
+            let mut answer = json!({"incident": received.incident, "created": received.created});
+            if received.incident.is_none() {
+                answer["triage"] = true.into();
+            }
+            Ok(Json(answer))
+        }
         // Senders do not retry a 4xx: a group that kept losing races is asked again.
         Err(StoreError::Contended(_)) => Err(ApiError::Unavailable(
             "this alert group is changing too fast; send it again".into(),

@@ -358,12 +358,22 @@ pub async fn incident(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
-    // A private incident's timeline is its members' (notes tell what it is about).
-    let timeline = if i.private {
-        Vec::new()
+    // A private incident's timeline and alerts are its members' (they tell what it is
+    // about).
+    let (timeline, alerts) = if i.private {
+        (Vec::new(), Vec::new())
     } else {
-        state.store.timeline(id).await?
+        tokio::try_join!(state.store.timeline(id), state.store.alerts_of(id))?
     };
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|a| {
+            context! {
+                title => a.title, url => a.url, source => a.source, status => a.status,
+                first => at(a.first_at), last => at(a.last_at), count => a.count,
+            }
+        })
+        .collect();
     let m = &i.milestones;
     let milestones: Vec<Value> = Status::ALL
         .into_iter()
@@ -424,6 +434,7 @@ pub async fn incident(
                 postmortem_url => i.postmortem_url.clone().filter(|_| !i.private),
                 milestones => milestones,
                 timeline => timeline,
+                alerts => alerts,
             },
         },
     )

@@ -8,6 +8,7 @@ mod dashboard;
 mod error;
 mod gamedays;
 mod health;
+mod openapi;
 pub mod server;
 mod session;
 mod slack;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/{what}", post(writes::change))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))
         .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/api/v1/gamedays", get(gamedays::list))
         .route("/api/v1/gamedays/{id}", get(gamedays::one))
         .route("/gameday/{id}", get(gamedays::page))

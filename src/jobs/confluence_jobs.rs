@@ -57,9 +57,9 @@ impl ConfluenceJobs {
         let ConfluenceJob::DraftPostmortem { by } = job;
         let incident = self
             .store
-            .get(run.incident_id)
+            .get(run.incident()?)
             .await?
-            .ok_or(StoreError::NotFound(run.incident_id))?;
+            .ok_or(StoreError::NotFound(run.incident()?))?;
         if incident.postmortem_url.is_some() {
             return Ok(());
         }

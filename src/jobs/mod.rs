@@ -74,9 +74,18 @@ impl From<StoreError> for JobError {
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
     pub job_id: i64,
-    pub incident_id: IncidentId,
+    /// `None` for a job of no incident (an alert posted to triage).
+    pub incident_id: Option<IncidentId>,
     /// 1 for the first.
     pub attempt: u32,
+}
+
+impl Run {
+    /// The job's incident; a job of none that needs one is a bug, not worth retrying.
+    pub fn incident(&self) -> Result<IncidentId, JobError> {
+        self.incident_id
+            .ok_or_else(|| JobError::Permanent(format!("job {} has no incident", self.job_id)))
+    }
 }
 
 /// The runner of one outside service's jobs. A new service is one module implementing

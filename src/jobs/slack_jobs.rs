@@ -31,6 +31,8 @@ pub struct SlackJobs {
     pub slack: SlackClient,
     pub store: Store,
     pub announce_channel: Option<ChannelId>,
+    /// `alerts.triage_channel`: where alert groups routed with `declare = false` wait.
+    pub triage_channel: Option<String>,
     /// `POMPIER_PUBLIC_URL`: messages link to the incident's page.
     pub public_url: Option<String>,
     /// Which moves the summary's buttons offer.
@@ -51,11 +53,15 @@ impl super::Handler for SlackJobs {
 impl SlackJobs {
     /// Runs `job` against Slack, worded from the incident as it is now.
     pub async fn run(&self, job: &SlackJob, run: Run) -> Result<(), JobError> {
+        if let SlackJob::PostTriage { group } = job {
+            // A job of no incident.
+            return self.post_triage(*group, run).await;
+        }
         let incident = self
             .store
-            .get(run.incident_id)
+            .get(run.incident()?)
             .await?
-            .ok_or(StoreError::NotFound(run.incident_id))?;
+            .ok_or(StoreError::NotFound(run.incident()?))?;
         match job {
             SlackJob::CreateChannel => self.create_channel(incident, run.attempt).await,
             SlackJob::Invite { users } => self.invite(&incident, users).await,
@@ -78,7 +84,7 @@ impl SlackJobs {
                             "chat.update",
                             &json!({"channel": channel, "ts": ts,
                                     "text": blocks::summary_text(&incident),
-                                    "blocks": self.summary(&incident)}),
+                                    "blocks": self.summary(&incident).await?}),
                         )
                         .await?;
                 }
@@ -112,6 +118,8 @@ impl SlackJobs {
                     .await
             }
             SlackJob::Announce { text } => self.announce(run, text).await,
+            // Run above, before an incident is looked for.
+            SlackJob::PostTriage { group } => self.post_triage(*group, run).await,
             SlackJob::CaptureMessage { channel, ts, by } => {
                 self.capture(&incident, channel, ts, by).await
             }
@@ -192,7 +200,7 @@ impl SlackJobs {
         }
     }
 
-    fn summary(&self, incident: &Incident) -> Vec<serde_json::Value> {
+    async fn summary(&self, incident: &Incident) -> Result<Vec<serde_json::Value>, JobError> {
         let allowed = incident
             .status
             .allowed_next(incident.severity, &self.policy);
@@ -201,7 +209,31 @@ impl SlackJobs {
             Some((due, Nudge::Update { .. })) => Some(due),
             _ => None,
         };
-        blocks::summary(incident, self.public_url.as_deref(), &allowed, next_update)
+        let alerts = self.store.alerts_of(incident.id).await?;
+        Ok(blocks::summary(
+            incident,
+            self.public_url.as_deref(),
+            &allowed,
+            next_update,
+            &alerts,
+        ))
+    }
+
+    /// Posts alert group `group` in the triage channel with a *Declare* button.
+    async fn post_triage(&self, group: i64, run: Run) -> Result<(), JobError> {
+        let channel = self
+            .triage_channel
+            .as_deref()
+            .ok_or_else(|| JobError::Permanent("alerts.triage_channel is not set".into()))?;
+        let (alert, _, severity) = self
+            .store
+            .alert_group(group)
+            .await?
+            .ok_or_else(|| JobError::Permanent(format!("no alert group {group}")))?;
+        let text = blocks::triage_text(&alert, severity);
+        let message = json!({"channel": channel, "text": truncate(&text, 4000),
+                             "blocks": blocks::triage(&alert, severity, group)});
+        self.post(run, message).await.map(|_| ())
     }
 
     async fn announce(&self, run: Run, text: &str) -> Result<(), JobError> {
@@ -389,7 +421,7 @@ impl SlackJobs {
             Some(ts) => ts.clone(),
             None => {
                 let message = json!({"channel": channel, "text": blocks::summary_text(incident),
-                                     "blocks": self.summary(incident)});
+                                     "blocks": self.summary(incident).await?});
                 let ts = self.post(run, message).await?;
                 // Recorded before pinning, so a retry pins this message and posts no other.
                 self.store.set_summary_ts(incident.id, &ts).await?;

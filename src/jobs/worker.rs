@@ -151,7 +151,7 @@ impl Worker {
         let finish = match self.supervise(&claimed, owner, now).await {
             Ran::Finished(finish) => finish,
             Ran::Abandoned(why) => {
-                tracing::info!(job = claimed.id, incident = %claimed.incident_id, "{why}");
+                tracing::info!(job = claimed.id, incident = ?claimed.incident_id, "{why}");
                 return Ok(true);
             }
         };
@@ -168,10 +168,10 @@ impl Worker {
         match &finish {
             Finish::Done => {}
             Finish::Retry { error, at } => {
-                tracing::warn!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, next = %at, "job failed; will retry");
+                tracing::warn!(job = claimed.id, incident = ?claimed.incident_id, attempt = claimed.attempts, %error, next = %at, "job failed; will retry");
             }
             Finish::Dead { error } => {
-                tracing::error!(job = claimed.id, incident = %claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead (`pompier jobs retry {}` once fixed)", claimed.id);
+                tracing::error!(job = claimed.id, incident = ?claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead (`pompier jobs retry {}` once fixed)", claimed.id);
             }
         }
         if !self

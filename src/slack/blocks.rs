@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use super::names::truncate;
 use super::reply::local_time;
 use super::text::{escape, mention};
-use crate::domain::{Incident, Status};
+use crate::domain::{Incident, Severity, Status};
+use crate::store::AlertRecord;
 
 pub const MAX_HEADER: usize = 150;
 pub const MAX_SECTION: usize = 3000;
@@ -47,6 +48,7 @@ pub fn summary(
     public_url: Option<&str>,
     allowed: &[Status],
     next_update: Option<DateTime<Utc>>,
+    alerts: &[AlertRecord],
 ) -> Vec<Value> {
     let header = truncate(
         &format!("{}#{} {}", incident.label(), incident.id, incident.title),
@@ -98,6 +100,9 @@ pub fn summary(
             "elements": [{"type": "mrkdwn", "text": truncate(&milestones.join(" · "), MAX_SECTION)}]
         }));
     }
+    if let Some(said) = alert_lines(alerts) {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": said}}));
+    }
     let mut links: Vec<String> = page_link(incident, public_url).into_iter().collect();
     if let Some(url) = &incident.postmortem_url {
         links.push(format!("<{}|Postmortem>", escape(url)));
@@ -114,6 +119,70 @@ pub fn summary(
     blocks.truncate(MAX_BLOCKS);
     blocks
 }
+
+/// Alert groups named on the summary; the rest are counted.
+const ALERTS_SHOWN: usize = 5;
+
+/// The alert groups behind the incident, each linked to where monitoring shows it.
+fn alert_lines(alerts: &[AlertRecord]) -> Option<String> {
+    if alerts.is_empty() {
+        return None;
+    }
+    let mut lines = vec!["*Alerts*".to_owned()];
+    for a in alerts.iter().take(ALERTS_SHOWN) {
+        let title = escape(&truncate(&a.title, 200));
+        let named = match &a.url {
+            Some(url) => format!("<{}|{title}>", escape(url)),
+            None => title,
+        };
+        let icon = if a.status == "firing" {
+            ":red_circle:"
+        } else {
+            ":white_check_mark:"
+        };
+        lines.push(format!(
+            "{icon} {named} · {} · {} ×{}",
+            a.status,
+            escape(&a.source),
+            a.count
+        ));
+    }
+    if alerts.len() > ALERTS_SHOWN {
+        lines.push(format!(
+            "…and {} more on the incident's page",
+            alerts.len() - ALERTS_SHOWN
+        ));
+    }
+    Some(truncate(&lines.join("\n"), MAX_SECTION))
+}
+
+/// The triage channel's words for an alert group waiting to be declared.
+pub fn triage_text(alert: &AlertRecord, severity: Severity) -> String {
+    let title = escape(&truncate(&alert.title, 200));
+    let named = match &alert.url {
+        Some(url) => format!("<{}|{title}>", escape(url)),
+        None => title,
+    };
+    format!(
+        ":rotating_light: {named} ({severity}, from {}) is {}. Declare an incident for it?",
+        escape(&alert.source),
+        alert.status
+    )
+}
+
+/// The triage message: the alert, and a *Declare* button whose value is the group.
+pub fn triage(alert: &AlertRecord, severity: Severity, group: i64) -> Vec<Value> {
+    vec![
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&triage_text(alert, severity), MAX_SECTION)}}),
+        json!({"type": "actions", "block_id": "alert_triage", "elements": [
+            {"type": "button", "action_id": DECLARE_ALERT, "value": group.to_string(), "style": "danger",
+             "text": {"type": "plain_text", "text": "Declare"}}
+        ]}),
+    ]
+}
+
+/// The `action_id` of the triage message's *Declare* button.
+pub const DECLARE_ALERT: &str = "declare_alert";
 
 /// The summary's buttons: the allowed next statuses, the severity, taking the lead.
 /// Each value is `{incident}:{what}`; none once the incident is closed.
@@ -188,12 +257,39 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_links_its_alerts_with_their_text_escaped() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let alert = |n: i64| AlertRecord {
+            source: "alertmanager".into(),
+            dedup_key: format!("k{n}"),
+            status: "firing".into(),
+            title: "disk <!channel> & full".into(),
+            url: Some("http://prom/graph?a=1&b=<2>".into()),
+            first_at: at,
+            last_at: at,
+            count: n,
+        };
+        let alerts: Vec<AlertRecord> = (1..=7).map(alert).collect();
+        let blocks = summary(&incident("DB down"), None, &[], None, &alerts);
+        let all = serde_json::to_string(&blocks).unwrap();
+        assert!(
+            all.contains(
+                "<http://prom/graph?a=1&amp;b=&lt;2&gt;|disk &lt;!channel&gt; &amp; full>"
+            ),
+            "{all}"
+        );
+        assert!(all.contains("×5") && !all.contains("×6") && all.contains("and 2 more"));
+        assert!(!all.contains("<!channel>"));
+    }
+
+    #[test]
     fn the_summary_shows_state_roles_and_local_time() {
         let blocks = summary(
             &incident("DB down"),
             Some("https://pompier.example.com/"),
             &[Status::Mitigated, Status::Resolved],
             DateTime::from_timestamp(1_700_000_900, 0),
+            &[],
         );
         let all = serde_json::to_string(&blocks).unwrap();
         assert!(
@@ -225,7 +321,7 @@ mod tests {
             );
         }
         assert!(
-            !serde_json::to_string(&summary(&incident("x"), None, &[], None))
+            !serde_json::to_string(&summary(&incident("x"), None, &[], None, &[]))
                 .unwrap()
                 .contains("/dashboard/")
         );
@@ -234,7 +330,7 @@ mod tests {
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title), None, &[], None);
+        let blocks = summary(&incident(&title), None, &[], None, &[]);
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

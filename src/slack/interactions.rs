@@ -127,7 +127,11 @@ pub async fn handle(
                 .as_str()
                 .or_else(|| payload["container"]["channel_id"].as_str())
                 .and_then(|c| c.parse().ok());
-            let said = act(incidents, &Caller::slack(&user, channel), action).await?;
+            let said = if action["action_id"] == super::blocks::DECLARE_ALERT {
+                declare_alert(incidents, &user, action).await?
+            } else {
+                act(incidents, &Caller::slack(&user, channel), action).await?
+            };
             Ok((
                 Answer::Empty,
                 said.and_then(|text| {
@@ -248,6 +252,26 @@ async fn act(
         Outcome::Changed(_) => None,
         other => Some(reply::outcome(&other).text),
     })
+}
+
+/// The *Declare* button of an alert group waiting in the triage channel: `value` is
+/// the group. Tells the clicker which incident it is now.
+async fn declare_alert(
+    incidents: &Incidents,
+    user: &SlackUserId,
+    action: &Value,
+) -> Result<Option<String>, StoreError> {
+    let Some(group) = action["value"].as_str().and_then(|v| v.parse().ok()) else {
+        return Ok(None);
+    };
+    Ok(Some(match incidents.declare_from_triage(group, user).await? {
+        Some(Ok(incident)) => format!(
+            ":white_check_mark: You declared incident #{} for this alert; its channel is on the way.",
+            incident.id
+        ),
+        Some(Err(id)) => format!(":information_source: This alert is incident #{id} already."),
+        None => ":warning: This alert is no longer known to pompier.".to_owned(),
+    }))
 }
 
 /// Posts `follow` to its `response_url`, ephemeral, within a few seconds, once.

@@ -39,6 +39,9 @@ pub struct NewIncident {
     pub answers: Option<String>,
     /// The alert group that declares it: a group already open makes it a `Duplicate`.
     pub alert: Option<NewAlert>,
+    /// The alert group waiting in triage it is declared from: one declared already
+    /// makes it a `Duplicate`.
+    pub from_triage: Option<i64>,
 }
 
 impl NewIncident {
@@ -54,6 +57,7 @@ impl NewIncident {
             private: false,
             answers: None,
             alert: None,
+            from_triage: None,
         }
     }
 
@@ -118,7 +122,10 @@ impl Store {
             "INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING {INCIDENT_COLUMNS}"
         );
-        let plain = new.first_events.is_empty() && new.drill.is_none() && !new.private;
+        let plain = new.first_events.is_empty()
+            && new.drill.is_none()
+            && !new.private
+            && new.from_triage.is_none();
         let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
             // The jobs are one multi-row insert, so their ids follow their order.
@@ -169,11 +176,11 @@ impl Store {
                     ));
                 }
                 if new.alert.is_some() {
-                    let p: Vec<String> = (0..6).map(|_| param()).collect();
+                    let p: Vec<String> = (0..7).map(|_| param()).collect();
                     parts.push_str(&format!(
-                        ", alert AS ({} SELECT {}, {}, id, TRUE, {}, {}, {}, {}, $5, $5 FROM incident)",
+                        ", alert AS ({} SELECT {}, {}, id, TRUE, {}, {}, {}, {}, {}, $5, $5 FROM incident)",
                         super::alerts::INSERT_GROUP,
-                        p[0], p[1], p[2], p[3], p[4], p[5]
+                        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
                     ));
                 }
                 let sql = format!(
@@ -208,7 +215,8 @@ impl Store {
                         .bind(alert.status.as_str())
                         .bind(&alert.title)
                         .bind(alert.url.as_deref())
-                        .bind(&alert.signature);
+                        .bind(&alert.signature)
+                        .bind(alert.severity.as_str());
                 }
                 match query.fetch_one(pool).await {
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -258,6 +266,20 @@ impl Store {
                         .bind(row.id)
                         .execute(&mut *tx)
                         .await?;
+                }
+                if let Some(group) = new.from_triage {
+                    let claimed = sqlx::query(
+                        "UPDATE alert_groups SET incident_id = $1, declared = TRUE \
+                         WHERE id = $2 AND incident_id IS NULL",
+                    )
+                    .bind(row.id)
+                    .bind(group)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if claimed == 0 {
+                        return Err(StoreError::Duplicate(format!("alert group {group}")));
+                    }
                 }
                 if let Some(alert) = &new.alert {
                     let added = insert_alert_group!(&mut *tx, row.id, alert, true, new.at);

@@ -73,7 +73,8 @@ macro_rules! first_delivery {
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub id: i64,
-    pub incident_id: IncidentId,
+    /// `None` for a job of no incident (an alert posted to triage).
+    pub incident_id: Option<IncidentId>,
     /// Its service, as stored: finishing it promotes the next job of that service.
     pub service: String,
     /// `Err` carries the payload that did not decode (a newer version's job, during a
@@ -104,7 +105,7 @@ pub enum Finish {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRecord {
     pub id: i64,
-    pub incident_id: i64,
+    pub incident_id: Option<i64>,
     pub service: String,
     pub kind: String,
     pub payload: String,
@@ -122,7 +123,7 @@ const JOB_COLUMNS: &str = "id, incident_id, service, kind, payload, state, attem
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: i64,
-    incident_id: i64,
+    incident_id: Option<i64>,
     service: String,
     payload: String,
     attempts: i32,
@@ -171,7 +172,7 @@ impl Store {
         });
         Ok(row.map(|r| ClaimedJob {
             id: r.id,
-            incident_id: IncidentId(r.incident_id),
+            incident_id: r.incident_id.map(IncidentId),
             job: serde_json::from_str(&r.payload).map_err(|_| r.payload.clone()),
             service: r.service,
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
@@ -244,7 +245,7 @@ impl Store {
                 // Serializes with changes to the incident, which queue jobs under the
                 // same row lock, so no job is left queued behind nothing.
                 sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
-                    .bind(job.incident_id.0)
+                    .bind(job.incident_id.map(|id| id.0))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -270,7 +271,7 @@ impl Store {
             }
             if promote {
                 sqlx::query(&PROMOTE.replace("{WHERE}", "AND q.incident_id = $1 AND q.service = $2"))
-                    .bind(job.incident_id.0)
+                    .bind(job.incident_id.map(|id| id.0))
                     .bind(&job.service)
                     .execute(&mut *tx)
                     .await?;

@@ -6,7 +6,7 @@
 //! hears of it outside its channel only ephemerally.
 
 use pompier::slack::command::{parse, Command};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
@@ -101,28 +101,6 @@ const BUTTONS: &[(&str, &str)] = &[
     ("take_lead", "{id}:lead"),
 ];
 
-async fn click(app: &TestApp, user: &str, channel: &str, action: &str, value: &str) {
-    let payload = json!({"type": "block_actions", "user": {"id": user},
-        "trigger_id": "1.2.3", "action_ts": uuid::Uuid::new_v4().to_string(),
-        "channel": {"id": channel}, "response_url": app.slack.response_url(),
-        "actions": [{"type": "button", "action_id": action, "value": value}]});
-    let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("payload", &payload.to_string())
-        .finish();
-    let r = app.post_signed("/slack/interactions", body).await;
-    assert_eq!(r.status(), 200);
-}
-
-/// What the response_url has heard, once `n` answers reached it.
-async fn responses(app: &TestApp, n: usize) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while app.slack.responses().len() < n {
-        assert!(std::time::Instant::now() < deadline, "no answer to a click");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    app.slack.responses()
-}
-
 /// Everything that tells of incident #1: its state, timeline, follow-ups and people.
 async fn state(app: &TestApp) -> Value {
     let mut json = app.api_get("/api/v1/incidents/1").await;
@@ -182,15 +160,9 @@ async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: 
         private["text"].as_str().unwrap().replace('1', "N")
     );
     for (n, (action, value)) in BUTTONS.iter().enumerate() {
-        click(
-            &app,
-            OUTSIDER,
-            ELSEWHERE,
-            action,
-            &value.replace("{id}", "1"),
-        )
-        .await;
-        let heard = responses(&app, n + 1).await;
+        app.click(OUTSIDER, ELSEWHERE, action, &value.replace("{id}", "1"))
+            .await;
+        let heard = app.responses(n + 1).await;
         let last = &heard[n];
         assert_eq!(last["response_type"], "ephemeral", "{last}");
         assert!(last.to_string().contains("No incident #1."), "{last}");
@@ -272,7 +244,7 @@ async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: 
     let (_, comms) = app.slash_as("U0COMMS", ELSEWHERE, "1 status").await;
     assert!(comms.to_string().contains(SECRET), "{comms}");
     // And the buttons let a member in.
-    click(&app, DECLARER, &channel, "severity", "1:SEV3").await;
+    app.click(DECLARER, &channel, "severity", "1:SEV3").await;
     assert_eq!(state(&app).await["severity"], "SEV3");
     // Nothing of it was announced.
     app.run_pending_jobs().await;

@@ -387,7 +387,98 @@ async fn bad_alert_posts_are_refused_and_store_nothing(backend: Backend) {
     app.stop().await;
 }
 
+async fn a_route_without_declare_waits_in_triage_until_someone_declares(backend: Backend) {
+    // The triage channel is an ordinary one of the workspace, the bot in it.
+    let slack = crate::fake_slack::FakeSlack::start().await;
+    let triage = slack.add_channel("alert-triage");
+    let db = crate::helpers::TestDb::new(backend).await;
+    let app = crate::helpers::start(
+        db,
+        slack,
+        &[
+            ("POMPIER_ALERTS__TRIAGE_CHANNEL", triage.as_str()),
+            (
+                "POMPIER_ALERTS__ROUTES",
+                r#"[{match = {team = "payments"}, declare = false, severity = "SEV2"}]"#,
+            ),
+        ],
+    )
+    .await;
+    let am = app.token("am", &[Scope::Alerts]).await;
+    let key = "{}:{alertname=\"HighLatency\"}";
+    for _ in 0..2 {
+        let (status, json) = app
+            .api_post(ALERTMANAGER, &am, notification(key, &[("a1", "firing")]))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(
+            json,
+            json!({"incident": null, "created": false, "triage": true})
+        );
+    }
+    assert_eq!(app.trace_count().await.0, 0);
+    // Posted once in the triage channel, with a Declare button.
+    app.run_pending_jobs().await;
+    let posted = app.slack.messages_in(&triage);
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let body = posted[0].body.to_string();
+    assert!(
+        body.contains("p99 latency above 2s") && body.contains("SEV2"),
+        "{body}"
+    );
+    let button = &posted[0].body["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "declare_alert");
+    let group = button["value"].as_str().unwrap().to_owned();
+
+    // Two people press it: one incident, declared by the first, the alert attached.
+    app.click("U0FIRST", &triage, "declare_alert", &group).await;
+    app.click("U0SECOND", &triage, "declare_alert", &group)
+        .await;
+    let heard = app.responses(2).await;
+    assert!(
+        heard[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("You declared incident #1"),
+        "{heard:?}"
+    );
+    assert!(
+        heard[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("incident #1 already"),
+        "{heard:?}"
+    );
+    let incident = app.api_get("/api/v1/incidents/1").await;
+    assert_eq!(
+        (
+            &incident["declared_by"],
+            &incident["severity"],
+            &incident["title"]
+        ),
+        (
+            &"U0FIRST".into(),
+            &"SEV2".into(),
+            &"p99 latency above 2s".into()
+        )
+    );
+    assert_eq!(incident["alerts"][0]["dedup_key"], key);
+    assert_eq!(app.trace_count().await.0, 1);
+    // From now on the group's posts go to its incident.
+    let (_, json) = app
+        .api_post(ALERTMANAGER, &am, notification(key, &[("a1", "resolved")]))
+        .await;
+    assert_eq!(
+        (&json["incident"], &json["created"]),
+        (&1.into(), &false.into())
+    );
+    let incident = app.api_get("/api/v1/incidents/1").await;
+    assert_eq!(kinds(&incident).last().unwrap(), "alert");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    a_route_without_declare_waits_in_triage_until_someone_declares,
     an_alert_group_opens_one_incident_and_tells_it_what_changes,
     twenty_replicas_posting_one_new_group_open_one_incident,
     grafana_and_generic_alerts_open_incidents_too,

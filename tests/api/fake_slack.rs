@@ -465,12 +465,13 @@ impl FakeSlack {
     }
 
     /// A channel someone else already made.
-    pub fn add_channel(&self, name: &str) {
+    /// A public channel made by someone else (the bot is in it); its id.
+    pub fn add_channel(&self, name: &str) -> String {
         let mut s = self.state.lock().unwrap();
         s.counter += 1;
         let id = format!("C9{:07}", s.counter);
         s.channels.push(Channel {
-            id,
+            id: id.clone(),
             name: name.into(),
             creator: "U0SOMEONE".into(),
             topic: None,
@@ -478,5 +479,6 @@ impl FakeSlack {
             archived: false,
             private: false,
         });
+        id
     }
 }

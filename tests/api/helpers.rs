@@ -361,6 +361,29 @@ impl TestApp {
         token
     }
 
+    /// `user` presses button `action` with `value` in `channel`, as Slack delivers it.
+    pub async fn click(&self, user: &str, channel: &str, action: &str, value: &str) {
+        let payload = serde_json::json!({"type": "block_actions", "user": {"id": user},
+            "trigger_id": "1.2.3", "action_ts": uuid::Uuid::new_v4().to_string(),
+            "channel": {"id": channel}, "response_url": self.slack.response_url(),
+            "actions": [{"type": "button", "action_id": action, "value": value}]});
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish();
+        let r = self.post_signed("/slack/interactions", body).await;
+        assert_eq!(r.status(), 200);
+    }
+
+    /// What the response_url has heard, once `n` answers reached it.
+    pub async fn responses(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.slack.responses().len() < n {
+            assert!(std::time::Instant::now() < deadline, "no answer to a click");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.slack.responses()
+    }
+
     /// GETs an API path with the right token; asserts 200.
     pub async fn api_get(&self, path: &str) -> Value {
         let (status, body) = self.api_get_with(path, Some(API_TOKEN)).await;

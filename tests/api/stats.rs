@@ -29,6 +29,7 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
                 private: false,
                 answers: None,
                 alert: None,
+                from_triage: None,
                 title: format!("{severity} at {opened}"),
                 severity,
                 declared_by: user().into(),
@@ -200,6 +201,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     private: false,
                     answers: None,
                     alert: None,
+                    from_triage: None,
                     title: title.to_string(),
                     severity: if n == 0 {
                         Severity::Sev1
@@ -225,6 +227,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     private: false,
                     answers: None,
                     alert: None,
+                    from_triage: None,
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
                     declared_by: user().into(),

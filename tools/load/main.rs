@@ -53,12 +53,21 @@ struct Args {
     /// With --mix: how many incidents are declared first and then worked on.
     #[arg(long, default_value_t = 200)]
     incidents: usize,
-    /// With --mix: the server's POMPIER_API_TOKEN, to read the incidents' channels.
+    /// With --mix: the server's POMPIER_API_TOKEN, to read the incidents' channels; with
+    /// --alert-groups, a token of scope `alerts`.
     #[arg(long, env = "POMPIER_API_TOKEN", default_value = "")]
     api_token: String,
     /// With --mix: where button clicks say Slack's `response_url` is (the fake Slack).
     #[arg(long, default_value = "http://127.0.0.1:9/api/response")]
     response_url: String,
+    /// Post Alertmanager webhook payloads (with --api-token, scope `alerts`) instead of
+    /// declarations: request `n` is a post of group `n % GROUPS`, so after the first
+    /// GROUPS (the warm-up) every post repeats a group already open.
+    #[arg(long, default_value_t = 0)]
+    alert_groups: usize,
+    /// With --alert-groups: every request is a group of its own (a new incident each).
+    #[arg(long)]
+    new_groups: bool,
     /// Instead of sending load: serve a fake Slack Web API on this loopback address
     /// (`SLACK_API_URL=http://ADDR/api`) that answers every call with success, until
     /// killed.
@@ -134,8 +143,42 @@ enum Expect {
     Ok,
 }
 
+/// An Alertmanager webhook payload (version 4) for group `group`, one alert firing.
+fn notification(group: usize) -> String {
+    serde_json::json!({
+        "version": "4", "groupKey": format!("{{}}/{{team=\"load\"}}:{{alertname=\"Load{group}\"}}"),
+        "truncatedAlerts": 0, "status": "firing", "receiver": "pompier",
+        "groupLabels": {"alertname": format!("Load{group}")},
+        "commonLabels": {"alertname": format!("Load{group}"), "severity": "warning", "team": "load"},
+        "commonAnnotations": {"summary": format!("Load test alert {group}")},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [{"status": "firing",
+                    "labels": {"alertname": format!("Load{group}"), "instance": "load-1",
+                               "severity": "warning", "team": "load"},
+                    "annotations": {"summary": format!("Load test alert {group}")},
+                    "startsAt": "2026-12-05T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
+                    "fingerprint": format!("{group:016x}")}],
+    })
+    .to_string()
+}
+
 /// Request `n` of the run: a declaration, or with `--mix` the `n`-th of the mix.
 fn call(args: &Args, targets: &Targets, n: usize) -> Call {
+    if args.alert_groups > 0 {
+        // New groups are numbered apart from the repeated ones.
+        let group = if args.new_groups {
+            1_000_000 + n
+        } else {
+            n % args.alert_groups
+        };
+        return Call {
+            route: "/api/v1/alerts/alertmanager",
+            form: false,
+            body: notification(group),
+            expect: Expect::Ok,
+        };
+    }
     let declare = || Call {
         route: "/slack/commands",
         form: true,
@@ -214,6 +257,7 @@ async fn send(
     };
     let response = client
         .post(format!("{}{}", args.url, call.route))
+        .bearer_auth(&args.api_token)
         .header("content-type", content_type)
         .header("x-slack-request-timestamp", ts)
         .header("x-slack-signature", signature)
@@ -379,7 +423,12 @@ async fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "{} requests={} concurrency={} rate={} errors={} wall={:.2}s throughput={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
-        if args.mix { "mix" } else { "declarations" },
+        match (args.mix, args.alert_groups, args.new_groups) {
+            (true, _, _) => "mix",
+            (false, 0, _) => "declarations",
+            (false, _, false) => "alert-repeats",
+            (false, _, true) => "alert-new-groups",
+        },
         times.len(),
         args.concurrency,
         if args.rate > 0.0 { format!("{}/s", args.rate) } else { "max".into() },
