@@ -74,7 +74,11 @@ impl Alerts {
             signature,
             severity: decision.severity,
         };
-        for _ in 0..ROUNDS {
+        for round in 0..ROUNDS {
+            if round > 0 {
+                // Another post of the group is writing: give it time to commit.
+                tokio::time::sleep(std::time::Duration::from_millis(1 << round)).await;
+            }
             let now = crate::now();
             if let Some(incident) = self
                 .store
@@ -86,7 +90,14 @@ impl Alerts {
                     created: false,
                 });
             }
+            // Most posts that are not repeats are new groups: open one, unless the group
+            // is there already (a change, a closed incident, another post opening it).
+            match self.open(group, &new, decision.declare, &actor).await {
+                Err(StoreError::Duplicate(_)) => {}
+                other => return other,
+            }
             match self.store.active_alert(&new.source, &new.dedup_key).await? {
+                // Retired: the next round opens it anew.
                 Some(active) if active.closed => self.store.retire_alert(active.id).await?,
                 Some(active) => {
                     // Told once, however many replicas post the change: the key names the
@@ -112,16 +123,15 @@ impl Alerts {
                         created: false,
                     });
                 }
-                None => match self.open(group, &new, decision.declare, &actor).await {
-                    Err(StoreError::Duplicate(_)) => continue,
-                    other => return other,
-                },
+                // Being opened by another post: its repeat is found next round.
+                None => {}
             }
         }
         Err(StoreError::Contended(IncidentId(0)))
     }
 
-    /// A new group: its own incident, or the storm's when alerts opened too many of late.
+    /// A new group: its own incident, or the storm's when alerts opened too many of late;
+    /// `Duplicate` when the group exists.
     async fn open(
         &self,
         group: &AlertGroup,
@@ -147,6 +157,15 @@ impl Alerts {
                 .await?
                 >= self.storm_after
         {
+            // A change of a group that exists is not a new group of the storm.
+            if self
+                .store
+                .active_alert(&new.source, &new.dedup_key)
+                .await?
+                .is_some()
+            {
+                return Err(StoreError::Duplicate(new.dedup_key.clone()));
+            }
             let storm = Box::pin(self.receive(&storm_group(new.severity))).await?;
             let incident = storm.incident.ok_or(StoreError::Contended(IncidentId(0)))?;
             self.store.attach_alert(incident, new, now).await?;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::incident::{clean_text, MAX_TITLE_CHARS};
-use super::{Severity, Team};
+use super::Severity;
 
 /// Longest dedup key kept as it is; a longer one is kept as its SHA-256.
 pub const MAX_KEY_CHARS: usize = 512;
@@ -171,7 +171,6 @@ pub struct Route {
     #[serde(rename = "match", default)]
     pub matchers: BTreeMap<String, String>,
     pub severity: Option<Severity>,
-    pub team: Option<Team>,
     /// `false`: posted to the triage channel with a *Declare* button instead.
     #[serde(default = "yes")]
     pub declare: bool,
@@ -201,7 +200,6 @@ pub struct Rules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub severity: Severity,
-    pub team: Option<Team>,
     pub declare: bool,
 }
 
@@ -220,7 +218,6 @@ impl Rules {
                 .or(route.and_then(|r| r.severity))
                 .or(from_label)
                 .unwrap_or(self.default_severity),
-            team: route.and_then(|r| r.team.clone()),
             declare: route.is_none_or(|r| r.declare),
         }
     }
@@ -274,15 +271,11 @@ mod tests {
         let route = Route {
             matchers: [("team".to_string(), "pay".to_string())].into(),
             severity: Some(Severity::Sev4),
-            team: Some("payments".parse().unwrap()),
             declare: false,
         };
         g.labels.insert("team".into(), "pay".into());
         let d = rules(vec![route.clone()]).decide(&g);
-        assert_eq!(
-            (d.severity, d.team.unwrap().as_str(), d.declare),
-            (Severity::Sev4, "payments", false)
-        );
+        assert_eq!((d.severity, d.declare), (Severity::Sev4, false));
         g.severity = Some(Severity::Sev1);
         assert_eq!(rules(vec![route]).decide(&g).severity, Severity::Sev1);
         g.labels.remove("team");

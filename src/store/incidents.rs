@@ -175,8 +175,22 @@ impl Store {
                         param()
                     ));
                 }
+                // A new alert group: only one of the posts racing to open it inserts an
+                // incident. The others find the lock taken (or the group there) and insert
+                // nothing, so they take no incident number: no gaps in the numbering.
+                let mut incident = insert.clone();
                 if new.alert.is_some() {
                     let p: Vec<String> = (0..7).map(|_| param()).collect();
+                    incident = format!(
+                        "INSERT INTO incidents (title, severity, status, declared_by, opened_at, \
+                         last_event_at) SELECT $1, $2, $3, $4, $5, $5 \
+                         WHERE pg_try_advisory_xact_lock(hashtextextended({a}::text || chr(1) || {b}::text, 0)) \
+                         AND NOT EXISTS (SELECT 1 FROM alert_groups WHERE source = {a} \
+                                         AND dedup_key = {b} AND active) \
+                         RETURNING {INCIDENT_COLUMNS}",
+                        a = p[0],
+                        b = p[1]
+                    );
                     parts.push_str(&format!(
                         ", alert AS ({} SELECT {}, {}, id, TRUE, {}, {}, {}, {}, {}, $5, $5 FROM incident)",
                         super::alerts::INSERT_GROUP,
@@ -184,7 +198,7 @@ impl Store {
                     ));
                 }
                 let sql = format!(
-                    "WITH incident AS ({insert}), \
+                    "WITH incident AS ({incident}), \
                      event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) \
                                SELECT id, $5, $6, $4, $3 FROM incident){parts} \
                      SELECT {INCIDENT_COLUMNS} FROM incident"
@@ -218,11 +232,12 @@ impl Store {
                         .bind(&alert.signature)
                         .bind(alert.severity.as_str());
                 }
-                match query.fetch_one(pool).await {
+                match query.fetch_optional(pool).await {
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                         return Err(StoreError::Duplicate(new.duplicate_of()));
                     }
-                    other => other?,
+                    // No row: another post is opening this alert group.
+                    other => other?.ok_or_else(|| StoreError::Duplicate(new.duplicate_of()))?,
                 }
             }
             _ => with_db!(self, write pool => {
