@@ -6,7 +6,9 @@
 #  2. new groups: each post opens an incident (storm guard set out of the way);
 #  3. declarations (`/incident open`) on the same server, for the ratio new groups /
 #     declarations;
-# then pgbench runs the same statements as each alert path at the same concurrency.
+# then pgbench runs the same statements as each alert path at the same concurrency
+# (repeat: the token's lookup and the counting UPDATE; new: the token, the UPDATE that
+# finds nothing, and the declaring statement with its alert group).
 # Usage: tools/bench-alerts.sh [CONCURRENCY] [REQUESTS] [GROUPS]
 set -euo pipefail
 backend=postgres
@@ -48,8 +50,7 @@ cat > "$out/new.sql" <<SQL
 \set g random(1000000000, 999999999999)
 $token_sql
 UPDATE alert_groups SET last_at = now(), count = count + 1 WHERE source = 'alertmanager' AND dedup_key = $key AND active AND signature = 'x' AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = alert_groups.incident_id AND i.status = 'closed') RETURNING incident_id;
-SELECT g.id, g.incident_id, g.status, g.count, i.status = 'closed' FROM alert_groups g JOIN incidents i ON i.id = g.incident_id WHERE g.source = 'alertmanager' AND g.dedup_key = $key AND g.active;
-WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) VALUES ('Load test alert ' || :g::text, 'SEV3', 'open', 'alerts' || chr(58) || 'alertmanager', now(), now()) RETURNING id), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'alerts' || chr(58) || 'alertmanager', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(job create_channel pending), $(job invite queued), $(job set_topic queued), $(job post_summary queued)), alert AS (INSERT INTO alert_groups (source, dedup_key, incident_id, declared, status, title, url, signature, severity, first_at, last_at) SELECT 'alertmanager', $key, id, TRUE, 'firing', 'Load test alert ' || :g::text, 'http' || chr(58) || '//prometheus' || chr(58) || '9090/graph?g0.expr=up', md5(:g::text), 'SEV3', now(), now() FROM incident) SELECT id FROM incident;
+WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) SELECT 'Load test alert ' || :g::text, 'SEV3', 'open', 'alerts' || chr(58) || 'alertmanager', now(), now() WHERE pg_try_advisory_xact_lock(hashtextextended('alertmanager' || chr(1) || $key, 0)) AND NOT EXISTS (SELECT 1 FROM alert_groups WHERE source = 'alertmanager' AND dedup_key = $key AND active) RETURNING id), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'alerts' || chr(58) || 'alertmanager', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(job create_channel pending), $(job invite queued), $(job set_topic queued), $(job post_summary queued)), alert AS (INSERT INTO alert_groups (source, dedup_key, incident_id, declared, status, title, url, signature, severity, first_at, last_at) SELECT 'alertmanager', $key, id, TRUE, 'firing', 'Load test alert ' || :g::text, 'http' || chr(58) || '//prometheus' || chr(58) || '9090/graph?g0.expr=up', md5(:g::text), 'SEV3', now(), now() FROM incident) SELECT id FROM incident;
 SQL
 for phase in repeat new; do
   tps=$(pgbench -n -h 127.0.0.1 -U postgres -M prepared -c "$concurrency" -j 2 \

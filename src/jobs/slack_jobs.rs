@@ -118,7 +118,7 @@ impl SlackJobs {
                     .await
             }
             SlackJob::Announce { text } => self.announce(run, text).await,
-            // Run above, before an incident is looked for.
+            // Taken above, before an incident is read: it has none.
             SlackJob::PostTriage { group } => self.post_triage(*group, run).await,
             SlackJob::CaptureMessage { channel, ts, by } => {
                 self.capture(&incident, channel, ts, by).await

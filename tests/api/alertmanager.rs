@@ -8,18 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{installed, spawn_app, Backend, KillOnDrop, TestApp};
+use crate::helpers::{can_run, free_port, spawn_app, Backend, KillOnDrop, TestApp};
 use pompier::tokens::Scope;
 
 const BINARY: &str = "prometheus-alertmanager";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Polls incident 1's JSON until `done` holds, for at most 30 s.
 async fn wait_for(app: &TestApp, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -41,12 +33,7 @@ async fn wait_for(app: &TestApp, what: &str, done: impl Fn(&Value) -> bool) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_alertmanager_opens_and_resolves_an_incident() {
-    if !installed(BINARY) {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have prometheus-alertmanager: .ci/run installs it"
-        );
-        eprintln!("{BINARY} missing: skipping (apt-get install prometheus-alertmanager)");
+    if !can_run(&[BINARY], "prometheus-alertmanager") {
         return;
     }
     let app = spawn_app(Backend::Sqlite).await;

@@ -11,7 +11,7 @@ use fantoccini::{ClientBuilder, Locator};
 use pompier::domain::{Policy, Severity, SlackUserId, Status};
 use pompier::store::NewIncident;
 
-use crate::helpers::{installed, spawn_app, Backend, KillOnDrop, TestApp, API_TOKEN};
+use crate::helpers::{can_run, free_port, spawn_app, Backend, KillOnDrop, TestApp, API_TOKEN};
 
 /// A few weeks of incidents of every severity, some resolved, one with a hostile title.
 async fn seed(app: &TestApp) {
@@ -59,23 +59,14 @@ async fn seed(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_works_in_a_real_browser() {
-    if !installed("chromium") || !installed("chromedriver") {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have chromium and chromedriver: .ci/run installs them"
-        );
-        eprintln!("chromium or chromedriver missing: skipping the browser test (apt-get install chromium chromium-driver)");
+    if !can_run(&["chromium", "chromedriver"], "chromium chromium-driver") {
         return;
     }
     let app = spawn_app(Backend::Sqlite).await;
     seed(&app).await;
     let stats = app.api_get("/api/v1/stats").await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _driver = KillOnDrop(
         Command::new("chromedriver")
             .arg(format!("--port={port}"))

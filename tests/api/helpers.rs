@@ -507,8 +507,31 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether the outside `programs` a test drives are installed: without them the test
+/// is skipped (saying what to install), except in CI, where `.ci/run` installs them.
+pub fn can_run(programs: &[&str], install: &str) -> bool {
+    if programs.iter().all(|p| installed(p)) {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must have {programs:?}: .ci/run installs them"
+    );
+    eprintln!("{programs:?} missing: skipping (apt-get install {install})");
+    false
+}
+
 /// Whether `program --version` runs.
-pub fn installed(program: &str) -> bool {
+fn installed(program: &str) -> bool {
     std::process::Command::new(program)
         .arg("--version")
         .stdout(std::process::Stdio::null())

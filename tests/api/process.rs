@@ -8,21 +8,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::fake_slack::BOT_TOKEN;
-use crate::helpers::{command_body, TestDb, API_TOKEN, SIGNING_SECRET};
+use crate::helpers::{command_body, free_port, TestDb, API_TOKEN, SIGNING_SECRET};
 
 pub struct Server {
     child: Child,
     pub address: String,
     pub client: reqwest::Client,
-}
-
-/// A port free right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {
