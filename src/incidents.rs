@@ -17,7 +17,7 @@ use crate::domain::{
     Severity, SlackUserId, Status,
 };
 use crate::outbox::{Effects, SlackJob};
-use crate::store::{Filter, NewIncident, Page, Store, StoreError};
+use crate::store::{Claim, Filter, NewIncident, Page, Store, StoreError, KEY_KEPT};
 
 /// A change someone asks for on one incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,22 @@ pub enum Outcome {
     Rejected(IncidentId, Rejected),
     NotFound(IncidentId),
 }
+
+/// What a declaration under an idempotency key came to.
+#[derive(Debug)]
+pub enum Keyed {
+    Declared(Box<Incident>),
+    /// The key declared this incident before, with the same body.
+    Answered(IncidentId),
+    /// A request with the key is still declaring.
+    Running,
+    /// The key came with another body.
+    OtherBody,
+}
+
+/// A key whose request declared nothing for this long is taken for abandoned (its
+/// process died) and may be used again.
+const KEY_ABANDONED: chrono::Duration = chrono::Duration::minutes(1);
 
 /// An incident as shown to someone, with the moves it allows next.
 #[derive(Debug, Clone)]
@@ -165,6 +181,42 @@ impl Incidents {
         let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
         Ok(incident)
+    }
+
+    /// Declares `new` under idempotency key `key` (with its holder) for a request whose
+    /// body hashes to `body_hash`: the same key within `KEY_KEPT` answers the incident it
+    /// declared and declares nothing.
+    pub async fn declare_keyed(
+        &self,
+        mut new: NewIncident,
+        key: String,
+        body_hash: &str,
+    ) -> Result<Keyed, StoreError> {
+        let now = crate::now();
+        let claim = self
+            .store
+            .claim_key(&key, body_hash, now, now - KEY_ABANDONED, now - KEY_KEPT)
+            .await?;
+        match claim {
+            Claim::Fresh => {}
+            Claim::Answered {
+                incident,
+                same_body: true,
+            } => return Ok(Keyed::Answered(incident)),
+            Claim::Running { same_body: true } => return Ok(Keyed::Running),
+            Claim::Answered { .. } | Claim::Running { .. } => return Ok(Keyed::OtherBody),
+        }
+        new.answers = Some(key.clone());
+        match self.declare_new(new).await {
+            Ok(incident) => Ok(Keyed::Declared(Box::new(incident))),
+            Err(e) => {
+                // Free the key, so the client's retry may declare.
+                if let Err(release) = self.store.release_key(&key).await {
+                    tracing::warn!(error = %release, "cannot release an idempotency key");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Wakes this process's job workers: jobs were queued outside a change.

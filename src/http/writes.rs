@@ -17,13 +17,10 @@ use crate::app::AppState;
 use crate::domain::{
     Actor, Event, EventKind, Incident, IncidentId, Rejected, RoleName, Severity, Status,
 };
-use crate::incidents::{Caller, Outcome, Request};
-use crate::store::{Claim, NewIncident, KEY_KEPT};
+use crate::incidents::{Caller, Keyed, Outcome, Request};
+use crate::store::NewIncident;
 use crate::tokens::Scope;
 
-/// A key whose request declared nothing for this long is taken for abandoned (its
-/// process died) and may be used again.
-const KEY_ABANDONED: chrono::Duration = chrono::Duration::minutes(1);
 /// Longest `Idempotency-Key` taken.
 const MAX_KEY_CHARS: usize = 255;
 
@@ -156,51 +153,31 @@ pub async fn declare(
             note: Some(summary),
         });
     }
-    if let Some(key) = idempotency_key(&headers)? {
-        // Keys are the token's own: two tokens never see each other's incidents.
-        let key = format!("{by}:{key}");
-        let hash = hex::encode(Sha256::digest(canonical(&body).to_string()));
-        let claim = state
-            .store
-            .claim_key(&key, &hash, now, now - KEY_ABANDONED, now - KEY_KEPT)
-            .await?;
-        match claim {
-            Claim::Fresh => new.answers = Some(key),
-            Claim::Answered {
-                incident,
-                same_body: true,
-            } => {
-                let json = incident_json(&state, incident, &who.holder).await?;
-                let mut response = (StatusCode::CREATED, Json(json)).into_response();
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                return Ok(response);
-            }
-            Claim::Running { same_body: true } => {
-                return Err(ApiError::Conflict(
+    let declared = match idempotency_key(&headers)? {
+        None => state.incidents.declare_new(new).await?,
+        Some(key) => {
+            // Keys are the token's own: two tokens never see each other's incidents.
+            let key = format!("{by}:{key}");
+            let hash = hex::encode(Sha256::digest(canonical(&body).to_string()));
+            match state.incidents.declare_keyed(new, key, &hash).await? {
+                Keyed::Declared(incident) => *incident,
+                Keyed::Answered(incident) => {
+                    let json = incident_json(&state, incident, &who.holder).await?;
+                    let mut response = (StatusCode::CREATED, Json(json)).into_response();
+                    response
+                        .headers_mut()
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    return Ok(response);
+                }
+                Keyed::Running => return Err(ApiError::Conflict(
                     "a request with this Idempotency-Key is still declaring; ask again in a moment"
                         .into(),
-                ))
-            }
-            Claim::Answered { .. } | Claim::Running { .. } => {
-                return Err(ApiError::Unprocessable(
+                )),
+                Keyed::OtherBody => return Err(ApiError::Unprocessable(
                     "this Idempotency-Key came with another body; use a new key for a new incident"
                         .into(),
-                ))
+                )),
             }
-        }
-    }
-    let answers = new.answers.clone();
-    let declared = match state.incidents.declare_new(new).await {
-        Ok(incident) => incident,
-        Err(e) => {
-            if let Some(key) = answers {
-                if let Err(release) = state.store.release_key(&key).await {
-                    tracing::warn!(error = %release, "cannot release an idempotency key");
-                }
-            }
-            return Err(e.into());
         }
     };
     let json = incident_json(&state, declared.id, &who.holder).await?;
@@ -212,16 +189,12 @@ pub async fn change(
     who: Authorized<Write>,
     State(state): State<AppState>,
     Path((id, what)): Path<(String, String)>,
-    body: Option<Json<Value>>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let id: IncidentId = id
         .parse()
         .map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
-    let Some(Json(body)) = body else {
-        return Err(ApiError::BadRequest(
-            "the body must be a JSON object (Content-Type: application/json)".into(),
-        ));
-    };
+    let body = object(&body)?;
     let request = match what.as_str() {
         "status" => Request::Move {
             to: parsed::<Status>(&body, "status")?,

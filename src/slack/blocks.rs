@@ -130,11 +130,7 @@ fn alert_lines(alerts: &[AlertRecord]) -> Option<String> {
     }
     let mut lines = vec!["*Alerts*".to_owned()];
     for a in alerts.iter().take(ALERTS_SHOWN) {
-        let title = escape(&truncate(&a.title, 200));
-        let named = match &a.url {
-            Some(url) => format!("<{}|{title}>", escape(url)),
-            None => title,
-        };
+        let named = alert_link(a);
         let icon = if a.status == "firing" {
             ":red_circle:"
         } else {
@@ -156,15 +152,20 @@ fn alert_lines(alerts: &[AlertRecord]) -> Option<String> {
     Some(truncate(&lines.join("\n"), MAX_SECTION))
 }
 
-/// The triage channel's words for an alert group waiting to be declared.
-pub fn triage_text(alert: &AlertRecord, severity: Severity) -> String {
+/// An alert group's title, escaped, linked to where monitoring shows it if it can be.
+fn alert_link(alert: &AlertRecord) -> String {
     let title = escape(&truncate(&alert.title, 200));
-    let named = match &alert.url {
+    match &alert.url {
         Some(url) => format!("<{}|{title}>", escape(url)),
         None => title,
-    };
+    }
+}
+
+/// The triage channel's words for an alert group waiting to be declared.
+pub fn triage_text(alert: &AlertRecord, severity: Severity) -> String {
     format!(
-        ":rotating_light: {named} ({severity}, from {}) is {}. Declare an incident for it?",
+        ":rotating_light: {} ({severity}, from {}) is {}. Declare an incident for it?",
+        alert_link(alert),
         escape(&alert.source),
         alert.status
     )

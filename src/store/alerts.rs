@@ -125,7 +125,7 @@ impl Store {
         source: &str,
         key: &str,
     ) -> Result<Option<ActiveAlert>, StoreError> {
-        let row: Option<(i64, Option<i64>, String, i64, bool)> = with_db!(self, write pool => {
+        let row: Option<(i64, Option<i64>, String, i64, bool)> = with_db!(self, read pool => {
             sqlx::query_as(
                 "SELECT g.id, g.incident_id, g.status, g.count, COALESCE(i.status = 'closed', FALSE) \
                  FROM alert_groups g LEFT JOIN incidents i ON i.id = g.incident_id \

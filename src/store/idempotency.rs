@@ -59,12 +59,17 @@ impl Store {
             if fresh == 1 {
                 return Ok(Claim::Fresh);
             }
-            let (hash, incident): (String, Option<i64>) = sqlx::query_as(
+            let found: Option<(String, Option<i64>)> = sqlx::query_as(
                 "SELECT body_hash, incident_id FROM idempotency_keys WHERE key = $1",
             )
             .bind(key)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?;
+            // Gone since: the first request failed and gave the key up; asked again, it
+            // is free.
+            let Some((hash, incident)) = found else {
+                return Ok(Claim::Running { same_body: true });
+            };
             let same_body = hash == body_hash;
             Ok(match incident {
                 Some(id) => Claim::Answered {

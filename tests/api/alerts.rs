@@ -235,6 +235,22 @@ async fn grafana_and_generic_alerts_open_incidents_too(backend: Backend) {
         (StatusCode::OK, &true.into()),
         "{json}"
     );
+    // A contact point set to PUT reaches the same receiver: a repeat of that group.
+    let put = app
+        .client
+        .put(app.url(ALERTMANAGER))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .body(GRAFANA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let put: Value = put.json().await.unwrap();
+    assert_eq!(
+        (&put["incident"], &put["created"]),
+        (&json["incident"], &false.into())
+    );
     let grafana = app
         .api_get(&format!("/api/v1/incidents/{}", json["incident"]))
         .await;
