@@ -19,6 +19,9 @@ pub const STORM_TITLE: &str = "Alert storm";
 /// Rounds of looking again when another post of the same group got there first.
 const ROUNDS: usize = 8;
 
+/// The most groups [`Seen`] remembers before it starts afresh.
+const SEEN_AT_MOST: usize = 65_536;
+
 /// What became of a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
@@ -38,6 +41,28 @@ pub struct Alerts {
     storm_after: i64,
     /// Where a resolved group moves its incident, if anywhere.
     resolve_moves_to: Option<Status>,
+    seen: Seen,
+}
+
+/// The groups this process has had posts of: a hint of which statement to try first
+/// (a repeat's `UPDATE`, or the declaring statement for a group never seen), so that
+/// each costs one statement in the common case. A wrong hint costs one statement more,
+/// nothing else: the store decides.
+#[derive(Clone, Default)]
+struct Seen(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>);
+
+impl Seen {
+    /// Whether the group of `source` and `key` was seen before; it is from now on.
+    fn check(&self, source: &str, key: &str) -> bool {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one((source, key));
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= SEEN_AT_MOST {
+            seen.clear();
+        }
+        !seen.insert(hash)
+    }
 }
 
 impl Alerts {
@@ -54,6 +79,7 @@ impl Alerts {
             rules,
             storm_after: i64::from(storm_after),
             resolve_moves_to,
+            seen: Seen::default(),
         }
     }
 
@@ -74,6 +100,13 @@ impl Alerts {
             signature,
             severity: decision.severity,
         };
+        // A group this process never saw is most likely new: open it at once.
+        if !self.seen.check(&new.source, &new.dedup_key) {
+            match self.open(group, &new, decision.declare, &actor).await {
+                Err(StoreError::Duplicate(_)) => {}
+                other => return other,
+            }
+        }
         for round in 0..ROUNDS {
             if round > 0 {
                 // Another post of the group is writing: give it time to commit.
@@ -244,5 +277,23 @@ fn storm_group(severity: Severity) -> AlertGroup {
         annotations: Default::default(),
         url: None,
         alerts: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_seen_from_its_first_post_on() {
+        let seen = Seen::default();
+        assert!(!seen.check("alertmanager", "{}:{a=\"1\"}"));
+        assert!(seen.check("alertmanager", "{}:{a=\"1\"}"));
+        assert!(!seen.check("grafana", "{}:{a=\"1\"}"));
+        for n in 0..SEEN_AT_MOST {
+            seen.check("x", &n.to_string());
+        }
+        // Full: it starts afresh rather than grow.
+        assert!(!seen.check("alertmanager", "{}:{a=\"1\"}"));
     }
 }

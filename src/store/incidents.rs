@@ -128,7 +128,8 @@ impl Store {
             && new.from_triage.is_none();
         let row: IncidentRow = match &self.db {
             // The hot path: one statement, so one round trip and an implicit transaction.
-            // The jobs are one multi-row insert, so their ids follow their order.
+            // The jobs are one multi-row insert, so their ids follow their order. Every part
+            // reads `incident`: a statement that inserts no incident writes nothing.
             Db::Postgres(pool) if plain => {
                 let mut n = 6;
                 let mut param = || {
@@ -138,7 +139,8 @@ impl Store {
                 let mut seen = Vec::new();
                 let rows: Vec<String> = jobs
                     .iter()
-                    .map(|job| {
+                    .enumerate()
+                    .map(|(i, job)| {
                         // A new incident: the first job of each service runs first.
                         let state = if seen.contains(&job.service()) {
                             "queued"
@@ -147,16 +149,16 @@ impl Store {
                             "pending"
                         };
                         let (service, kind, payload) = (param(), param(), param());
-                        format!(
-                            "((SELECT id FROM incident), {service}, {kind}, {payload}, '{state}', $5, $5)"
-                        )
+                        format!("({i}, {service}, {kind}, {payload}, '{state}')")
                     })
                     .collect();
                 let mut parts = String::new();
                 if !rows.is_empty() {
                     parts.push_str(&format!(
                         ", jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, \
-                         next_attempt_at, created_at) VALUES {})",
+                         next_attempt_at, created_at) SELECT incident.id, j.service, j.kind, \
+                         j.payload, j.state, $5, $5 FROM incident, (VALUES {}) AS \
+                         j (n, service, kind, payload, state) ORDER BY j.n)",
                         rows.join(", ")
                     ));
                 }
@@ -164,14 +166,14 @@ impl Store {
                 // second delivery breaks its unique key, and nothing of the statement stays.
                 if new.once.is_some() {
                     parts.push_str(&format!(
-                        ", seen AS (INSERT INTO slack_deliveries (key, at) VALUES ({}, $5))",
+                        ", seen AS (INSERT INTO slack_deliveries (key, at) SELECT {}, $5 FROM incident)",
                         param()
                     ));
                 }
                 if new.answers.is_some() {
                     parts.push_str(&format!(
-                        ", answered AS (UPDATE idempotency_keys SET incident_id = \
-                         (SELECT id FROM incident) WHERE key = {})",
+                        ", answered AS (UPDATE idempotency_keys SET incident_id = incident.id \
+                         FROM incident WHERE key = {})",
                         param()
                     ));
                 }

@@ -211,6 +211,11 @@ async fn twenty_replicas_posting_one_new_group_open_one_incident(backend: Backen
     }
     let (incidents, _) = app.trace_count().await;
     assert_eq!(incidents, 3);
+    // The posts that lost the race left no job behind: each incident has its own.
+    let jobs = app.store.list_jobs(false, 1000).await.unwrap();
+    assert!(jobs.iter().all(|j| j.incident_id.is_some()), "{jobs:?}");
+    let creates = jobs.iter().filter(|j| j.kind == "create_channel").count();
+    assert_eq!(creates, 3, "{jobs:?}");
     // The posts that lost the race took no incident number.
     let (_, json) = app
         .api_post(GENERIC, &am, json!({"source": "x", "dedup_key": "after"}))
