@@ -7,8 +7,8 @@
 #  3. declarations (`/incident open`) on the same server, for the ratio new groups /
 #     declarations;
 # then pgbench runs the same statements as each alert path at the same concurrency
-# (repeat: the token's lookup and the counting UPDATE; new: the token, the UPDATE that
-# finds nothing, and the declaring statement with its alert group).
+# (repeat: the token's lookup and the counting UPDATE; new: the token and the declaring
+# statement with its alert group, a group never seen being tried as new first).
 # Usage: tools/bench-alerts.sh [CONCURRENCY] [REQUESTS] [GROUPS]
 set -euo pipefail
 backend=postgres
@@ -45,12 +45,11 @@ cat > "$out/repeat.sql" <<SQL
 $token_sql
 UPDATE alert_groups SET last_at = now(), count = count + 1 WHERE source = 'alertmanager' AND dedup_key = $key AND active AND signature = signature AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = alert_groups.incident_id AND i.status = 'closed') RETURNING incident_id;
 SQL
-job() { echo "((SELECT id FROM incident), 'slack', '$1', '{\"kind\":\"$1\"}', '$2', now(), now())"; }
+job() { echo "($1, 'slack', '$2', '{\"kind\":\"$2\"}', '$3')"; }
 cat > "$out/new.sql" <<SQL
 \set g random(1000000000, 999999999999)
 $token_sql
-UPDATE alert_groups SET last_at = now(), count = count + 1 WHERE source = 'alertmanager' AND dedup_key = $key AND active AND signature = 'x' AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = alert_groups.incident_id AND i.status = 'closed') RETURNING incident_id;
-WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) SELECT 'Load test alert ' || :g::text, 'SEV3', 'open', 'alerts' || chr(58) || 'alertmanager', now(), now() WHERE pg_try_advisory_xact_lock(hashtextextended('alertmanager' || chr(1) || $key, 0)) AND NOT EXISTS (SELECT 1 FROM alert_groups WHERE source = 'alertmanager' AND dedup_key = $key AND active) RETURNING id), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'alerts' || chr(58) || 'alertmanager', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) VALUES $(job create_channel pending), $(job invite queued), $(job set_topic queued), $(job post_summary queued)), alert AS (INSERT INTO alert_groups (source, dedup_key, incident_id, declared, status, title, url, signature, severity, first_at, last_at) SELECT 'alertmanager', $key, id, TRUE, 'firing', 'Load test alert ' || :g::text, 'http' || chr(58) || '//prometheus' || chr(58) || '9090/graph?g0.expr=up', md5(:g::text), 'SEV3', now(), now() FROM incident) SELECT id FROM incident;
+WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) SELECT 'Load test alert ' || :g::text, 'SEV3', 'open', 'alerts' || chr(58) || 'alertmanager', now(), now() WHERE pg_try_advisory_xact_lock(hashtextextended('alertmanager' || chr(1) || $key, 0)) AND NOT EXISTS (SELECT 1 FROM alert_groups WHERE source = 'alertmanager' AND dedup_key = $key AND active) RETURNING id), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'alerts' || chr(58) || 'alertmanager', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) SELECT incident.id, j.service, j.kind, j.payload, j.state, now(), now() FROM incident, (VALUES $(job 0 create_channel pending), $(job 1 invite queued), $(job 2 set_topic queued), $(job 3 post_summary queued)) AS j (n, service, kind, payload, state) ORDER BY j.n), alert AS (INSERT INTO alert_groups (source, dedup_key, incident_id, declared, status, title, url, signature, severity, first_at, last_at) SELECT 'alertmanager', $key, id, TRUE, 'firing', 'Load test alert ' || :g::text, 'http' || chr(58) || '//prometheus' || chr(58) || '9090/graph?g0.expr=up', md5(:g::text), 'SEV3', now(), now() FROM incident) SELECT id FROM incident;
 SQL
 for phase in repeat new; do
   tps=$(pgbench -n -h 127.0.0.1 -U postgres -M prepared -c "$concurrency" -j 2 \
