@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::confluence;
 use crate::incidents::Incidents;
 use crate::jobs::retry::Backoff;
-use crate::jobs::{ConfluenceJobs, Registry, SlackJobs, Worker, WorkerSettings};
+use crate::jobs::{ConfluenceJobs, PagingJobs, Registry, SlackJobs, Worker, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::outbox::{Effects, Service};
 use crate::slack::client::SlackClient;
@@ -57,6 +57,7 @@ impl App {
             announce: settings.announce_channel().is_some(),
             archive_on_close: settings.slack.archive_on_close,
             postmortem_pages: confluence.is_some(),
+            paging: settings.paging(),
         };
         let incidents = Incidents::new(
             store.clone(),
@@ -65,12 +66,21 @@ impl App {
             effects.clone(),
             jobs_queued.clone(),
         );
+        let pagers = effects.paging.services.clone();
         let metrics = Arc::new(Metrics::new(&[
             (
                 Service::Slack.as_str(),
                 settings.secrets.slack_bot_token.is_some(),
             ),
             (Service::Confluence.as_str(), confluence.is_some()),
+            (
+                Service::PagerDuty.as_str(),
+                pagers.contains(&Service::PagerDuty),
+            ),
+            (
+                Service::Opsgenie.as_str(),
+                pagers.contains(&Service::Opsgenie),
+            ),
         ]));
         let confluence = confluence.map(|c| c.with_metrics(metrics.clone()));
         let slack = settings.secrets.slack_bot_token.clone().map(|token| {
@@ -108,6 +118,21 @@ impl App {
             "CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN or the space (CONFLUENCE_SPACE_ID, \
              or CONFLUENCE_SPACE_KEY on Data Center) is not set",
         );
+        for service in [Service::PagerDuty, Service::Opsgenie] {
+            handlers.register(
+                service,
+                crate::paging::pager(&settings, service, &metrics)?.map(|pager| PagingJobs {
+                    service,
+                    pager,
+                    store: store.clone(),
+                    public_url: settings.public_url.clone(),
+                }),
+                match service {
+                    Service::PagerDuty => "PAGERDUTY_ROUTING_KEY is not set, nor a team's key",
+                    _ => "OPSGENIE_API_KEY is not set",
+                },
+            );
+        }
         let jobs = &settings.jobs;
         let worker = Worker::new(
             store.clone(),

@@ -47,6 +47,7 @@ pub struct Settings {
     pub confluence: ConfluenceSettings,
     pub jobs: JobSettings,
     pub alerts: AlertSettings,
+    pub paging: PagingSettings,
     #[serde(skip)]
     pub secrets: Secrets,
 }
@@ -245,6 +246,62 @@ impl AlertSettings {
     }
 }
 
+/// Paging out (`PAGERDUTY_ROUTING_KEY`, `OPSGENIE_API_KEY`): who is woken, and when.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingSettings {
+    pub pagerduty_url: String,
+    pub opsgenie_url: String,
+    pub min_severity: Severity,
+    pub drills: bool,
+    pub timeout_secs: u64,
+    pub teams: std::collections::BTreeMap<crate::domain::Team, PagingTeam>,
+}
+
+/// A team that may be paged (`[paging.teams.NAME]`): its own PagerDuty routing key, its
+/// Opsgenie team, or both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingTeam {
+    pub pagerduty_routing_key: Option<SecretString>,
+    pub opsgenie_team: Option<String>,
+}
+
+impl Settings {
+    /// Who is paged, and when, as the outbox needs it.
+    pub fn paging(&self) -> crate::outbox::Paging {
+        use crate::outbox::Service;
+        let mut services = vec![];
+        if self.secrets.pagerduty_routing_key.is_some() {
+            services.push(Service::PagerDuty);
+        }
+        if self.secrets.opsgenie_api_key.is_some() {
+            services.push(Service::Opsgenie);
+        }
+        let teams = self
+            .paging
+            .teams
+            .iter()
+            .map(|(name, team)| {
+                let mut through = vec![];
+                if team.pagerduty_routing_key.is_some() {
+                    through.push(Service::PagerDuty);
+                }
+                if team.opsgenie_team.is_some() && self.secrets.opsgenie_api_key.is_some() {
+                    through.push(Service::Opsgenie);
+                }
+                (name.clone(), through)
+            })
+            .collect();
+        crate::outbox::Paging {
+            services,
+            min_severity: self.paging.min_severity,
+            drills: self.paging.drills,
+            teams,
+        }
+    }
+}
+
 /// Secrets, from the environment only. `Debug` prints them redacted.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
@@ -254,6 +311,8 @@ pub struct Secrets {
     pub slack_app_token: Option<SecretString>,
     pub confluence_api_token: Option<SecretString>,
     pub api_token: Option<SecretString>,
+    pub pagerduty_routing_key: Option<SecretString>,
+    pub opsgenie_api_key: Option<SecretString>,
 }
 
 /// A setting that is missing or wrong, named so the admin can fix it.
@@ -289,6 +348,8 @@ impl Settings {
                 "SLACK_APP_TOKEN" => secrets.slack_app_token = secret(),
                 "CONFLUENCE_API_TOKEN" => secrets.confluence_api_token = secret(),
                 "POMPIER_API_TOKEN" => secrets.api_token = secret(),
+                "PAGERDUTY_ROUTING_KEY" => secrets.pagerduty_routing_key = secret(),
+                "OPSGENIE_API_KEY" => secrets.opsgenie_api_key = secret(),
                 // Read by the command line, and by the test harness.
                 "POMPIER_CONFIG" => {}
                 "POMPIER_LOG_FORMAT" => {

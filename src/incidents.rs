@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use crate::domain::{
     Actor, Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
-    Severity, SlackUserId, Status,
+    Severity, SlackUserId, Status, Team,
 };
 use crate::outbox::{Effects, SlackJob};
 use crate::store::{Claim, Filter, NewIncident, Page, Store, StoreError, KEY_KEPT};
@@ -34,6 +34,11 @@ pub enum Request {
     Note(String),
     /// What monitoring said of the incident's alerts (worded already).
     Alert(String),
+    /// Page `team` by hand, with `message` if any.
+    Page {
+        team: Team,
+        message: Option<String>,
+    },
 }
 
 /// What became of a request.
@@ -177,7 +182,9 @@ impl Incidents {
     /// Declares `new` (with its delivery key and first events, if any); a delivery
     /// already acted on is `StoreError::Duplicate`.
     pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
-        let jobs = self.effects.on_declare(new.drill.is_some() || new.private);
+        let jobs = self
+            .effects
+            .on_declare(new.severity, new.drill.is_some(), new.private);
         let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
         Ok(incident)
@@ -325,6 +332,12 @@ impl Incidents {
                 Request::Assign { role, user } => i.assign(role, user, actor, at),
                 Request::Note(text) => i.add_note(text.clone(), actor, at),
                 Request::Alert(text) => return Ok(i.record_alert(text.clone(), actor, at)),
+                Request::Page { team, message } => {
+                    if !self.effects.paging.knows(team) {
+                        return Err(Rejected::NotSetUp(self.unknown_team(team)));
+                    }
+                    i.page(team, message.clone(), actor, at)
+                }
             }?;
             // Every change by people is news: counted against the cadence of the
             // incident as it was.
@@ -343,6 +356,26 @@ impl Incidents {
             Err(StoreError::Rejected(why)) => Ok(Outcome::Rejected(id, why)),
             Err(StoreError::NotFound(id)) => Ok(Outcome::NotFound(id)),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Why `team` cannot be paged, and which can.
+    fn unknown_team(&self, team: &Team) -> String {
+        let teams: Vec<&str> = self
+            .effects
+            .paging
+            .teams
+            .iter()
+            .filter(|(name, _)| self.effects.paging.knows(name))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if teams.is_empty() {
+            format!("team {team} cannot be paged: no team is set up for paging (paging.teams)")
+        } else {
+            format!(
+                "team {team} cannot be paged: the teams set up for paging are {}",
+                teams.join(", ")
+            )
         }
     }
 

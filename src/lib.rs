@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod outbound;
 pub mod outbox;
+pub mod paging;
 pub mod shutdown;
 pub mod slack;
 pub mod socket;

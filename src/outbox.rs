@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Change, Event, EventKind, Status};
+use crate::domain::paging::PageAction;
+use crate::domain::{Change, Event, EventKind, Severity, Status, Team};
 
 /// The outside service a job calls. Each service keeps its own order per incident, so a
 /// Confluence retry never holds back a Slack post, nor the reverse.
@@ -15,15 +16,24 @@ use crate::domain::{Change, Event, EventKind, Status};
 pub enum Service {
     Slack,
     Confluence,
+    PagerDuty,
+    Opsgenie,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Slack, Service::Confluence];
+    pub const ALL: [Service; 4] = [
+        Service::Slack,
+        Service::Confluence,
+        Service::PagerDuty,
+        Service::Opsgenie,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Slack => "slack",
             Service::Confluence => "confluence",
+            Service::PagerDuty => "pagerduty",
+            Service::Opsgenie => "opsgenie",
         }
     }
 
@@ -69,6 +79,7 @@ impl From<&crate::domain::cadence::Nudge> for Reminder {
 pub enum Job {
     Slack(SlackJob),
     Confluence(ConfluenceJob),
+    Paging(PagingJob),
 }
 
 /// Work against Slack.
@@ -135,6 +146,49 @@ pub enum ConfluenceJob {
     DraftPostmortem { by: String },
 }
 
+/// Work against a pager: the same page, told to PagerDuty or to Opsgenie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PagingJob {
+    Pagerduty(PageJob),
+    Opsgenie(PageJob),
+}
+
+/// `action` on the incident's page to `team` (the default routing when `None`); an
+/// acknowledge or resolve of no team goes to every page of the incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageJob {
+    pub action: PageAction,
+    #[serde(default)]
+    pub team: Option<Team>,
+    /// Said with a page by hand.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl PagingJob {
+    pub fn new(service: Service, page: PageJob) -> Option<PagingJob> {
+        match service {
+            Service::PagerDuty => Some(PagingJob::Pagerduty(page)),
+            Service::Opsgenie => Some(PagingJob::Opsgenie(page)),
+            Service::Slack | Service::Confluence => None,
+        }
+    }
+
+    pub fn page(&self) -> &PageJob {
+        match self {
+            PagingJob::Pagerduty(page) | PagingJob::Opsgenie(page) => page,
+        }
+    }
+
+    pub fn service(&self) -> Service {
+        match self {
+            PagingJob::Pagerduty(_) => Service::PagerDuty,
+            PagingJob::Opsgenie(_) => Service::Opsgenie,
+        }
+    }
+}
+
 impl From<SlackJob> for Job {
     fn from(job: SlackJob) -> Job {
         Job::Slack(job)
@@ -173,6 +227,8 @@ impl Job {
         match self {
             Job::Slack(job) => job.kind(),
             Job::Confluence(ConfluenceJob::DraftPostmortem { .. }) => "draft_postmortem",
+            Job::Paging(PagingJob::Pagerduty(_)) => "pagerduty",
+            Job::Paging(PagingJob::Opsgenie(_)) => "opsgenie",
         }
     }
 
@@ -180,6 +236,7 @@ impl Job {
         match self {
             Job::Slack(_) => Service::Slack,
             Job::Confluence(_) => Service::Confluence,
+            Job::Paging(job) => job.service(),
         }
     }
 
@@ -203,6 +260,131 @@ pub struct Effects {
     pub archive_on_close: bool,
     /// Whether Confluence is configured to draft postmortem pages.
     pub postmortem_pages: bool,
+    pub paging: Paging,
+}
+
+/// Who is paged, and when (`[paging]`).
+#[derive(Debug, Clone)]
+pub struct Paging {
+    /// The configured pagers: none, nobody is paged.
+    pub services: Vec<Service>,
+    /// Incidents at this severity or worse page.
+    pub min_severity: Severity,
+    /// Whether drills page too.
+    pub drills: bool,
+    /// The teams that may be paged by hand, and through which pagers.
+    pub teams: std::collections::BTreeMap<Team, Vec<Service>>,
+}
+
+impl Default for Paging {
+    fn default() -> Paging {
+        Paging {
+            services: vec![],
+            min_severity: Severity::Sev2,
+            drills: false,
+            teams: Default::default(),
+        }
+    }
+}
+
+impl Paging {
+    /// `action` on the pages of `team` (the default routing when `None`), through each
+    /// pager that serves it.
+    fn jobs(&self, action: PageAction, team: Option<&Team>, message: Option<&str>) -> Vec<Job> {
+        let services = match team {
+            None => self.services.as_slice(),
+            Some(team) => self.teams.get(team).map_or(&[][..], Vec::as_slice),
+        };
+        services
+            .iter()
+            .filter_map(|service| {
+                let page = PageJob {
+                    action,
+                    team: team.cloned(),
+                    message: message.map(str::to_owned),
+                };
+                PagingJob::new(*service, page).map(Job::Paging)
+            })
+            .collect()
+    }
+
+    fn pages(&self, severity: Severity, drill: bool) -> bool {
+        severity <= self.min_severity && (!drill || self.drills)
+    }
+
+    /// A new incident at the paging severity or worse is paged.
+    pub fn on_declare(&self, severity: Severity, drill: bool) -> Vec<Job> {
+        if self.pages(severity, drill) {
+            self.jobs(PageAction::Trigger, None, None)
+        } else {
+            vec![]
+        }
+    }
+
+    /// A raise to the paging severity or worse pages (again: the pager updates the open
+    /// alert's severity); `investigating` acknowledges, `resolved` resolves, a reopen
+    /// pages again; a page by hand pages its team. Acknowledge and resolve are queued
+    /// for every incident that may have been paged (by hand too): the job finds what was.
+    pub fn on_change(&self, change: &Change) -> Vec<Job> {
+        let event = &change.event;
+        let after = &change.after;
+        let drill = after.drill.is_some();
+        if drill && !self.drills {
+            return vec![];
+        }
+        let from = event.from.as_deref();
+        match event.kind {
+            EventKind::Severity => {
+                let raised = from
+                    .and_then(|f| f.parse::<Severity>().ok())
+                    .is_some_and(|before| after.severity < before);
+                if raised && self.pages(after.severity, drill) {
+                    self.jobs(PageAction::Trigger, None, None)
+                } else {
+                    vec![]
+                }
+            }
+            EventKind::Status => match after.status {
+                Status::Investigating if from == Some(Status::Resolved.as_str()) => {
+                    if self.pages(after.severity, drill) {
+                        self.jobs(PageAction::Trigger, None, None)
+                    } else {
+                        vec![]
+                    }
+                }
+                Status::Investigating => self.all(PageAction::Acknowledge),
+                Status::Resolved => self.all(PageAction::Resolve),
+                _ => vec![],
+            },
+            EventKind::Page => match event.to.as_deref().map(str::parse::<Team>) {
+                Some(Ok(team)) => {
+                    self.jobs(PageAction::Trigger, Some(&team), event.note.as_deref())
+                }
+                _ => vec![],
+            },
+            _ => vec![],
+        }
+    }
+
+    /// `action` on every page of the incident, through every pager.
+    fn all(&self, action: PageAction) -> Vec<Job> {
+        let mut services = self.services.clone();
+        for more in self.teams.values().flatten() {
+            if !services.contains(more) {
+                services.push(*more);
+            }
+        }
+        Paging {
+            services,
+            ..Paging::default()
+        }
+        .jobs(action, None, None)
+    }
+
+    /// Whether `team` may be paged by hand.
+    pub fn knows(&self, team: &Team) -> bool {
+        self.teams.get(team).is_some_and(|s| !s.is_empty())
+    }
 }
 
 /// Said in the channel when an incident reaches `postmortem` and no page can be drafted.
@@ -213,7 +395,8 @@ impl Effects {
     /// A new incident: its channel, people in, topic, pinned summary, announcement, in
     /// that order, all queued at once so later changes' jobs come after them.
     /// `quiet`: a drill or a private incident, which is not announced.
-    pub fn on_declare(&self, quiet: bool) -> Vec<Job> {
+    pub fn on_declare(&self, severity: Severity, drill: bool, private: bool) -> Vec<Job> {
+        let quiet = drill || private;
         let mut jobs = vec![
             SlackJob::CreateChannel.into(),
             SlackJob::Invite { users: vec![] }.into(),
@@ -225,6 +408,7 @@ impl Effects {
         if self.announce && !quiet {
             jobs.push(SlackJob::AnnounceDeclared.into());
         }
+        jobs.extend(self.paging.on_declare(severity, drill));
         jobs
     }
 
@@ -277,6 +461,7 @@ impl Effects {
                 .into()
             });
         }
+        jobs.extend(self.paging.on_change(change));
         jobs
     }
 }
@@ -320,9 +505,10 @@ mod tests {
             announce: true,
             archive_on_close: true,
             postmortem_pages: true,
+            ..Effects::default()
         };
         assert_eq!(
-            kinds(&e.on_declare(false)),
+            kinds(&e.on_declare(Severity::Sev3, false, false)),
             [
                 "create_channel",
                 "invite",
@@ -331,7 +517,12 @@ mod tests {
                 "announce_declared"
             ]
         );
-        assert_eq!(Effects::default().on_declare(false).len(), 4);
+        assert_eq!(
+            Effects::default()
+                .on_declare(Severity::Sev3, false, false)
+                .len(),
+            4
+        );
     }
 
     #[test]
@@ -340,6 +531,7 @@ mod tests {
             announce: true,
             archive_on_close: true,
             postmortem_pages: true,
+            ..Effects::default()
         };
         let u = "U1".parse().unwrap();
         let at = DateTime::from_timestamp(9, 0).unwrap();
@@ -412,11 +604,12 @@ mod tests {
             announce: true,
             archive_on_close: true,
             postmortem_pages: true,
+            ..Effects::default()
         };
         for job in all
             .on_change(&change)
             .into_iter()
-            .chain(Effects::default().on_declare(false))
+            .chain(Effects::default().on_declare(Severity::Sev3, false, false))
         {
             let back: Job = serde_json::from_str(&job.to_payload()).unwrap();
             assert_eq!(back, job);
@@ -427,5 +620,95 @@ mod tests {
         let draft: Job = serde_json::from_str(r#"{"kind":"draft_postmortem","by":"U1"}"#).unwrap();
         assert_eq!(draft.service(), Service::Confluence);
         assert!(serde_json::from_str::<Job>(r#"{"kind":"page_out"}"#).is_err());
+        let page: Job =
+            serde_json::from_str(r#"{"kind":"opsgenie","action":"trigger","team":"payments"}"#)
+                .unwrap();
+        assert_eq!(page.service(), Service::Opsgenie);
+        assert_eq!(
+            serde_json::from_str::<Job>(&page.to_payload()).unwrap(),
+            page
+        );
+    }
+
+    fn paging() -> Paging {
+        Paging {
+            services: vec![Service::PagerDuty, Service::Opsgenie],
+            teams: [("payments".parse().unwrap(), vec![Service::PagerDuty])].into(),
+            ..Paging::default()
+        }
+    }
+
+    /// (service, action, team) of the paging jobs among `jobs`.
+    fn pages(jobs: &[Job]) -> Vec<(&'static str, PageAction, Option<String>)> {
+        jobs.iter()
+            .filter_map(|j| match j {
+                Job::Paging(p) => Some((
+                    p.service().as_str(),
+                    p.page().action,
+                    p.page().team.as_ref().map(|t| t.to_string()),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn paging_follows_severity_status_and_pages_by_hand() {
+        use PageAction::*;
+        let p = paging();
+        assert_eq!(pages(&p.on_declare(Severity::Sev3, false)), []);
+        assert_eq!(
+            pages(&p.on_declare(Severity::Sev2, false)),
+            [("pagerduty", Trigger, None), ("opsgenie", Trigger, None)]
+        );
+        assert_eq!(pages(&p.on_declare(Severity::Sev1, true)), []);
+        let drills = Paging {
+            drills: true,
+            ..paging()
+        };
+        assert_eq!(drills.on_declare(Severity::Sev1, true).len(), 2);
+        assert!(Paging::default()
+            .on_declare(Severity::Sev1, false)
+            .is_empty());
+
+        let u = "U1".parse().unwrap();
+        let at = DateTime::from_timestamp(9, 0).unwrap();
+        let policy = Policy::default();
+        let mut i = incident(Status::Open);
+        i.severity = Severity::Sev4;
+        let raise = |i: &Incident, to| i.set_severity(to, &u, at).unwrap();
+        assert_eq!(pages(&p.on_change(&raise(&i, Severity::Sev3))), []);
+        assert_eq!(pages(&p.on_change(&raise(&i, Severity::Sev2))).len(), 2);
+        i.severity = Severity::Sev1;
+        assert_eq!(pages(&p.on_change(&raise(&i, Severity::Sev2))), []);
+        let ack = i
+            .move_to(Status::Investigating, &u, None, at, &policy)
+            .unwrap();
+        assert_eq!(
+            pages(&p.on_change(&ack)),
+            [
+                ("pagerduty", Acknowledge, None),
+                ("opsgenie", Acknowledge, None)
+            ]
+        );
+        let resolved = ack
+            .after
+            .move_to(Status::Resolved, &u, None, at, &policy)
+            .unwrap();
+        assert_eq!(pages(&p.on_change(&resolved))[0].1, Resolve);
+        let reopen = resolved
+            .after
+            .move_to(Status::Investigating, &u, None, at, &policy)
+            .unwrap();
+        assert_eq!(pages(&p.on_change(&reopen))[0].1, Trigger);
+        let by_hand = i
+            .page(&"payments".parse().unwrap(), Some("help".into()), &u, at)
+            .unwrap();
+        assert_eq!(
+            pages(&p.on_change(&by_hand)),
+            [("pagerduty", Trigger, Some("payments".into()))]
+        );
+        assert!(p.knows(&"payments".parse().unwrap()));
+        assert!(!p.knows(&"billing".parse().unwrap()));
     }
 }

@@ -310,6 +310,7 @@ fn what(e: &Event, name: &impl Fn(&str) -> String, text: &impl Fn(&str) -> Strin
             e.role.as_ref().map(|r| r.as_str()).unwrap_or("?")
         ),
         EventKind::Note | EventKind::Alert => String::new(),
+        EventKind::Page => format!("paged team {to}"),
         EventKind::Postmortem => "drafted this postmortem".to_owned(),
     };
     if let Some(note) = &e.note {

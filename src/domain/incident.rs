@@ -170,6 +170,9 @@ pub enum Rejected {
     /// A closed incident's channel is archived: it takes no more changes.
     #[error("it is closed; a closed incident takes no more notes, severity or role changes")]
     Closed,
+    /// The request names something this pompier is not set up for.
+    #[error("{0}")]
+    NotSetUp(String),
 }
 
 impl Incident {
@@ -277,6 +280,25 @@ impl Incident {
         })
     }
 
+    /// `team` paged by hand by `actor`, with `message` if any.
+    pub fn page(
+        &self,
+        team: &super::Team,
+        message: Option<String>,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        self.still_open()?;
+        Ok(Change {
+            after: self.clone(),
+            event: Event {
+                to: Some(team.to_string()),
+                note: message,
+                ..self.event(EventKind::Page, actor, at)
+            },
+        })
+    }
+
     /// Records what monitoring said of the incident's alerts (`note`, already worded).
     /// Unlike a note it is taken on a closed incident's way out too: the alert happened.
     pub fn record_alert(&self, note: String, actor: &Actor, at: DateTime<Utc>) -> Change {
@@ -379,10 +401,12 @@ pub enum EventKind {
     Postmortem,
     /// Monitoring told of the alerts behind the incident: new ones firing, resolved.
     Alert,
+    /// A team paged by hand (`to`: the team; `note`: the message, if any).
+    Page,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Declared,
         EventKind::Status,
         EventKind::Severity,
@@ -390,6 +414,7 @@ impl EventKind {
         EventKind::Note,
         EventKind::Postmortem,
         EventKind::Alert,
+        EventKind::Page,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -401,6 +426,7 @@ impl EventKind {
             EventKind::Note => "note",
             EventKind::Postmortem => "postmortem",
             EventKind::Alert => "alert",
+            EventKind::Page => "page",
         }
     }
 

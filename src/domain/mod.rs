@@ -25,6 +25,7 @@ pub mod gameday;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
+pub mod paging;
 pub mod severity;
 pub mod stats;
 pub mod summary;

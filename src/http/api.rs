@@ -137,6 +137,27 @@ pub struct IncidentJson {
     /// The alert groups behind it (one incident's JSON only).
     #[serde(skip_serializing_if = "Option::is_none")]
     alerts: Option<Vec<AlertRecord>>,
+    /// Who was paged, and the page's state (one incident's JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<Vec<PageJson>>,
+}
+
+#[derive(Serialize)]
+struct PageJson {
+    service: String,
+    /// `null`: the default routing.
+    team: Option<String>,
+    state: &'static str,
+}
+
+impl From<crate::domain::paging::Page> for PageJson {
+    fn from(p: crate::domain::paging::Page) -> PageJson {
+        PageJson {
+            service: p.service,
+            team: p.team.map(|t| t.to_string()),
+            state: p.state.as_str(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -181,6 +202,7 @@ impl IncidentJson {
         self.timeline = self.timeline.map(|_| vec![]);
         self.followups = self.followups.map(|_| vec![]);
         self.alerts = self.alerts.map(|_| vec![]);
+        self.pages = self.pages.map(|_| vec![]);
         self
     }
 
@@ -213,6 +235,7 @@ impl IncidentJson {
             participants: None,
             followups: None,
             alerts: None,
+            pages: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
     }
@@ -384,19 +407,22 @@ pub async fn incident_json(
         json.participants = Some(vec![]);
         json.followups = Some(vec![]);
         json.alerts = Some(vec![]);
+        json.pages = Some(vec![]);
         return Ok(json.seen_by(holder));
     }
     let ids = [id];
-    let (timeline, mut participants, followups, alerts) = tokio::try_join!(
+    let (timeline, mut participants, followups, alerts, pages) = tokio::try_join!(
         state.store.timeline(id),
         state.store.participants(&ids),
         state.store.followups(id),
-        state.store.alerts_of(id)
+        state.store.alerts_of(id),
+        state.store.pages_of(id)
     )?;
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
     json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
     json.alerts = Some(alerts);
+    json.pages = Some(pages.into_iter().map(PageJson::from).collect());
     Ok(json.seen_by(holder))
 }
 

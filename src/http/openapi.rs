@@ -119,7 +119,11 @@ fn schemas() -> Value {
                 "url": {"type": ["string", "null"]},
                 "first_at": {"type": "string", "format": "date-time"},
                 "last_at": {"type": "string", "format": "date-time"},
-                "count": {"type": "integer"}}}}
+                "count": {"type": "integer"}}}},
+            "pages": {"type": "array", "items": {"type": "object", "properties": {
+                "service": {"enum": ["pagerduty", "opsgenie"]},
+                "team": {"type": ["string", "null"], "description": "null: the default routing."},
+                "state": {"enum": ["triggered", "acknowledged", "resolved"]}}}}
         }},
         "IncidentPage": {"type": "object", "properties": {
             "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},

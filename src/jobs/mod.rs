@@ -6,6 +6,7 @@
 pub mod cadence;
 pub mod confluence_jobs;
 pub mod janitor;
+pub mod paging_jobs;
 pub mod retry;
 pub mod slack_jobs;
 pub mod worker;
@@ -13,6 +14,7 @@ pub mod worker;
 use std::time::Duration;
 
 pub use confluence_jobs::ConfluenceJobs;
+pub use paging_jobs::PagingJobs;
 pub use slack_jobs::SlackJobs;
 pub use worker::{Worker, WorkerHandle, WorkerSettings};
 

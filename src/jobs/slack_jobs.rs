@@ -209,13 +209,17 @@ impl SlackJobs {
             Some((due, Nudge::Update { .. })) => Some(due),
             _ => None,
         };
-        let alerts = self.store.alerts_of(incident.id).await?;
+        let (alerts, pages) = tokio::try_join!(
+            self.store.alerts_of(incident.id),
+            self.store.pages_of(incident.id)
+        )?;
         Ok(blocks::summary(
             incident,
             self.public_url.as_deref(),
             &allowed,
             next_update,
             &alerts,
+            &pages,
         ))
     }
 

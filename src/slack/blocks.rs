@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::names::truncate;
 use super::reply::local_time;
 use super::text::{escape, mention};
+use crate::domain::paging::Page;
 use crate::domain::{Incident, Severity, Status};
 use crate::store::AlertRecord;
 
@@ -49,6 +50,7 @@ pub fn summary(
     allowed: &[Status],
     next_update: Option<DateTime<Utc>>,
     alerts: &[AlertRecord],
+    pages: &[Page],
 ) -> Vec<Value> {
     let header = truncate(
         &format!("{}#{} {}", incident.label(), incident.id, incident.title),
@@ -66,6 +68,16 @@ pub fn summary(
     }
     if let Some(due) = next_update {
         fields.push(format!("*Next update due*\n{}", local_time(due)));
+    }
+    if !pages.is_empty() {
+        let paged: Vec<String> = pages
+            .iter()
+            .map(|p| {
+                let to = p.team.as_ref().map_or("on-call", |t| t.as_str());
+                format!("{} {to}: {}", p.service, p.state)
+            })
+            .collect();
+        fields.push(format!("*Paged*\n{}", escape(&paged.join("\n"))));
     }
     if let Some(at) = incident.milestones.opened_at {
         fields.push(format!(
@@ -271,7 +283,7 @@ mod tests {
             count: n,
         };
         let alerts: Vec<AlertRecord> = (1..=7).map(alert).collect();
-        let blocks = summary(&incident("DB down"), None, &[], None, &alerts);
+        let blocks = summary(&incident("DB down"), None, &[], None, &alerts, &[]);
         let all = serde_json::to_string(&blocks).unwrap();
         assert!(
             all.contains(
@@ -291,6 +303,11 @@ mod tests {
             &[Status::Mitigated, Status::Resolved],
             DateTime::from_timestamp(1_700_000_900, 0),
             &[],
+            &[crate::domain::paging::Page {
+                service: "pagerduty".into(),
+                team: None,
+                state: crate::domain::paging::PageState::Acknowledged,
+            }],
         );
         let all = serde_json::to_string(&blocks).unwrap();
         assert!(
@@ -303,6 +320,7 @@ mod tests {
             "investigating",
             "*lead*\\n<@U2>",
             "<!date^1700000000^",
+            "*Paged*\\npagerduty on-call: acknowledged",
         ] {
             assert!(all.contains(part), "{part} in {all}");
         }
@@ -322,7 +340,7 @@ mod tests {
             );
         }
         assert!(
-            !serde_json::to_string(&summary(&incident("x"), None, &[], None, &[]))
+            !serde_json::to_string(&summary(&incident("x"), None, &[], None, &[], &[]))
                 .unwrap()
                 .contains("/dashboard/")
         );
@@ -331,7 +349,7 @@ mod tests {
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title), None, &[], None, &[]);
+        let blocks = summary(&incident(&title), None, &[], None, &[], &[]);
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

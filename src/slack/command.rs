@@ -57,6 +57,11 @@ pub enum Command {
     Done(i64),
     /// `class NAME`: the incident's failure class.
     Class(String),
+    /// `page TEAM [MESSAGE]`: page a team by hand.
+    Page {
+        team: Team,
+        message: Option<String>,
+    },
 }
 
 impl Command {
@@ -80,6 +85,7 @@ impl Command {
             Command::Followups => "followups",
             Command::Done(_) => "done",
             Command::Class(_) => "class",
+            Command::Page { .. } => "page",
         }
     }
 
@@ -96,6 +102,7 @@ impl Command {
                 | Command::Followups
                 | Command::Done(_)
                 | Command::Class(_)
+                | Command::Page { .. }
         )
     }
 }
@@ -111,6 +118,7 @@ pub const USAGE: &str = "\
 • `/incident list`: incidents still open, newest first
 • `/incident followup TEXT [@owner]`, `/incident followups`, `/incident done N`: follow-up actions
 • `/incident class NAME`: the incident's failure class
+• `/incident page TEAM [MESSAGE]`: page a team's on-call (PagerDuty, Opsgenie)
 • `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
 • `/incident gameday start NAME`, `/incident gameday end`: frame a game day
 • `/incident help`: this help
@@ -216,6 +224,20 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             assign(role, after)?
         }
         "note" => Command::Note(Incident::parse_note(rest)?),
+        "page" => {
+            let (name, message) = next_word(rest);
+            if name.is_empty() {
+                return Err(Invalid(
+                    "`page TEAM [MESSAGE]`: the team to page, and what to tell it".into(),
+                ));
+            }
+            Command::Page {
+                team: name.parse()?,
+                message: (!message.is_empty())
+                    .then(|| Incident::parse_note(message))
+                    .transpose()?,
+            }
+        }
         "drill" => drill(rest)?,
         "followup" => followup(rest)?,
         "followups" => no_more(rest, Command::Followups)?,

@@ -108,6 +108,7 @@ pub async fn execute(
     let once = matches!(
         inv.command,
         Command::Note(_)
+            | Command::Page { .. }
             | Command::Followup { .. }
             | Command::GamedayStart(_)
             | Command::GamedayEnd
@@ -242,6 +243,7 @@ async fn about(
         Command::Severity(severity) => Request::Severity(severity),
         Command::Assign { role, user } => Request::Assign { role, user },
         Command::Note(text) => Request::Note(text),
+        Command::Page { team, message } => Request::Page { team, message },
         // `execute` sends only commands about one incident here.
         _ => return Ok(Reply::ephemeral(USAGE)),
     };

@@ -294,6 +294,10 @@ pub fn told(incident: &Incident, event: &Event) -> String {
         ),
         EventKind::Note => format!("{who} added a note to {name}:"),
         EventKind::Alert => format!(":rotating_light: {who} on {name}:"),
+        EventKind::Page => format!(
+            ":pager: {who} paged team *{}* for {name}.",
+            escape(event.to.as_deref().unwrap_or("?"))
+        ),
         EventKind::Postmortem => format!(
             ":memo: The postmortem of {name} is drafted: <{}|open it in Confluence>.",
             escape(event.to.as_deref().unwrap_or_default())

@@ -94,6 +94,7 @@ mod idempotency;
 #[macro_use]
 mod jobs;
 mod incidents;
+mod pages;
 mod stats;
 mod tokens;
 

@@ -36,11 +36,12 @@ fn listed(command: &Command) {
         | Command::Followup { .. }
         | Command::Followups
         | Command::Done(_)
-        | Command::Class(_) => {}
+        | Command::Class(_)
+        | Command::Page { .. } => {}
     }
 }
 
-const ALL: [&str; 17] = [
+const ALL: [&str; 18] = [
     "help",
     "open_modal",
     "declare",
@@ -58,6 +59,7 @@ const ALL: [&str; 17] = [
     "followups",
     "done",
     "class",
+    "page",
 ];
 
 /// Each command as typed about incident #1 (`{id}`), with a `true` when it is about one
@@ -75,6 +77,7 @@ const TABLE: &[(&str, bool)] = &[
     ("{id} followups", true),
     ("{id} done 1", true),
     ("{id} class change", true),
+    ("{id} page payments wake up", true),
     ("help", false),
     ("list", false),
     ("open", false),
@@ -110,7 +113,22 @@ async fn state(app: &TestApp) -> Value {
 }
 
 async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: Backend) {
-    let app = spawn_app_with(backend, &[("POMPIER_ANNOUNCE_CHANNEL", ANNOUNCE)]).await;
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("POMPIER_ANNOUNCE_CHANNEL", ANNOUNCE),
+            // A team that may be paged (nothing listens there: pages are not looked at).
+            (
+                "POMPIER_PAGING__TEAMS__PAYMENTS__PAGERDUTY_ROUTING_KEY",
+                "k",
+            ),
+            (
+                "POMPIER_PAGING__PAGERDUTY_URL",
+                "http://127.0.0.1:9/v2/enqueue",
+            ),
+        ],
+    )
+    .await;
     // The table covers every command.
     let mut covered: Vec<&str> = TABLE
         .iter()

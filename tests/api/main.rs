@@ -1,6 +1,7 @@
 //! One test binary: the real server, real databases (PostgreSQL and SQLite).
 
 mod fake_confluence;
+mod fake_pagers;
 mod fake_slack;
 mod fake_socket;
 mod helpers;
@@ -28,6 +29,7 @@ mod health;
 mod interactions;
 mod manifest;
 mod metrics;
+mod paging;
 mod signature;
 mod slack_client;
 mod slack_jobs;
