@@ -61,10 +61,30 @@ pub async fn confluence(settings: &Settings) -> Verdict {
     }
 }
 
+/// A pager's verdict (PagerDuty or Opsgenie).
+pub async fn pager(settings: &Settings, service: crate::outbox::Service) -> Verdict {
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(&[]));
+    let outcome = match crate::paging::pager(settings, service, &metrics) {
+        Ok(None) => None,
+        Err(e) => Some(Err(format!("{e:#}"))),
+        Ok(Some(pager)) => Some(pager.check().await),
+    };
+    Verdict {
+        service: service.as_str(),
+        outcome,
+    }
+}
+
 /// Every outside service's verdict, in the order `pompier check` prints them: a new
 /// service adds its check here.
 pub async fn services(settings: &Settings) -> Vec<Verdict> {
-    vec![slack(settings).await, confluence(settings).await]
+    use crate::outbox::Service;
+    vec![
+        slack(settings).await,
+        confluence(settings).await,
+        pager(settings, Service::PagerDuty).await,
+        pager(settings, Service::Opsgenie).await,
+    ]
 }
 
 /// At start: says in the log, before the first incident, when Confluence's settings

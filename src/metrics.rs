@@ -147,14 +147,14 @@ impl Metrics {
         let calls = Histograms::<CallLabels>::new_with_constructor(histogram);
         registry.register_with_unit(
             "outside_call_duration",
-            "Calls to Slack and Confluence by service and method, and how long they took",
+            "Calls to outside services (Slack, Confluence, PagerDuty, Opsgenie) by service and method, and how long they took",
             Unit::Seconds,
             calls.clone(),
         );
         let call_errors = Family::<CallErrorLabels, Counter>::default();
         registry.register(
             "outside_call_errors",
-            "Failed calls to Slack and Confluence, by service, method and error \
+            "Failed calls to outside services, by service, method and error \
              (transient, rate_limited, refused)",
             call_errors.clone(),
         );

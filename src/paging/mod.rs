@@ -60,6 +60,14 @@ pub enum Pager {
 }
 
 impl Pager {
+    /// Whether the pager takes these settings, in words.
+    pub async fn check(&self) -> Result<String, String> {
+        match self {
+            Pager::PagerDuty(p) => p.check().await,
+            Pager::Opsgenie(p) => p.check().await,
+        }
+    }
+
     pub async fn send(&self, action: PageAction, page: &Outgoing) -> Result<(), PagerError> {
         match self {
             Pager::PagerDuty(p) => p.send(action, page).await,

@@ -48,6 +48,24 @@ impl Opsgenie {
             .map(drop)
     }
 
+    /// Whether Opsgenie takes the key: a list of one alert. A key without read rights
+    /// (403) still pages.
+    pub async fn check(&self) -> Result<String, String> {
+        let mut url = self.url(&[]).map_err(|e| e.to_string())?;
+        url.set_query(Some("limit=1"));
+        let request = self.http.get(url).header(
+            reqwest::header::AUTHORIZATION,
+            format!("GenieKey {}", self.key.expose_secret()),
+        );
+        match exchange("opsgenie", "check", self.metrics.as_ref(), request).await {
+            Ok(_) => Ok("the API key is accepted".into()),
+            Err(PagerError::Refused(why)) if why.contains("HTTP 403") => {
+                Ok("the API key is accepted (it may not read alerts; it may create them)".into())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// `/v2/alerts[/ALIAS/ACTION?identifierType=alias]`, the alias encoded.
     fn url(&self, tail: &[&str]) -> Result<reqwest::Url, PagerError> {
         let mut url = reqwest::Url::parse(&format!("{}/v2/alerts", self.url.trim_end_matches('/')))

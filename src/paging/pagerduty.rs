@@ -54,6 +54,34 @@ impl PagerDuty {
     }
 }
 
+impl PagerDuty {
+    /// Whether PagerDuty takes an event with each routing key: a resolve of a key no
+    /// alert has, which changes nothing. (PagerDuty does not say whether a well-formed
+    /// key belongs to a service; a malformed one is refused.)
+    pub async fn check(&self) -> Result<String, String> {
+        let mut keys: Vec<(String, &SecretString)> = vec![];
+        if let Some(key) = &self.routing_key {
+            keys.push(("PAGERDUTY_ROUTING_KEY".into(), key));
+        }
+        for (team, key) in &self.teams {
+            keys.push((format!("team {team}'s key"), key));
+        }
+        for (name, key) in &keys {
+            let body = json!({
+                "routing_key": key.expose_secret(),
+                "event_action": "resolve",
+                "dedup_key": "pompier-check",
+            });
+            let request = self.http.post(&self.url).json(&body);
+            exchange("pagerduty", "check", self.metrics.as_ref(), request)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        let names: Vec<&str> = keys.iter().map(|(n, _)| n.as_str()).collect();
+        Ok(format!("events accepted with {}", names.join(", ")))
+    }
+}
+
 /// The event PagerDuty receives.
 fn event(routing_key: &str, action: PageAction, page: &Outgoing) -> Value {
     let mut event = json!({

@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -67,7 +68,7 @@ impl FakePagers {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/v2/enqueue", post(pagerduty))
-            .route("/v2/alerts", post(opsgenie_create))
+            .route("/v2/alerts", post(opsgenie_create).get(opsgenie_list))
             .route("/v2/alerts/{alias}/{action}", post(opsgenie_action))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -292,6 +293,13 @@ async fn opsgenie_create(
         body,
     });
     answer(after.unwrap_or(202), processed())
+}
+
+async fn opsgenie_list(headers: HeaderMap) -> Response {
+    if let Err(refused) = genie(&headers) {
+        return refused;
+    }
+    answer(200, json!({"data": [], "took": 0.01, "requestId": "r"}))
 }
 
 async fn opsgenie_action(

@@ -187,6 +187,27 @@ async fn a_pager_down_holds_back_nothing_and_its_page_arrives_after(backend: Bac
             .as_deref(),
         Some("triggered")
     );
+    // Counted: every call, and the failed ones by how they failed.
+    let metrics = app.metrics().await;
+    let calls = |labels: &[(&str, &str)]| {
+        crate::helpers::metric_in(
+            &metrics,
+            "pompier_outside_call_duration_seconds_count",
+            labels,
+        )
+    };
+    assert_eq!(
+        calls(&[("service", "pagerduty"), ("method", "trigger")]),
+        5.0
+    );
+    let errors = |error| {
+        crate::helpers::metric_in(
+            &metrics,
+            "pompier_outside_call_errors_total",
+            &[("service", "pagerduty"), ("error", error)],
+        )
+    };
+    assert_eq!((errors("transient"), errors("rate_limited")), (3.0, 1.0));
     let json = app.api_get("/api/v1/incidents/1").await;
     let states: Vec<&str> = json["pages"]
         .as_array()
@@ -342,3 +363,47 @@ crate::on_both_backends!(
     a_refused_page_is_dead_and_told_in_the_channel,
     drills_page_only_when_told_to,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pompier_check_says_whether_the_pagers_take_their_keys() {
+    let pagers = FakePagers::start().await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let run = |pd_key: &'static str, genie_key: &'static str| {
+        let mut env = pagers.env();
+        env.push(("DATABASE_URL", db.url.clone()));
+        env.push(("PAGERDUTY_ROUTING_KEY", pd_key.into()));
+        env.push(("OPSGENIE_API_KEY", genie_key.into()));
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
+                    .arg("check")
+                    .env_clear()
+                    .envs(env)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let good = run(ROUTING_KEY, crate::fake_pagers::GENIE_KEY).await;
+    let said = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{said}");
+    for line in ["ok   pagerduty", "team payments's key", "ok   opsgenie"] {
+        assert!(said.contains(line), "{line} in {said}");
+    }
+    // Nothing was paged by the check.
+    assert!(pagers
+        .received()
+        .iter()
+        .all(|r| r.action == "resolve" && r.key == "pompier-check"));
+    let bad = run("badroutingkey", "badgeniekey").await;
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAIL pagerduty"), "{said}");
+    assert!(said.contains("FAIL opsgenie"), "{said}");
+    assert!(
+        !said.contains("badroutingkey") && !said.contains("badgeniekey"),
+        "{said}"
+    );
+}
