@@ -17,6 +17,8 @@ Environment (all optional; pompier starts with none and says what is off):
   POMPIER_ANNOUNCE_CHANNEL  channel id where incidents are announced [default: none]
   POMPIER_PUBLIC_URL      base URL people reach pompier at [default: none]
   POMPIER_API_TOKEN       bearer token for /api/*; unset, the API refuses all
+  PAGERDUTY_ROUTING_KEY   Events API v2 integration key: incidents page through PagerDuty
+  OPSGENIE_API_KEY        API integration key: incidents page through Opsgenie
   POMPIER_<SECTION>__<KEY>  any other setting of config/default.toml, e.g. POMPIER_JOBS__CONCURRENCY=4
   RUST_LOG                log filter [default: info]";
 
