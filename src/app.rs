@@ -11,7 +11,9 @@ use crate::config::Settings;
 use crate::confluence;
 use crate::incidents::Incidents;
 use crate::jobs::retry::Backoff;
-use crate::jobs::{ConfluenceJobs, PagingJobs, Registry, SlackJobs, Worker, WorkerSettings};
+use crate::jobs::{
+    ConfluenceJobs, JiraJobs, PagingJobs, Registry, SlackJobs, Worker, WorkerSettings,
+};
 use crate::metrics::Metrics;
 use crate::outbox::{Effects, Service};
 use crate::slack::client::SlackClient;
@@ -53,11 +55,21 @@ impl App {
             }
         };
         let template = confluence::template(&settings).map_err(anyhow::Error::msg)?;
+        let jira = match crate::jira::client(&settings) {
+            Ok(client) => client,
+            Err(missing) => {
+                tracing::warn!("JIRA_BASE_URL is set but {missing}: no Jira issues are made");
+                None
+            }
+        };
         let effects = Effects {
             announce: settings.announce_channel().is_some(),
             archive_on_close: settings.slack.archive_on_close,
             postmortem_pages: confluence.is_some(),
             paging: settings.paging(),
+            jira: jira
+                .is_some()
+                .then_some(settings.jira.incident_min_severity),
         };
         let incidents = Incidents::new(
             store.clone(),
@@ -133,6 +145,19 @@ impl App {
                 },
             );
         }
+        handlers.register(
+            Service::Jira,
+            jira.map(|jira| JiraJobs {
+                jira: jira.with_metrics(metrics.clone()),
+                store: store.clone(),
+                slack: slack.clone(),
+                public_url: settings.public_url.clone(),
+                incident_type: settings.jira.incident_issue_type.clone(),
+                followup_type: settings.jira.followup_issue_type.clone(),
+                settle: Duration::from_secs(settings.jira.search_settle_secs),
+            }),
+            "JIRA_BASE_URL, JIRA_API_TOKEN or jira.project_key is not set",
+        );
         let jobs = &settings.jobs;
         let worker = Worker::new(
             store.clone(),

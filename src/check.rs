@@ -61,6 +61,18 @@ pub async fn confluence(settings: &Settings) -> Verdict {
     }
 }
 
+pub async fn jira(settings: &Settings) -> Verdict {
+    let outcome = match crate::jira::client(settings) {
+        Ok(None) => None,
+        Err(missing) => Some(Err(missing)),
+        Ok(Some(client)) => Some(client.check().await),
+    };
+    Verdict {
+        service: "jira",
+        outcome,
+    }
+}
+
 /// A pager's verdict (PagerDuty or Opsgenie).
 pub async fn pager(settings: &Settings, service: crate::outbox::Service) -> Verdict {
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(&[]));
@@ -84,6 +96,7 @@ pub async fn services(settings: &Settings) -> Vec<Verdict> {
         confluence(settings).await,
         pager(settings, Service::PagerDuty).await,
         pager(settings, Service::Opsgenie).await,
+        jira(settings).await,
     ]
 }
 

@@ -29,6 +29,8 @@ const NAMED_VARIABLES: &[(&str, &str)] = &[
     ("CONFLUENCE_SPACE_ID", "confluence.space_id"),
     ("CONFLUENCE_SPACE_KEY", "confluence.space_key"),
     ("CONFLUENCE_PARENT_PAGE_ID", "confluence.parent_page_id"),
+    ("JIRA_BASE_URL", "jira.base_url"),
+    ("JIRA_USER", "jira.user"),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +50,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub alerts: AlertSettings,
     pub paging: PagingSettings,
+    pub jira: JiraSettings,
     #[serde(skip)]
     pub secrets: Secrets,
 }
@@ -258,6 +261,25 @@ pub struct PagingSettings {
     pub teams: std::collections::BTreeMap<crate::domain::Team, PagingTeam>,
 }
 
+/// Jira (`JIRA_BASE_URL`, `JIRA_API_TOKEN`): an issue per follow-up, and per incident at
+/// `incident_min_severity` or worse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraSettings {
+    pub base_url: Option<String>,
+    /// With `JIRA_API_TOKEN`: Cloud (REST v3, Basic). Without: Data Center (REST v2,
+    /// the token as a Bearer personal access token).
+    pub user: Option<String>,
+    pub project_key: Option<String>,
+    pub followup_issue_type: String,
+    pub incident_issue_type: String,
+    pub incident_min_severity: Severity,
+    /// How long after an attempt whose answer was lost Jira's search is given to show
+    /// the issue it may have made, before another is made.
+    pub search_settle_secs: u64,
+    pub timeout_secs: u64,
+}
+
 /// A team that may be paged (`[paging.teams.NAME]`): its own PagerDuty routing key, its
 /// Opsgenie team, or both.
 #[derive(Debug, Clone, Deserialize)]
@@ -313,6 +335,8 @@ pub struct Secrets {
     pub api_token: Option<SecretString>,
     pub pagerduty_routing_key: Option<SecretString>,
     pub opsgenie_api_key: Option<SecretString>,
+    pub jira_api_token: Option<SecretString>,
+    pub jira_webhook_secret: Option<SecretString>,
 }
 
 /// A setting that is missing or wrong, named so the admin can fix it.
@@ -350,6 +374,8 @@ impl Settings {
                 "POMPIER_API_TOKEN" => secrets.api_token = secret(),
                 "PAGERDUTY_ROUTING_KEY" => secrets.pagerduty_routing_key = secret(),
                 "OPSGENIE_API_KEY" => secrets.opsgenie_api_key = secret(),
+                "JIRA_API_TOKEN" => secrets.jira_api_token = secret(),
+                "JIRA_WEBHOOK_SECRET" => secrets.jira_webhook_secret = secret(),
                 // Read by the command line, and by the test harness.
                 "POMPIER_CONFIG" => {}
                 "POMPIER_LOG_FORMAT" => {

@@ -505,9 +505,14 @@ impl Incidents {
         text: &str,
         owner: Option<&SlackUserId>,
     ) -> Result<Followup, StoreError> {
-        self.store
-            .add_followup(member.id(), text, owner, &member.actor, crate::now())
-            .await
+        let followup = self
+            .store
+            .add_followup(member.id(), text, owner, &member.actor, crate::now(), |n| {
+                self.effects.on_followup(n)
+            })
+            .await?;
+        self.jobs_queued.notify_waiters();
+        Ok(followup)
     }
 
     /// The follow-ups of the member's incident.
@@ -525,6 +530,42 @@ impl Incidents {
         self.store
             .finish_followup(member.id(), number, &member.actor, crate::now())
             .await
+    }
+
+    /// Jira says issue `key` is done (or not): when it is a follow-up's, the follow-up
+    /// follows, with a `followup` event told in the channel. Whether anything changed.
+    pub async fn followup_from_jira(
+        &self,
+        key: &str,
+        done: bool,
+        by: &Actor,
+    ) -> Result<bool, StoreError> {
+        let Some((id, number)) = self.store.followup_of_issue(key).await? else {
+            return Ok(false);
+        };
+        let at = crate::now();
+        let note = format!("follow-up #{number} ({key})");
+        let Some(_) = self
+            .store
+            .set_followup_done(id, number, done, by, at, &note)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let event = crate::domain::Event {
+            at,
+            kind: crate::domain::EventKind::Followup,
+            actor: by.clone(),
+            from: None,
+            to: Some(if done { "done" } else { "open" }.into()),
+            role: None,
+            note: Some(note),
+        };
+        self.store
+            .queue(id, &[SlackJob::PostEvent { event }.into()])
+            .await?;
+        self.jobs_queued.notify_waiters();
+        Ok(true)
     }
 
     /// Starts game day `name`; `None` when one runs already.

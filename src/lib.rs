@@ -12,6 +12,7 @@ pub mod confluence;
 pub mod domain;
 pub mod http;
 pub mod incidents;
+pub mod jira;
 pub mod jobs;
 pub mod metrics;
 pub mod outbound;

@@ -18,14 +18,16 @@ pub enum Service {
     Confluence,
     PagerDuty,
     Opsgenie,
+    Jira,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Slack,
         Service::Confluence,
         Service::PagerDuty,
         Service::Opsgenie,
+        Service::Jira,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Service {
             Service::Confluence => "confluence",
             Service::PagerDuty => "pagerduty",
             Service::Opsgenie => "opsgenie",
+            Service::Jira => "jira",
         }
     }
 
@@ -80,6 +83,17 @@ pub enum Job {
     Slack(SlackJob),
     Confluence(ConfluenceJob),
     Paging(PagingJob),
+    Jira(JiraJob),
+}
+
+/// Work against Jira: an issue made once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JiraJob {
+    /// The incident's own issue.
+    JiraIncidentIssue,
+    /// The issue of follow-up `number`.
+    JiraFollowupIssue { number: i64 },
 }
 
 /// Work against Slack.
@@ -171,7 +185,7 @@ impl PagingJob {
         match service {
             Service::PagerDuty => Some(PagingJob::Pagerduty(page)),
             Service::Opsgenie => Some(PagingJob::Opsgenie(page)),
-            Service::Slack | Service::Confluence => None,
+            Service::Slack | Service::Confluence | Service::Jira => None,
         }
     }
 
@@ -229,6 +243,8 @@ impl Job {
             Job::Confluence(ConfluenceJob::DraftPostmortem { .. }) => "draft_postmortem",
             Job::Paging(PagingJob::Pagerduty(_)) => "pagerduty",
             Job::Paging(PagingJob::Opsgenie(_)) => "opsgenie",
+            Job::Jira(JiraJob::JiraIncidentIssue) => "jira_incident_issue",
+            Job::Jira(JiraJob::JiraFollowupIssue { .. }) => "jira_followup_issue",
         }
     }
 
@@ -237,6 +253,7 @@ impl Job {
             Job::Slack(_) => Service::Slack,
             Job::Confluence(_) => Service::Confluence,
             Job::Paging(job) => job.service(),
+            Job::Jira(_) => Service::Jira,
         }
     }
 
@@ -261,6 +278,8 @@ pub struct Effects {
     /// Whether Confluence is configured to draft postmortem pages.
     pub postmortem_pages: bool,
     pub paging: Paging,
+    /// When Jira is configured: incidents at this severity or worse get an issue.
+    pub jira: Option<Severity>,
 }
 
 /// Who is paged, and when (`[paging]`).
@@ -409,7 +428,18 @@ impl Effects {
             jobs.push(SlackJob::AnnounceDeclared.into());
         }
         jobs.extend(self.paging.on_declare(severity, drill));
+        if self.jira.is_some_and(|min| severity <= min) && !drill {
+            jobs.push(Job::Jira(JiraJob::JiraIncidentIssue));
+        }
         jobs
+    }
+
+    /// A new follow-up: its Jira issue, when Jira is configured.
+    pub fn on_followup(&self, number: i64) -> Vec<Job> {
+        match self.jira {
+            Some(_) => vec![Job::Jira(JiraJob::JiraFollowupIssue { number })],
+            None => vec![],
+        }
     }
 
     /// A stored change: told in the incident's channel, the pinned summary brought up to
@@ -462,6 +492,18 @@ impl Effects {
             });
         }
         jobs.extend(self.paging.on_change(change));
+        // Raised to Jira's severity: the incident gets its issue (once: the job finds one
+        // made before).
+        if let (EventKind::Severity, Some(min)) = (event.kind, self.jira) {
+            let raised = event
+                .from
+                .as_deref()
+                .and_then(|f| f.parse::<Severity>().ok())
+                .is_some_and(|before| change.after.severity < before && before > min);
+            if raised && change.after.severity <= min && change.after.drill.is_none() {
+                jobs.push(Job::Jira(JiraJob::JiraIncidentIssue));
+            }
+        }
         jobs
     }
 }

@@ -311,6 +311,7 @@ fn what(e: &Event, name: &impl Fn(&str) -> String, text: &impl Fn(&str) -> Strin
         ),
         EventKind::Note | EventKind::Alert => String::new(),
         EventKind::Page => format!("paged team {to}"),
+        EventKind::Followup => format!("marked {to}"),
         EventKind::Postmortem => "drafted this postmortem".to_owned(),
     };
     if let Some(note) = &e.note {

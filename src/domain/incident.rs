@@ -403,10 +403,13 @@ pub enum EventKind {
     Alert,
     /// A team paged by hand (`to`: the team; `note`: the message, if any).
     Page,
+    /// A follow-up done or open again from outside (`to`: `done` or `open`; `note`:
+    /// which), as Jira said.
+    Followup,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Declared,
         EventKind::Status,
         EventKind::Severity,
@@ -415,6 +418,7 @@ impl EventKind {
         EventKind::Postmortem,
         EventKind::Alert,
         EventKind::Page,
+        EventKind::Followup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -427,6 +431,7 @@ impl EventKind {
             EventKind::Postmortem => "postmortem",
             EventKind::Alert => "alert",
             EventKind::Page => "page",
+            EventKind::Followup => "followup",
         }
     }
 

@@ -14,7 +14,7 @@ use super::ApiError;
 use crate::app::AppState;
 use crate::domain::{Event, Followup, Incident, IncidentId, Severity, Status};
 use crate::slack::text::plain;
-use crate::store::{AlertRecord, Cursor, Filter};
+use crate::store::{AlertRecord, Cursor, Filter, JiraIssue};
 use crate::tokens::{self, Scope};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -140,6 +140,9 @@ pub struct IncidentJson {
     /// Who was paged, and the page's state (one incident's JSON only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<Vec<PageJson>>,
+    /// Its Jira issue, once made (one incident's JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jira: Option<Option<JiraIssue>>,
 }
 
 #[derive(Serialize)]
@@ -169,6 +172,8 @@ struct FollowupJson {
     created_at: DateTime<Utc>,
     done_at: Option<DateTime<Utc>>,
     done_by: Option<String>,
+    /// Its Jira issue, once made.
+    jira: Option<JiraIssue>,
 }
 
 impl From<Followup> for FollowupJson {
@@ -181,6 +186,7 @@ impl From<Followup> for FollowupJson {
             created_at: f.created_at,
             done_at: f.done_at,
             done_by: f.done_by.map(|u| u.to_string()),
+            jira: None,
         }
     }
 }
@@ -203,6 +209,7 @@ impl IncidentJson {
         self.followups = self.followups.map(|_| vec![]);
         self.alerts = self.alerts.map(|_| vec![]);
         self.pages = self.pages.map(|_| vec![]);
+        self.jira = self.jira.map(|_| None);
         self
     }
 
@@ -236,6 +243,7 @@ impl IncidentJson {
             followups: None,
             alerts: None,
             pages: None,
+            jira: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
     }
@@ -408,19 +416,34 @@ pub async fn incident_json(
         json.followups = Some(vec![]);
         json.alerts = Some(vec![]);
         json.pages = Some(vec![]);
+        json.jira = Some(None);
         return Ok(json.seen_by(holder));
     }
     let ids = [id];
-    let (timeline, mut participants, followups, alerts, pages) = tokio::try_join!(
+    let (timeline, mut participants, followups, alerts, pages, issues) = tokio::try_join!(
         state.store.timeline(id),
         state.store.participants(&ids),
         state.store.followups(id),
         state.store.alerts_of(id),
-        state.store.pages_of(id)
+        state.store.pages_of(id),
+        state.store.jira_issues(id)
     )?;
+    let issue = |n: i64| issues.iter().find(|(m, _)| *m == n).map(|(_, i)| i.clone());
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
-    json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
+    json.followups = Some(
+        followups
+            .into_iter()
+            .map(|f| {
+                let number = f.number;
+                FollowupJson {
+                    jira: issue(number),
+                    ..FollowupJson::from(f)
+                }
+            })
+            .collect(),
+    );
+    json.jira = Some(issue(0));
     json.alerts = Some(alerts);
     json.pages = Some(pages.into_iter().map(PageJson::from).collect());
     Ok(json.seen_by(holder))

@@ -405,6 +405,7 @@ pub async fn incident(
                 EventKind::Note => "note".to_owned(),
                 EventKind::Alert => "alert".to_owned(),
                 EventKind::Page => format!("paged {to}"),
+                EventKind::Followup => format!("follow-up {to}"),
                 EventKind::Postmortem => "postmortem drafted".to_owned(),
             }];
             what.extend(

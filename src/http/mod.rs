@@ -13,6 +13,7 @@ pub mod server;
 mod session;
 mod slack;
 mod stats;
+mod webhooks;
 mod writes;
 
 use std::sync::Arc;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))
         .route("/api/v1/stats", get(stats::stats))
         .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route("/api/v1/webhooks/jira", post(webhooks::jira))
         .route("/api/v1/gamedays", get(gamedays::list))
         .route("/api/v1/gamedays/{id}", get(gamedays::one))
         .route("/gameday/{id}", get(gamedays::page))

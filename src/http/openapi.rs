@@ -112,7 +112,9 @@ fn schemas() -> Value {
                 "at": {"type": "string", "format": "date-time"}, "kind": {"type": "string"},
                 "actor": {"type": "string"}, "from": {"type": ["string", "null"]},
                 "to": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]}}}},
-            "followups": {"type": "array", "items": {"type": "object"}},
+            "followups": {"type": "array", "items": {"type": "object", "properties": {
+                "number": {"type": "integer"}, "text": {"type": "string"},
+                "jira": {"$ref": "#/components/schemas/JiraIssue"}}}},
             "alerts": {"type": "array", "items": {"type": "object", "properties": {
                 "source": {"type": "string"}, "dedup_key": {"type": "string"},
                 "status": {"enum": ["firing", "resolved"]}, "title": {"type": "string"},
@@ -120,11 +122,14 @@ fn schemas() -> Value {
                 "first_at": {"type": "string", "format": "date-time"},
                 "last_at": {"type": "string", "format": "date-time"},
                 "count": {"type": "integer"}}}},
+            "jira": {"$ref": "#/components/schemas/JiraIssue"},
             "pages": {"type": "array", "items": {"type": "object", "properties": {
                 "service": {"enum": ["pagerduty", "opsgenie"]},
                 "team": {"type": ["string", "null"], "description": "null: the default routing."},
                 "state": {"enum": ["triggered", "acknowledged", "resolved"]}}}}
         }},
+        "JiraIssue": {"type": ["object", "null"], "properties": {
+            "key": {"type": "string"}, "url": {"type": "string"}}},
         "IncidentPage": {"type": "object", "properties": {
             "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},
             "next_cursor": {"type": ["string", "null"]}}},
@@ -246,6 +251,17 @@ fn paths() -> Value {
                                    "severity": {"type": "string"},
                                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                                    "url": {"type": "string"}}}))
+            }));
+    paths.insert("/api/v1/webhooks/jira".into(), json!({
+                "post": {"summary": "Jira's `jira:issue_updated` webhook: a follow-up's issue done in Jira marks it done, and back.",
+                         "tags": ["integrations"], "security": [],
+                         "parameters": [{"name": "X-Hub-Signature", "in": "header", "required": true,
+                                         "description": "sha256=HMAC-SHA256 of the body with JIRA_WEBHOOK_SECRET.",
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                         "responses": {"200": {"description": "Taken (`taken`: whether a follow-up changed).",
+                                               "content": {"application/json": {}}},
+                                       "401": error("No secret set, or a wrong or missing signature.")}}
             }));
     paths.insert("/api/v1/openapi.json".into(), json!({
                 "get": {"summary": "This document.", "tags": ["read"], "security": read(),

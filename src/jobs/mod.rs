@@ -6,6 +6,7 @@
 pub mod cadence;
 pub mod confluence_jobs;
 pub mod janitor;
+pub mod jira_jobs;
 pub mod paging_jobs;
 pub mod retry;
 pub mod slack_jobs;
@@ -14,6 +15,7 @@ pub mod worker;
 use std::time::Duration;
 
 pub use confluence_jobs::ConfluenceJobs;
+pub use jira_jobs::JiraJobs;
 pub use paging_jobs::PagingJobs;
 pub use slack_jobs::SlackJobs;
 pub use worker::{Worker, WorkerHandle, WorkerSettings};
@@ -36,6 +38,10 @@ pub enum JobError {
         /// How long the service asked us to wait (`Retry-After`).
         retry_after: Option<Duration>,
     },
+    /// This job (not its service) must wait `wait` before it runs again: what it needs
+    /// is not there yet.
+    #[error("{reason}")]
+    Wait { reason: String, wait: Duration },
     /// Trying again will not help until someone fixes the cause.
     #[error("{0}")]
     Permanent(String),
@@ -80,6 +86,8 @@ pub struct Run {
     pub incident_id: Option<IncidentId>,
     /// 1 for the first.
     pub attempt: u32,
+    /// When the worker took it: the job's clock for its own waits.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Run {

@@ -209,17 +209,22 @@ impl SlackJobs {
             Some((due, Nudge::Update { .. })) => Some(due),
             _ => None,
         };
-        let (alerts, pages) = tokio::try_join!(
+        let (alerts, pages, issues) = tokio::try_join!(
             self.store.alerts_of(incident.id),
-            self.store.pages_of(incident.id)
+            self.store.pages_of(incident.id),
+            self.store.jira_issues(incident.id)
         )?;
+        let jira = issues.iter().find(|(n, _)| *n == 0).map(|(_, i)| i);
         Ok(blocks::summary(
             incident,
             self.public_url.as_deref(),
             &allowed,
             next_update,
-            &alerts,
-            &pages,
+            &blocks::Linked {
+                alerts: &alerts,
+                pages: &pages,
+                jira,
+            },
         ))
     }
 

@@ -247,6 +247,7 @@ impl Worker {
             job_id: claimed.id,
             incident_id: claimed.incident_id,
             attempt: claimed.attempts,
+            at: now,
         };
         match self.handlers.run(job, run).await {
             Ok(()) => Finish::Done,
@@ -264,6 +265,10 @@ impl Worker {
                             retry_after,
                         }
                     }
+                    JobError::Wait { reason, wait } => JobError::Wait {
+                        reason: format!("{} {reason}", job.kind()),
+                        wait,
+                    },
                     JobError::Permanent(reason) => {
                         JobError::Permanent(format!("{} {reason}", job.kind()))
                     }
@@ -278,30 +283,30 @@ impl Worker {
     /// (a test's clock may be ahead of the real one).
     fn failed(&self, claimed: &ClaimedJob, claimed_at: DateTime<Utc>, error: JobError) -> Finish {
         let now = crate::now().max(claimed_at);
-        match error {
+        let (reason, wait) = match error {
             JobError::Transient {
                 reason,
                 retry_after,
             } => {
-                let since = claimed.failing_since.unwrap_or(now);
-                if now < after(since, self.settings.retry_horizon) {
-                    let wait =
-                        self.settings
-                            .backoff
-                            .next(claimed.attempts, retry_after, rand::random());
-                    Finish::Retry {
-                        at: after(now, wait),
-                        error: reason,
-                    }
-                } else {
-                    Finish::Dead {
-                        error: format!(
-                            "{reason} (failing since {since}, past jobs.retry_horizon_secs)"
-                        ),
-                    }
-                }
+                let wait =
+                    self.settings
+                        .backoff
+                        .next(claimed.attempts, retry_after, rand::random());
+                (reason, wait)
             }
-            JobError::Permanent(error) => Finish::Dead { error },
+            JobError::Wait { reason, wait } => (reason, wait),
+            JobError::Permanent(error) => return Finish::Dead { error },
+        };
+        let since = claimed.failing_since.unwrap_or(now);
+        if now < after(since, self.settings.retry_horizon) {
+            Finish::Retry {
+                at: after(now, wait),
+                error: reason,
+            }
+        } else {
+            Finish::Dead {
+                error: format!("{reason} (failing since {since}, past jobs.retry_horizon_secs)"),
+            }
         }
     }
 

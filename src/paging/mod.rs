@@ -127,7 +127,7 @@ pub fn pager(
                 metrics,
             })),
         },
-        Service::Slack | Service::Confluence => None,
+        Service::Slack | Service::Confluence | Service::Jira => None,
     })
 }
 

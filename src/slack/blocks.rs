@@ -9,7 +9,7 @@ use super::reply::local_time;
 use super::text::{escape, mention};
 use crate::domain::paging::Page;
 use crate::domain::{Incident, Severity, Status};
-use crate::store::AlertRecord;
+use crate::store::{AlertRecord, JiraIssue};
 
 pub const MAX_HEADER: usize = 150;
 pub const MAX_SECTION: usize = 3000;
@@ -42,6 +42,14 @@ pub fn page_link(incident: &Incident, public_url: Option<&str>) -> Option<String
     })
 }
 
+/// What other services hold of an incident: its alert groups, its pages, its Jira issue.
+#[derive(Clone, Copy, Default)]
+pub struct Linked<'a> {
+    pub alerts: &'a [AlertRecord],
+    pub pages: &'a [Page],
+    pub jira: Option<&'a JiraIssue>,
+}
+
 /// The summary message: title, severity, status, roles, declared time, links (to the
 /// incident's page when `public_url` is set, to the postmortem once drafted).
 pub fn summary(
@@ -49,9 +57,13 @@ pub fn summary(
     public_url: Option<&str>,
     allowed: &[Status],
     next_update: Option<DateTime<Utc>>,
-    alerts: &[AlertRecord],
-    pages: &[Page],
+    linked: &Linked,
 ) -> Vec<Value> {
+    let Linked {
+        alerts,
+        pages,
+        jira,
+    } = *linked;
     let header = truncate(
         &format!("{}#{} {}", incident.label(), incident.id, incident.title),
         MAX_HEADER,
@@ -118,6 +130,13 @@ pub fn summary(
     let mut links: Vec<String> = page_link(incident, public_url).into_iter().collect();
     if let Some(url) = &incident.postmortem_url {
         links.push(format!("<{}|Postmortem>", escape(url)));
+    }
+    if let Some(issue) = jira {
+        links.push(format!(
+            "<{}|Jira {}>",
+            escape(&issue.url),
+            escape(&issue.key)
+        ));
     }
     links
         .push("Move it with `/incident investigating|mitigated|resolved|postmortem|closed`".into());
@@ -283,7 +302,16 @@ mod tests {
             count: n,
         };
         let alerts: Vec<AlertRecord> = (1..=7).map(alert).collect();
-        let blocks = summary(&incident("DB down"), None, &[], None, &alerts, &[]);
+        let blocks = summary(
+            &incident("DB down"),
+            None,
+            &[],
+            None,
+            &Linked {
+                alerts: &alerts,
+                ..Linked::default()
+            },
+        );
         let all = serde_json::to_string(&blocks).unwrap();
         assert!(
             all.contains(
@@ -302,12 +330,18 @@ mod tests {
             Some("https://pompier.example.com/"),
             &[Status::Mitigated, Status::Resolved],
             DateTime::from_timestamp(1_700_000_900, 0),
-            &[],
-            &[crate::domain::paging::Page {
-                service: "pagerduty".into(),
-                team: None,
-                state: crate::domain::paging::PageState::Acknowledged,
-            }],
+            &Linked {
+                pages: &[crate::domain::paging::Page {
+                    service: "pagerduty".into(),
+                    team: None,
+                    state: crate::domain::paging::PageState::Acknowledged,
+                }],
+                jira: Some(&JiraIssue {
+                    key: "OPS-7".into(),
+                    url: "https://acme.atlassian.net/browse/OPS-7".into(),
+                }),
+                ..Linked::default()
+            },
         );
         let all = serde_json::to_string(&blocks).unwrap();
         assert!(
@@ -321,6 +355,7 @@ mod tests {
             "*lead*\\n<@U2>",
             "<!date^1700000000^",
             "*Paged*\\npagerduty on-call: acknowledged",
+            "<https://acme.atlassian.net/browse/OPS-7|Jira OPS-7>",
         ] {
             assert!(all.contains(part), "{part} in {all}");
         }
@@ -339,17 +374,21 @@ mod tests {
                 "{action} {value} in {all}"
             );
         }
-        assert!(
-            !serde_json::to_string(&summary(&incident("x"), None, &[], None, &[], &[]))
-                .unwrap()
-                .contains("/dashboard/")
-        );
+        assert!(!serde_json::to_string(&summary(
+            &incident("x"),
+            None,
+            &[],
+            None,
+            &Linked::default()
+        ))
+        .unwrap()
+        .contains("/dashboard/"));
     }
 
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title), None, &[], None, &[], &[]);
+        let blocks = summary(&incident(&title), None, &[], None, &Linked::default());
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

@@ -294,6 +294,10 @@ pub fn told(incident: &Incident, event: &Event) -> String {
         ),
         EventKind::Note => format!("{who} added a note to {name}:"),
         EventKind::Alert => format!(":rotating_light: {who} on {name}:"),
+        EventKind::Followup => format!(
+            ":ballot_box_with_check: {who} marked a follow-up of {name} *{}*:",
+            event.to.as_deref().unwrap_or("?")
+        ),
         EventKind::Page => format!(
             ":pager: {who} paged team *{}* for {name}.",
             escape(event.to.as_deref().unwrap_or("?"))

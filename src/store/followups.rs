@@ -42,7 +42,8 @@ fn followup(row: Row) -> Result<Followup, StoreError> {
 const TRIES: usize = 8;
 
 impl Store {
-    /// Adds a follow-up to incident `id`, numbered after its others.
+    /// Adds a follow-up to incident `id`, numbered after its others, with the `jobs` its
+    /// number asks for, in one transaction.
     pub async fn add_followup(
         &self,
         id: IncidentId,
@@ -50,6 +51,7 @@ impl Store {
         owner: Option<&SlackUserId>,
         by: &Actor,
         at: DateTime<Utc>,
+        jobs: impl Fn(i64) -> Vec<crate::outbox::Job>,
     ) -> Result<Followup, StoreError> {
         if self.get(id).await?.is_none() {
             return Err(StoreError::NotFound(id));
@@ -61,14 +63,23 @@ impl Store {
         );
         for _ in 0..TRIES {
             let added: Result<Row, sqlx::Error> = with_db!(self, write pool => {
-                sqlx::query_as(&sql)
-                    .bind(id.0)
-                    .bind(text)
-                    .bind(owner.map(SlackUserId::as_str))
-                    .bind(by.to_string())
-                    .bind(at)
-                    .fetch_one(pool)
-                    .await
+                async {
+                    let mut tx = pool.begin().await?;
+                    let row: Row = sqlx::query_as(&sql)
+                        .bind(id.0)
+                        .bind(text)
+                        .bind(owner.map(SlackUserId::as_str))
+                        .bind(by.to_string())
+                        .bind(at)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    for job in &jobs(row.0) {
+                        insert_job!(tx, id.0, job, at);
+                    }
+                    tx.commit().await?;
+                    Ok(row)
+                }
+                .await
             });
             match added {
                 Ok(row) => return followup(row),

@@ -88,12 +88,13 @@ macro_rules! with_db {
 pub(crate) mod alerts;
 #[macro_use]
 mod events;
+#[macro_use]
+mod jobs;
 mod followups;
 mod gamedays;
 mod idempotency;
-#[macro_use]
-mod jobs;
 mod incidents;
+mod jira;
 mod pages;
 mod stats;
 mod tokens;
@@ -102,6 +103,7 @@ pub use alerts::{ActiveAlert, AlertRecord, NewAlert};
 pub use cursor::Cursor;
 pub use idempotency::{Claim, KEY_KEPT};
 pub use incidents::{Filter, NewIncident, Page};
+pub use jira::{JiraIntent, JiraIssue};
 pub use jobs::{ClaimedJob, Finish, JobRecord};
 pub use tokens::TokenRecord;
 

@@ -223,7 +223,8 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
         "users.info" => {
             let user = body["user"].as_str().unwrap_or_default().to_owned();
             ok(json!({"user": {"id": user, "name": user.to_lowercase(),
-                               "profile": {"real_name": format!("Real {user}")}}}))
+                               "profile": {"real_name": format!("Real {user}"),
+                                           "email": format!("{}@acme.test", user.to_lowercase())}}}))
         }
         "conversations.list" => {
             let types = body["types"]

@@ -1,6 +1,7 @@
 //! One test binary: the real server, real databases (PostgreSQL and SQLite).
 
 mod fake_confluence;
+mod fake_jira;
 mod fake_pagers;
 mod fake_slack;
 mod fake_socket;
@@ -27,6 +28,7 @@ mod fuzz;
 mod gamedays;
 mod health;
 mod interactions;
+mod jira;
 mod manifest;
 mod metrics;
 mod paging;
