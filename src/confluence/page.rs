@@ -55,7 +55,7 @@ impl Template {
             .map_err(|e| TemplateError(e.to_string()))?;
         let template = Template { env };
         // Rendered once on a sample, so a broken template stops pompier at start.
-        template.render(&sample(), &[], &[], &[], &HashMap::new())?;
+        template.render(&sample(), &[], &[], &[sample_followup()], &HashMap::new())?;
         Ok(template)
     }
 
@@ -151,6 +151,8 @@ struct Action {
     text: String,
     owner: Option<String>,
     done: bool,
+    /// Its Jira issue: key and address.
+    jira: Option<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -275,6 +277,10 @@ impl Context {
                     text: text(&f.text),
                     owner: f.owner.as_ref().map(|u| name(u.as_str())),
                     done: f.done_at.is_some(),
+                    jira: f
+                        .jira
+                        .as_ref()
+                        .map(|j| (xml_safe(&j.key), xml_safe(&j.url))),
                 })
                 .collect(),
             drill: incident.drill.is_some(),
@@ -324,6 +330,24 @@ fn what(e: &Event, name: &impl Fn(&str) -> String, text: &impl Fn(&str) -> Strin
 }
 
 /// An incident with every kind of fact, to check a template at start.
+/// A follow-up with every fact, its Jira issue too, to check a template at start.
+fn sample_followup() -> Followup {
+    let t = DateTime::from_timestamp(1_700_000_000, 0).expect("a time");
+    Followup {
+        number: 1,
+        text: "Add a retry <to> & fro".into(),
+        owner: "U0SAMPLE".parse().ok(),
+        created_by: crate::domain::Actor::Slack("U0SAMPLE".parse().expect("an id")),
+        created_at: t,
+        done_at: Some(t),
+        done_by: None,
+        jira: Some(crate::domain::followup::JiraIssue {
+            key: "OPS-1".into(),
+            url: "https://jira.example.com/browse/OPS-1?a=1&b=2".into(),
+        }),
+    }
+}
+
 fn sample() -> Incident {
     let t = DateTime::from_timestamp(1_700_000_000, 0).expect("a time");
     Incident {
@@ -483,7 +507,13 @@ mod tests {
     fn a_realistic_incident_reads_like_a_postmortem() {
         let (incident, events) = story("Checkout returns 500", "<@U0ALICE> restarted the primary");
         let page = default_template()
-            .render(&incident, &events, &[user("U0CAROL")], &[], &names())
+            .render(
+                &incident,
+                &events,
+                &[user("U0CAROL")],
+                &[sample_followup()],
+                &names(),
+            )
             .unwrap();
         parse(&page).unwrap();
         if let Ok(path) = std::env::var("POMPIER_WRITE_EXAMPLE") {
@@ -502,6 +532,8 @@ mod tests {
             "investigating → resolved<br/>rolled back",
             "resolved → investigating<br/>it came back",
             "<li>Alice Martin</li><li>Bob &lt;Ops&gt; &amp; Co</li><li>U0CAROL</li>",
+            "Add a retry &lt;to&gt; &amp; fro",
+            "(<a href=\"https://jira.example.com/browse/OPS-1?a=1&amp;b=2\">OPS-1</a>)",
         ] {
             assert!(page.contains(part), "{part}\n{page}");
         }

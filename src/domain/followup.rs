@@ -18,6 +18,15 @@ pub struct Followup {
     pub created_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
     pub done_by: Option<Actor>,
+    /// Its issue in Jira, once made.
+    pub jira: Option<JiraIssue>,
+}
+
+/// An issue in Jira: its key, and the address people open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JiraIssue {
+    pub key: String,
+    pub url: String,
 }
 
 /// Open follow-ups and how long they have been open, in seconds.

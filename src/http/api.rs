@@ -186,7 +186,7 @@ impl From<Followup> for FollowupJson {
             created_at: f.created_at,
             done_at: f.done_at,
             done_by: f.done_by.map(|u| u.to_string()),
-            jira: None,
+            jira: f.jira,
         }
     }
 }
@@ -428,22 +428,10 @@ pub async fn incident_json(
         state.store.pages_of(id),
         state.store.jira_issues(id)
     )?;
-    let issue = |n: i64| issues.iter().find(|(m, _)| *m == n).map(|(_, i)| i.clone());
     let mut json = IncidentJson::new(incident, Some(timeline));
     json.participants = Some(names(participants.remove(&id)));
-    json.followups = Some(
-        followups
-            .into_iter()
-            .map(|f| {
-                let number = f.number;
-                FollowupJson {
-                    jira: issue(number),
-                    ..FollowupJson::from(f)
-                }
-            })
-            .collect(),
-    );
-    json.jira = Some(issue(0));
+    json.followups = Some(followups.into_iter().map(FollowupJson::from).collect());
+    json.jira = Some(issues.into_iter().find(|(n, _)| *n == 0).map(|(_, i)| i));
     json.alerts = Some(alerts);
     json.pages = Some(pages.into_iter().map(PageJson::from).collect());
     Ok(json.seen_by(holder))

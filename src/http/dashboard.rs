@@ -360,11 +360,19 @@ pub async fn incident(
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
     // A private incident's timeline and alerts are its members' (they tell what it is
     // about).
-    let (timeline, alerts) = if i.private {
-        (Vec::new(), Vec::new())
+    let (timeline, alerts, issues) = if i.private {
+        (Vec::new(), Vec::new(), Vec::new())
     } else {
-        tokio::try_join!(state.store.timeline(id), state.store.alerts_of(id))?
+        tokio::try_join!(
+            state.store.timeline(id),
+            state.store.alerts_of(id),
+            state.store.jira_issues(id)
+        )?
     };
+    let jira = issues
+        .iter()
+        .find(|(n, _)| *n == 0)
+        .map(|(_, issue)| context! { key => issue.key, url => issue.url });
     let alerts: Vec<Value> = alerts
         .iter()
         .map(|a| {
@@ -434,6 +442,7 @@ pub async fn incident(
                 roles => i.roles.iter().filter(|_| !i.private).map(|(r, u)| context! { role => r.as_str(), user => u.as_str() }).collect::<Vec<_>>(),
                 channel_url => i.channel_id.as_ref().filter(|_| !i.private).map(|c| format!("https://slack.com/app_redirect?channel={c}")),
                 postmortem_url => i.postmortem_url.clone().filter(|_| !i.private),
+                jira => jira,
                 milestones => milestones,
                 timeline => timeline,
                 alerts => alerts,

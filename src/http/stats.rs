@@ -66,7 +66,7 @@ pub async fn stats(
     ))
 }
 
-const CSV_HEADER: [&str; 22] = [
+const CSV_HEADER: [&str; 23] = [
     "id",
     "title",
     "severity",
@@ -89,6 +89,7 @@ const CSV_HEADER: [&str; 22] = [
     "roles",
     "drill",
     "private",
+    "jira",
 ];
 
 /// A cell a spreadsheet shows as typed: one that starts like a formula gets a `'`.
@@ -100,7 +101,8 @@ fn cell(text: &str) -> String {
     }
 }
 
-fn csv_row(i: &Incident) -> Vec<String> {
+/// One incident's row; `jira`: its Jira issue's key, if it has one.
+fn csv_row(i: &Incident, jira: Option<&String>) -> Vec<String> {
     let m = &i.milestones;
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let secs = |s: Status| {
@@ -158,6 +160,7 @@ fn csv_row(i: &Incident) -> Vec<String> {
             .join(" "),
         i.drill.is_some().to_string(),
         i.private.to_string(),
+        jira.filter(|_| open).cloned().unwrap_or_default(),
     ]
 }
 
@@ -212,8 +215,15 @@ pub async fn incidents_csv(
                 },
                 None => return None,
             };
-            let chunk = csv_chunk(page.incidents.iter().map(csv_row))
-                .map_err(|e| std::io::Error::other(e.to_string()));
+            let ids: Vec<_> = page.incidents.iter().map(|i| i.id).collect();
+            let chunk = match store.jira_keys(&ids).await {
+                Ok(keys) => csv_chunk(page.incidents.iter().map(|i| csv_row(i, keys.get(&i.id))))
+                    .map_err(|e| std::io::Error::other(e.to_string())),
+                Err(e) => {
+                    tracing::error!(error = %e, "CSV export cut short");
+                    Err(std::io::Error::other(e.to_string()))
+                }
+            };
             filter.after = page.next;
             let done = filter.after.is_none();
             let state = (store, filter, None, None);

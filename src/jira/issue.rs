@@ -141,6 +141,7 @@ mod tests {
             created_at: DateTime::from_timestamp(0, 0).unwrap(),
             done_at: None,
             done_by: None,
+            jira: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn followup(row: Row) -> Result<Followup, StoreError> {
         created_at,
         done_at,
         done_by: done_by.as_deref().map(actor).transpose()?,
+        jira: None,
     })
 }
 
@@ -101,7 +102,17 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter().map(followup).collect()
+        let mut issues = self.jira_issues(id).await?;
+        rows.into_iter()
+            .map(|row| {
+                let mut f = followup(row)?;
+                f.jira = issues
+                    .iter()
+                    .position(|(n, _)| *n == f.number)
+                    .map(|at| issues.swap_remove(at).1);
+                Ok(f)
+            })
+            .collect()
     }
 
     /// Marks follow-up `number` of incident `id` done (once: a second time changes

@@ -6,12 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Db, Store, StoreError};
 use crate::domain::{Actor, EventKind, Followup, IncidentId};
 
-/// An issue as pompier knows it: `key` and `url` once made.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct JiraIssue {
-    pub key: String,
-    pub url: String,
-}
+pub use crate::domain::followup::JiraIssue;
 
 /// Where an issue stands before a try to make it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +104,32 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(n, key, url)| (n, JiraIssue { key, url }))
+            .collect())
+    }
+
+    /// The Jira keys of the issues of `ids` (the incidents' own, not their follow-ups').
+    pub async fn jira_keys(
+        &self,
+        ids: &[IncidentId],
+    ) -> Result<std::collections::HashMap<IncidentId, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(i64, String)> = with_db!(self, read pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT incident_id, key FROM jira_issues WHERE followup = 0 \
+                 AND key IS NOT NULL AND incident_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.0);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, key)| (IncidentId(id), key))
             .collect())
     }
 

@@ -101,9 +101,15 @@ async fn an_incident_and_each_followup_get_one_issue(backend: Backend) {
     assert_eq!(json["jira"]["url"], format!("{}/browse/OPS-1", jira.url));
     assert_eq!(json["followups"][0]["jira"]["key"], "OPS-2");
     assert_eq!(json["followups"][1]["jira"]["key"], "OPS-3");
-    // The pinned summary links the issue.
+    // The pinned summary, the incident page and the CSV show the issue.
     let summary = app.slack.updates().last().unwrap().body.to_string();
     assert!(summary.contains("OPS-1"), "{summary}");
+    let page = app.page_text("/dashboard/incidents/2").await;
+    assert!(page.contains("Jira OPS-1"), "{page}");
+    let csv = app.page_text("/api/v1/incidents.csv").await;
+    let row = csv.lines().find(|l| l.starts_with("2,")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",jira"), "{csv}");
+    assert!(row.ends_with(",OPS-1"), "{row}");
     // Raising the SEV4 files it; raising it again files nothing more.
     app.slash_as("U0456", "C0123", "1 severity sev1").await;
     app.run_pending_jobs().await;
