@@ -521,19 +521,9 @@ mod tests {
             severity: Severity::Sev4,
             status,
             channel_id: Some("C9".parse().unwrap()),
-            declared_by: "U1".parse().unwrap(),
             roles: [("lead".parse().unwrap(), "U2".parse().unwrap())].into(),
             milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-
-            failure_class: None,
-
-            private: false,
-
-            updates: Default::default(),
+            ..crate::domain::incident::example()
         }
     }
 

@@ -122,21 +122,13 @@ mod tests {
             title: "x".into(),
             severity,
             status,
-            channel_id: None,
-            declared_by: "U1".parse().unwrap(),
-            roles: Default::default(),
             milestones: Milestones::opened(t(0)),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-            failure_class: None,
-            private: false,
             updates: Updates {
                 last_at: Some(t(0)),
                 total: 0,
                 late: 0,
             },
+            ..crate::domain::incident::example()
         }
     }
 

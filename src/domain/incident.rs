@@ -456,31 +456,34 @@ pub struct Event {
     pub note: Option<String>,
 }
 
+/// An open SEV2 incident #7, "Checkout returns 500", declared by U1 at 0: for tests.
+#[cfg(test)]
+pub fn example() -> Incident {
+    Incident {
+        id: IncidentId(7),
+        title: "Checkout returns 500".into(),
+        severity: Severity::Sev2,
+        status: Status::Open,
+        channel_id: None,
+        declared_by: "U1".parse().unwrap(),
+        roles: BTreeMap::new(),
+        milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
+        postmortem_url: None,
+        summary_ts: None,
+        version: 0,
+        drill: None,
+        failure_class: None,
+        private: false,
+        updates: Default::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn incident() -> Incident {
-        Incident {
-            id: IncidentId(7),
-            title: "Checkout returns 500".into(),
-            severity: Severity::Sev2,
-            status: Status::Open,
-            channel_id: None,
-            declared_by: "U1".parse().unwrap(),
-            roles: BTreeMap::new(),
-            milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-
-            failure_class: None,
-
-            private: false,
-
-            updates: Default::default(),
-        }
+        example()
     }
 
     #[test]

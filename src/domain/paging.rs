@@ -143,26 +143,14 @@ pub fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IncidentId, Milestones, Status};
-    use chrono::DateTime;
+    use crate::domain::IncidentId;
 
     fn incident(private: bool) -> Incident {
         Incident {
             id: IncidentId(42),
-            title: "Checkout returns 500".into(),
             severity: Severity::Sev1,
-            status: Status::Open,
-            channel_id: None,
-            declared_by: "U1".parse().unwrap(),
-            roles: Default::default(),
-            milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-            failure_class: None,
             private,
-            updates: Default::default(),
+            ..crate::domain::incident::example()
         }
     }
 

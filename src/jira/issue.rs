@@ -109,26 +109,17 @@ pub fn plain(lines: &[(String, Option<String>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IncidentId, Milestones, Severity, Status};
+    use crate::domain::{IncidentId, Severity, Status};
     use chrono::DateTime;
 
     fn incident(private: bool) -> Incident {
         Incident {
             id: IncidentId(42),
-            title: "Checkout returns 500".into(),
             severity: Severity::Sev1,
             status: Status::Resolved,
             channel_id: Some("C0INC".parse().unwrap()),
-            declared_by: "U1".parse().unwrap(),
-            roles: Default::default(),
-            milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-            failure_class: None,
             private,
-            updates: Default::default(),
+            ..crate::domain::incident::example()
         }
     }
 

@@ -268,23 +268,12 @@ mod tests {
             title: title.into(),
             severity: Severity::Sev2,
             status: Status::Investigating,
-            channel_id: None,
-            declared_by: "U1".parse().unwrap(),
             roles: [("lead".parse().unwrap(), "U2".parse().unwrap())].into(),
             milestones: Milestones {
                 investigating_at: DateTime::from_timestamp(1_700_000_100, 0),
                 ..Milestones::opened(DateTime::from_timestamp(1_700_000_000, 0).unwrap())
             },
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-
-            failure_class: None,
-
-            private: false,
-
-            updates: Default::default(),
+            ..crate::domain::incident::example()
         }
     }
 

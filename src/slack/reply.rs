@@ -396,19 +396,8 @@ mod tests {
             severity: Severity::Sev1,
             status: Status::Open,
             channel_id: Some("C0INC".parse().unwrap()),
-            declared_by: "U1".parse().unwrap(),
-            roles: Default::default(),
             milestones: Milestones::opened(DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-
-            failure_class: None,
-
-            private: false,
-
-            updates: Default::default(),
+            ..crate::domain::incident::example()
         }
     }
 

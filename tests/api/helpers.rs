@@ -415,6 +415,17 @@ impl TestApp {
             .expect("page text")
     }
 
+    /// Every message posted to `channel`, as one JSON text.
+    pub fn told(&self, channel: &str) -> String {
+        let bodies: Vec<Value> = self
+            .slack
+            .messages_in(channel)
+            .iter()
+            .map(|m| m.body.clone())
+            .collect();
+        serde_json::to_string(&bodies).unwrap()
+    }
+
     /// The sum of the `/metrics` series named `name` whose labels include `labels`.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         metric_in(&self.metrics().await, name, labels)
@@ -538,4 +549,22 @@ fn installed(program: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// `pompier check` with only `env`: its exit and what it printed.
+pub async fn pompier_check(env: Vec<(&'static str, String)>) -> (Option<i32>, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
+            .arg("check")
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }

@@ -40,16 +40,6 @@ async fn done(app: &TestApp, channel: &str, text: &str) {
     );
 }
 
-fn told(app: &TestApp, channel: &str) -> String {
-    let bodies: Vec<Value> = app
-        .slack
-        .messages_in(channel)
-        .iter()
-        .map(|m| m.body.clone())
-        .collect();
-    serde_json::to_string(&bodies).unwrap()
-}
-
 async fn an_incident_and_each_followup_get_one_issue(backend: Backend) {
     let jira = FakeJira::start().await;
     let app = app_with(backend, &jira, true).await;
@@ -92,9 +82,9 @@ async fn an_incident_and_each_followup_get_one_issue(backend: Backend) {
     assert!(issues[2].fields["assignee"].is_null());
     app.run_pending_jobs().await;
     assert!(
-        told(&app, &channel).contains("goes to Jira unassigned"),
+        app.told(&channel).contains("goes to Jira unassigned"),
         "{}",
-        told(&app, &channel)
+        app.told(&channel)
     );
     let json = app.api_get(&format!("/api/v1/incidents/{}", id.0)).await;
     assert_eq!(json["jira"]["key"], "OPS-1", "{json}");
@@ -249,7 +239,7 @@ async fn the_signed_webhook_marks_a_followup_done_and_back(backend: Backend) {
     let json = app.api_get("/api/v1/incidents/1").await;
     assert!(followup(&json)["done_at"].is_null(), "{json}");
     app.run_pending_jobs().await;
-    assert!(told(&app, &channel).contains("marked a follow-up"));
+    assert!(app.told(&channel).contains("marked a follow-up"));
     // An issue pompier did not make: taken, ignored.
     let (status, said) = webhook(&app, &issue_updated("OPS-99", "done"), SECRET).await;
     assert_eq!((status, said), (200, json!({"taken": false})));
@@ -264,29 +254,16 @@ async fn pompier_check_says_whether_jira_takes_the_settings() {
         let mut env = jira.env(true);
         env.push(("DATABASE_URL", db.url.clone()));
         env.push(("JIRA_API_TOKEN", token.into()));
-        async move {
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
-                    .arg("check")
-                    .env_clear()
-                    .envs(env)
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
+        crate::helpers::pompier_check(env)
     };
-    let good = run(crate::fake_jira::TOKEN).await;
-    let said = String::from_utf8_lossy(&good.stdout);
-    assert!(good.status.success(), "{said}");
+    let (code, said) = run(crate::fake_jira::TOKEN).await;
+    assert_eq!(code, Some(0), "{said}");
     assert!(
         said.contains("ok   jira") && said.contains("Operations"),
         "{said}"
     );
-    let bad = run("wrong-token").await;
-    let said = String::from_utf8_lossy(&bad.stdout);
-    assert_eq!(bad.status.code(), Some(1), "{said}");
+    let (code, said) = run("wrong-token").await;
+    assert_eq!(code, Some(1), "{said}");
     assert!(
         said.contains("FAIL jira") && said.contains("JIRA_API_TOKEN"),
         "{said}"

@@ -266,14 +266,7 @@ async fn a_team_is_paged_by_hand_with_its_own_routing(backend: Backend) {
         .collect();
     assert!(kinds.contains(&"page"), "{kinds:?}");
     assert_eq!(json["pages"][0]["team"], "payments", "{json}");
-    let told = serde_json::to_string(
-        &app.slack
-            .messages_in(&channel)
-            .iter()
-            .map(|m| m.body.clone())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let told = app.told(&channel);
     assert!(told.contains("paged team *payments*"), "{told}");
     // A team that is not set up is refused, naming those that are; nothing is paged.
     let (_, reply) = app.slash_as("U0456", &channel, "page billing").await;
@@ -315,14 +308,7 @@ async fn a_refused_page_is_dead_and_told_in_the_channel(backend: Backend) {
     let dead = app.store.list_jobs(true, 10).await.unwrap();
     let kinds: Vec<&str> = dead.iter().map(|j| j.kind.as_str()).collect();
     assert_eq!(kinds, ["pagerduty", "opsgenie"], "{dead:?}");
-    let told = serde_json::to_string(
-        &app.slack
-            .messages_in(&channel)
-            .iter()
-            .map(|m| m.body.clone())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let told = app.told(&channel);
     assert!(told.contains("Paging through pagerduty failed"), "{told}");
     assert!(told.contains("Paging through opsgenie failed"), "{told}");
     // No secret in what is told.
@@ -373,22 +359,10 @@ async fn pompier_check_says_whether_the_pagers_take_their_keys() {
         env.push(("DATABASE_URL", db.url.clone()));
         env.push(("PAGERDUTY_ROUTING_KEY", pd_key.into()));
         env.push(("OPSGENIE_API_KEY", genie_key.into()));
-        async move {
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_pompier"))
-                    .arg("check")
-                    .env_clear()
-                    .envs(env)
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
+        crate::helpers::pompier_check(env)
     };
-    let good = run(ROUTING_KEY, crate::fake_pagers::GENIE_KEY).await;
-    let said = String::from_utf8_lossy(&good.stdout);
-    assert!(good.status.success(), "{said}");
+    let (code, said) = run(ROUTING_KEY, crate::fake_pagers::GENIE_KEY).await;
+    assert_eq!(code, Some(0), "{said}");
     for line in ["ok   pagerduty", "team payments's key", "ok   opsgenie"] {
         assert!(said.contains(line), "{line} in {said}");
     }
@@ -397,9 +371,8 @@ async fn pompier_check_says_whether_the_pagers_take_their_keys() {
         .received()
         .iter()
         .all(|r| r.action == "resolve" && r.key == "pompier-check"));
-    let bad = run("badroutingkey", "badgeniekey").await;
-    let said = String::from_utf8_lossy(&bad.stdout);
-    assert_eq!(bad.status.code(), Some(1), "{said}");
+    let (code, said) = run("badroutingkey", "badgeniekey").await;
+    assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("FAIL pagerduty"), "{said}");
     assert!(said.contains("FAIL opsgenie"), "{said}");
     assert!(
