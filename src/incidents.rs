@@ -34,6 +34,11 @@ pub enum Request {
     Note(String),
     /// What monitoring said of the incident's alerts (worded already).
     Alert(String),
+    /// Correct the title, summary or impact (the text checked already).
+    Edit {
+        field: crate::domain::incident::Field,
+        text: String,
+    },
     /// Page `team` by hand, with `message` if any.
     Page {
         team: Team,
@@ -332,6 +337,7 @@ impl Incidents {
                 Request::Assign { role, user } => i.assign(role, user, actor, at),
                 Request::Note(text) => i.add_note(text.clone(), actor, at),
                 Request::Alert(text) => return Ok(i.record_alert(text.clone(), actor, at)),
+                Request::Edit { field, text } => i.edit(*field, text.clone(), actor, at),
                 Request::Page { team, message } => {
                     if !self.effects.paging.knows(team) {
                         return Err(Rejected::NotSetUp(self.unknown_team(team)));

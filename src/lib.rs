@@ -2,6 +2,8 @@
 //!
 //! `main` parses the command line and settings, then calls [`run`] with a bound listener,
 //! so tests run the very same server on port 0.
+// The OpenAPI document is one `json!` literal, deeper than the default limit.
+#![recursion_limit = "256"]
 #![forbid(unsafe_code)]
 
 pub mod alerts;

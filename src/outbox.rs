@@ -94,6 +94,8 @@ pub enum JiraJob {
     JiraIncidentIssue,
     /// The issue of follow-up `number`.
     JiraFollowupIssue { number: i64 },
+    /// The incident's issue, if made, takes the incident's title as it is then.
+    JiraRetitle,
 }
 
 /// Work against Slack.
@@ -144,6 +146,8 @@ pub enum SlackJob {
     Announce {
         text: String,
     },
+    /// Rename the incident's channel after its title as it is then.
+    RenameChannel,
     /// Post alert group `group` in the triage channel with a *Declare* button (a job of
     /// no incident).
     PostTriage {
@@ -232,6 +236,7 @@ impl SlackJob {
             SlackJob::Nudge { .. } => "nudge",
             SlackJob::Announce { .. } => "announce",
             SlackJob::PostTriage { .. } => "post_triage",
+            SlackJob::RenameChannel => "rename_channel",
         }
     }
 }
@@ -245,6 +250,7 @@ impl Job {
             Job::Paging(PagingJob::Opsgenie(_)) => "opsgenie",
             Job::Jira(JiraJob::JiraIncidentIssue) => "jira_incident_issue",
             Job::Jira(JiraJob::JiraFollowupIssue { .. }) => "jira_followup_issue",
+            Job::Jira(JiraJob::JiraRetitle) => "jira_retitle",
         }
     }
 
@@ -375,6 +381,8 @@ impl Paging {
                 Status::Resolved => self.all(PageAction::Resolve),
                 _ => vec![],
             },
+            // A new title: open pages show it.
+            EventKind::Edit if event.field() == Some("title") => self.all(PageAction::Update),
             EventKind::Page => match event.to.as_deref().map(str::parse::<Team>) {
                 Some(Ok(team)) => {
                     self.jobs(PageAction::Trigger, Some(&team), event.note.as_deref())
@@ -490,6 +498,12 @@ impl Effects {
                 }
                 .into()
             });
+        }
+        if event.kind == EventKind::Edit && event.field() == Some("title") {
+            jobs.push(SlackJob::RenameChannel.into());
+            if self.jira.is_some() {
+                jobs.push(Job::Jira(JiraJob::JiraRetitle));
+            }
         }
         jobs.extend(self.paging.on_change(change));
         // Raised to Jira's severity: the incident gets its issue (once: the job finds one

@@ -134,6 +134,9 @@ struct Context {
     declared_by: String,
     impact_start: String,
     impact_end: String,
+    /// What people said the incident is and whom it hurt (`/incident summary|impact`).
+    summary: Option<String>,
+    impact: Option<String>,
     channel_url: Option<String>,
     milestones: Vec<Milestone>,
     times: Vec<Time>,
@@ -237,6 +240,8 @@ impl Context {
                 .collect(),
             declared_by: name(&incident.declared_by.to_string()),
             impact_start: m.opened_at.map(at).unwrap_or_default(),
+            summary: incident.summary.as_deref().map(text),
+            impact: incident.impact.as_deref().map(text),
             impact_end: m
                 .mitigated_at
                 .or(m.resolved_at)
@@ -318,9 +323,10 @@ fn what(e: &Event, name: &impl Fn(&str) -> String, text: &impl Fn(&str) -> Strin
         EventKind::Note | EventKind::Alert => String::new(),
         EventKind::Page => format!("paged team {to}"),
         EventKind::Followup => format!("marked {to}"),
+        EventKind::Edit => format!("changed the {}", e.field().unwrap_or("?")),
         EventKind::Postmortem => "drafted this postmortem".to_owned(),
     };
-    if let Some(note) = &e.note {
+    if let Some(note) = e.said() {
         if !said.is_empty() {
             said.push('\n');
         }
@@ -363,12 +369,11 @@ fn sample() -> Incident {
         summary_ts: None,
         version: 0,
         drill: None,
-
         failure_class: None,
-
         private: false,
-
         updates: Default::default(),
+        summary: Some("What happened <in> short".into()),
+        impact: Some("Who was hurt & how".into()),
     }
 }
 
@@ -395,16 +400,8 @@ mod tests {
             declared_by: user("U0ALICE").into(),
             roles: Default::default(),
             milestones: Milestones::opened(t0),
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
-            drill: None,
-
-            failure_class: None,
-
-            private: false,
-
-            updates: Default::default(),
+            summary: Some("The payment provider timed out".into()),
+            ..crate::domain::incident::example()
         };
         let mut events = vec![Event {
             at: t0,
@@ -533,6 +530,7 @@ mod tests {
             "resolved → investigating<br/>it came back",
             "<li>Alice Martin</li><li>Bob &lt;Ops&gt; &amp; Co</li><li>U0CAROL</li>",
             "Add a retry &lt;to&gt; &amp; fro",
+            "<h2>Summary</h2>\n<p>The payment provider timed out</p>",
             "(<a href=\"https://jira.example.com/browse/OPS-1?a=1&amp;b=2\">OPS-1</a>)",
         ] {
             assert!(page.contains(part), "{part}\n{page}");

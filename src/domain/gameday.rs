@@ -233,19 +233,11 @@ mod tests {
                 postmortem_at: None,
                 closed_at: None,
             },
-            postmortem_url: None,
-            summary_ts: None,
-            version: 0,
             drill: Some(Drill {
                 team: team.parse().unwrap(),
                 gameday: Some(1),
             }),
-
-            failure_class: None,
-
-            private: false,
-
-            updates: Default::default(),
+            ..crate::domain::incident::example()
         }
     }
 

@@ -99,6 +99,42 @@ pub struct Incident {
     pub private: bool,
     /// Its timeline's rhythm, for the update cadence.
     pub updates: super::cadence::Updates,
+    /// What is happening, in a few lines (`/incident summary`), once someone says.
+    pub summary: Option<String>,
+    /// Who is affected and how (`/incident impact`), once someone says.
+    pub impact: Option<String>,
+}
+
+/// What `/incident title|summary|impact` and the *Edit* form change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Title,
+    Summary,
+    Impact,
+}
+
+impl Field {
+    pub const ALL: [Field; 3] = [Field::Title, Field::Summary, Field::Impact];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Summary => "summary",
+            Field::Impact => "impact",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The text, checked as a title (one line, bounded) or a note (a few lines).
+    pub fn parse_text(self, text: &str) -> Result<String, Invalid> {
+        match self {
+            Field::Title => Incident::parse_title(text),
+            Field::Summary | Field::Impact => bounded_text(text, self.as_str(), MAX_NOTE_CHARS),
+        }
+    }
 }
 
 /// What shows instead of a private incident's title.
@@ -280,6 +316,35 @@ impl Incident {
         })
     }
 
+    /// `field` set to `text` (already checked by `Field::parse_text`) by `actor`: an
+    /// `edit` event with the field in `note`, the old text in `from`, the new in `to`.
+    pub fn edit(
+        &self,
+        field: Field,
+        text: String,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        self.still_open()?;
+        let mut after = self.clone();
+        let slot = match field {
+            Field::Title => &mut after.title,
+            Field::Summary => after.summary.get_or_insert_with(String::new),
+            Field::Impact => after.impact.get_or_insert_with(String::new),
+        };
+        if *slot == text {
+            return Err(Rejected::Unchanged(format!("the {}", field.as_str())));
+        }
+        let before = std::mem::replace(slot, text.clone());
+        let event = Event {
+            from: Some(before).filter(|b| !b.is_empty()),
+            to: Some(text),
+            note: Some(field.as_str().to_owned()),
+            ..self.event(EventKind::Edit, actor, at)
+        };
+        Ok(Change { after, event })
+    }
+
     /// `team` paged by hand by `actor`, with `message` if any.
     pub fn page(
         &self,
@@ -403,13 +468,15 @@ pub enum EventKind {
     Alert,
     /// A team paged by hand (`to`: the team; `note`: the message, if any).
     Page,
+    /// A title, summary or impact changed (`note`: which; `from`, `to`: the texts).
+    Edit,
     /// A follow-up done or open again from outside (`to`: `done` or `open`; `note`:
     /// which), as Jira said.
     Followup,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Declared,
         EventKind::Status,
         EventKind::Severity,
@@ -419,6 +486,7 @@ impl EventKind {
         EventKind::Alert,
         EventKind::Page,
         EventKind::Followup,
+        EventKind::Edit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -432,6 +500,7 @@ impl EventKind {
             EventKind::Alert => "alert",
             EventKind::Page => "page",
             EventKind::Followup => "followup",
+            EventKind::Edit => "edit",
         }
     }
 
@@ -456,6 +525,25 @@ pub struct Event {
     pub note: Option<String>,
 }
 
+impl Event {
+    /// The text said with the event, under its headline: a note, what monitoring said,
+    /// or an edit's new text.
+    pub fn said(&self) -> Option<&str> {
+        match self.kind {
+            EventKind::Edit => self.to.as_deref(),
+            _ => self.note.as_deref(),
+        }
+    }
+
+    /// The field an `edit` changed (`title`, `summary`, `impact`).
+    pub fn field(&self) -> Option<&str> {
+        match self.kind {
+            EventKind::Edit => self.note.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// An open SEV2 incident #7, "Checkout returns 500", declared by U1 at 0: for tests.
 #[cfg(test)]
 pub fn example() -> Incident {
@@ -475,6 +563,8 @@ pub fn example() -> Incident {
         failure_class: None,
         private: false,
         updates: Default::default(),
+        summary: None,
+        impact: None,
     }
 }
 

@@ -13,6 +13,9 @@ pub enum PageAction {
     Trigger,
     Acknowledge,
     Resolve,
+    /// The incident changed (its title): an open page is sent again, to show it. Sent
+    /// as a trigger, which pagers fold into the open alert of its key.
+    Update,
 }
 
 /// A page's state, after the pager took an action.
@@ -38,6 +41,8 @@ impl PageState {
         match (before, action) {
             (Some(PageState::Acknowledged), PageAction::Trigger) => PageState::Acknowledged,
             (_, PageAction::Trigger) => PageState::Triggered,
+            (Some(before), PageAction::Update) => before,
+            (None, PageAction::Update) => PageState::Triggered,
             (_, PageAction::Acknowledge) => PageState::Acknowledged,
             (_, PageAction::Resolve) => PageState::Resolved,
         }
@@ -50,7 +55,7 @@ impl PageState {
         match action {
             PageAction::Trigger => true,
             PageAction::Acknowledge => self == PageState::Triggered,
-            PageAction::Resolve => self != PageState::Resolved,
+            PageAction::Resolve | PageAction::Update => self != PageState::Resolved,
         }
     }
 }

@@ -121,6 +121,9 @@ pub struct IncidentJson {
     failure_class: Option<String>,
     /// A private incident (its title is shown here, to the operator's token, only).
     private: bool,
+    /// What is happening, and who is affected, as people last said.
+    summary: Option<String>,
+    impact: Option<String>,
     /// A drill's team and game day.
     #[serde(skip_serializing_if = "Option::is_none")]
     team: Option<String>,
@@ -204,6 +207,8 @@ impl IncidentJson {
         self.roles.clear();
         self.postmortem_url = None;
         self.failure_class = None;
+        self.summary = None;
+        self.impact = None;
         self.participants = self.participants.map(|_| vec![]);
         self.timeline = self.timeline.map(|_| vec![]);
         self.followups = self.followups.map(|_| vec![]);
@@ -237,6 +242,8 @@ impl IncidentJson {
             drill: i.drill.is_some(),
             failure_class: i.failure_class.clone(),
             private: i.private,
+            summary: i.summary.as_deref().map(plain),
+            impact: i.impact.as_deref().map(plain),
             team: i.drill.as_ref().map(|d| d.team.to_string()),
             gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,
@@ -267,18 +274,30 @@ struct EventJson {
     note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<String>,
+    /// What an `edit` changed: `title`, `summary` or `impact`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
 }
 
 impl From<Event> for EventJson {
     fn from(e: Event) -> Self {
+        let field = e.field().map(str::to_owned);
+        let edit = field.is_some();
         EventJson {
             at: e.at,
             kind: e.kind.as_str(),
             actor: e.actor.to_string(),
-            from: e.from,
-            to: e.to,
-            note: e.note.as_deref().map(plain),
+            from: e
+                .from
+                .as_deref()
+                .map(|t| if edit { plain(t) } else { t.to_owned() }),
+            to: e
+                .to
+                .as_deref()
+                .map(|t| if edit { plain(t) } else { t.to_owned() }),
+            note: e.note.as_deref().filter(|_| !edit).map(plain),
             role: e.role.map(|r| r.to_string()),
+            field,
         }
     }
 }

@@ -414,11 +414,11 @@ pub async fn incident(
                 EventKind::Alert => "alert".to_owned(),
                 EventKind::Page => format!("paged {to}"),
                 EventKind::Followup => format!("follow-up {to}"),
+                EventKind::Edit => format!("{} changed", e.field().unwrap_or("?")),
                 EventKind::Postmortem => "postmortem drafted".to_owned(),
             }];
             what.extend(
-                e.note
-                    .as_deref()
+                e.said()
                     .map(plain)
                     .into_iter()
                     .flat_map(|n| n.lines().map(str::to_owned).collect::<Vec<_>>()),

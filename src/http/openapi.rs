@@ -123,6 +123,8 @@ fn schemas() -> Value {
                 "last_at": {"type": "string", "format": "date-time"},
                 "count": {"type": "integer"}}}},
             "jira": {"$ref": "#/components/schemas/JiraIssue"},
+            "summary": {"type": ["string", "null"], "description": "What is happening (`/incident summary`)."},
+            "impact": {"type": ["string", "null"], "description": "Who is affected (`/incident impact`)."},
             "pages": {"type": "array", "items": {"type": "object", "properties": {
                 "service": {"enum": ["pagerduty", "opsgenie"]},
                 "team": {"type": ["string", "null"], "description": "null: the default routing."},

@@ -115,6 +115,14 @@ impl JiraClient {
         })
     }
 
+    /// Issue `key` takes `summary`.
+    pub async fn set_summary(&self, key: &str, summary: &str) -> Result<(), JiraError> {
+        let request = self
+            .request(reqwest::Method::PUT, &format!("/issue/{key}"))
+            .json(&json!({"fields": {"summary": summary}}));
+        self.send("edit_issue", request).await.map(drop)
+    }
+
     /// The issue of the project labelled `label`, if Jira's search shows one.
     pub async fn find(&self, label: &str) -> Result<Option<JiraIssue>, JiraError> {
         let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));

@@ -58,6 +58,7 @@ impl JiraJobs {
         let id = run.incident()?;
         let incident = self.store.get(id).await?.ok_or(StoreError::NotFound(id))?;
         let followup = match job {
+            JiraJob::JiraRetitle => return self.retitle(&incident).await,
             JiraJob::JiraIncidentIssue => None,
             JiraJob::JiraFollowupIssue { number } => Some(
                 self.store
@@ -117,6 +118,17 @@ impl JiraJobs {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The incident's issue, if made, takes its present title.
+    async fn retitle(&self, incident: &Incident) -> Result<(), JobError> {
+        let JiraIntent::Made(made) = self.store.jira_intent(incident.id, 0).await? else {
+            // Not made yet: it will be made with the present title.
+            return Ok(());
+        };
+        let summary = issue::summary(incident, &Subject::Incident);
+        self.jira.set_summary(&made.key, &summary).await?;
+        Ok(())
     }
 
     /// The summary shows the new issue's key.

@@ -76,6 +76,7 @@ impl SlackJobs {
                 Ok(())
             }
             SlackJob::PostSummary => self.post_summary(&incident, run).await,
+            SlackJob::RenameChannel => self.rename_channel(&incident, run).await,
             SlackJob::UpdateSummary => {
                 if let Some(ts) = &incident.summary_ts {
                     let channel = channel(&incident)?;
@@ -350,6 +351,51 @@ impl SlackJobs {
             self.store.set_channel(incident.id, &id).await?;
         }
         Ok(())
+    }
+
+    /// The channel takes the incident's present title (`inc-42-new-slug`, a suffix when
+    /// taken) and topic; a refused rename keeps the old name and says so in the channel.
+    async fn rename_channel(&self, incident: &Incident, run: Run) -> Result<(), JobError> {
+        let channel = channel(incident)?;
+        let mut why = format!("{NAME_TRIES} channel names were taken");
+        for suffix in 0..NAME_TRIES {
+            let name = channel_name(
+                incident.channel_prefix(),
+                incident.id.0,
+                &incident.title,
+                suffix,
+            );
+            match self
+                .slack
+                .call(
+                    "conversations.rename",
+                    &json!({"channel": channel, "name": name}),
+                )
+                .await
+            {
+                Ok(_) => {
+                    self.slack
+                        .call(
+                            "conversations.setTopic",
+                            &json!({"channel": channel, "topic": topic(incident)}),
+                        )
+                        .await?;
+                    return Ok(());
+                }
+                Err(e) if e.code() == Some("name_taken") => continue,
+                Err(e @ crate::slack::client::SlackError::Refused { .. }) => {
+                    why = e.to_string();
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let text = format!(
+            ":warning: This channel keeps its name: it could not be renamed after the new \
+             title ({}).",
+            escape(&why)
+        );
+        self.post_text(run, channel.as_str(), &text).await
     }
 
     /// The unarchived public channel named `name` that this bot created, if any.

@@ -34,10 +34,20 @@ impl Opsgenie {
                 self.url(&[&page.key, "close"])?,
                 json!({"source": "pompier"}),
             ),
+            PageAction::Update => (
+                "update_message",
+                self.url(&[&page.key, "message"])?,
+                json!({"message": cut(&page.summary, 130)}),
+            ),
+        };
+        let method_of = if action == PageAction::Update {
+            reqwest::Method::PUT
+        } else {
+            reqwest::Method::POST
         };
         let request = self
             .http
-            .post(url)
+            .request(method_of, url)
             .header(
                 reqwest::header::AUTHORIZATION,
                 format!("GenieKey {}", self.key.expose_secret()),

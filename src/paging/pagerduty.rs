@@ -41,9 +41,15 @@ impl PagerDuty {
 
     pub async fn send(&self, action: PageAction, page: &Outgoing) -> Result<(), PagerError> {
         let key = self.key_for(page.team.as_ref())?;
-        let body = event(key.expose_secret(), action, page);
+        // An update is a trigger: PagerDuty folds it into the open alert of its key.
+        let sent = match action {
+            PageAction::Update => PageAction::Trigger,
+            other => other,
+        };
+        let body = event(key.expose_secret(), sent, page);
         let method = match action {
             PageAction::Trigger => "trigger",
+            PageAction::Update => "update",
             PageAction::Acknowledge => "acknowledge",
             PageAction::Resolve => "resolve",
         };

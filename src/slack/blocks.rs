@@ -124,6 +124,12 @@ pub fn summary(
             "elements": [{"type": "mrkdwn", "text": truncate(&milestones.join(" · "), MAX_SECTION)}]
         }));
     }
+    for (what, text) in [("Summary", &incident.summary), ("Impact", &incident.impact)] {
+        if let Some(text) = text {
+            let said = truncate(&format!("*{what}*\n{}", escape(text)), MAX_SECTION);
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": said}}));
+        }
+    }
     if let Some(said) = alert_lines(alerts) {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": said}}));
     }

@@ -2,6 +2,7 @@
 //! `<@U123>` or `<@U123|name>`). Pure: no I/O.
 
 use crate::domain::gameday::gameday_name;
+use crate::domain::incident::Field;
 use crate::domain::{Incident, IncidentId, Invalid, RoleName, Severity, SlackUserId, Status, Team};
 
 /// A parsed `/incident` command: which incident (when named by number) and what to do.
@@ -57,6 +58,11 @@ pub enum Command {
     Done(i64),
     /// `class NAME`: the incident's failure class.
     Class(String),
+    /// `title|summary|impact TEXT`: correct the incident.
+    Edit {
+        field: Field,
+        text: String,
+    },
     /// `page TEAM [MESSAGE]`: page a team by hand.
     Page {
         team: Team,
@@ -86,6 +92,7 @@ impl Command {
             Command::Done(_) => "done",
             Command::Class(_) => "class",
             Command::Page { .. } => "page",
+            Command::Edit { .. } => "edit",
         }
     }
 
@@ -103,6 +110,7 @@ impl Command {
                 | Command::Done(_)
                 | Command::Class(_)
                 | Command::Page { .. }
+                | Command::Edit { .. }
         )
     }
 }
@@ -114,6 +122,7 @@ pub const USAGE: &str = "\
 • `/incident severity sev1..sev4`: change its severity
 • `/incident lead @user`, `/incident role NAME @user`: assign a role
 • `/incident note TEXT`: add a note to the timeline
+• `/incident title|summary|impact TEXT`: correct the title (the channel is renamed), say what is happening, or who is affected
 • `/incident status`: show the incident of this channel
 • `/incident list`: incidents still open, newest first
 • `/incident followup TEXT [@owner]`, `/incident followups`, `/incident done N`: follow-up actions
@@ -224,6 +233,13 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             assign(role, after)?
         }
         "note" => Command::Note(Incident::parse_note(rest)?),
+        "title" | "summary" | "impact" => {
+            let field = Field::parse(&word.to_ascii_lowercase()).expect("a field");
+            Command::Edit {
+                field,
+                text: field.parse_text(rest)?,
+            }
+        }
         "page" => {
             let (name, message) = next_word(rest);
             if name.is_empty() {

@@ -244,6 +244,7 @@ async fn about(
         Command::Assign { role, user } => Request::Assign { role, user },
         Command::Note(text) => Request::Note(text),
         Command::Page { team, message } => Request::Page { team, message },
+        Command::Edit { field, text } => Request::Edit { field, text },
         // `execute` sends only commands about one incident here.
         _ => return Ok(Reply::ephemeral(USAGE)),
     };

@@ -298,6 +298,10 @@ pub fn told(incident: &Incident, event: &Event) -> String {
             ":ballot_box_with_check: {who} marked a follow-up of {name} *{}*:",
             event.to.as_deref().unwrap_or("?")
         ),
+        EventKind::Edit => format!(
+            ":pencil2: {who} changed the {} of {name}:",
+            event.field().unwrap_or("?")
+        ),
         EventKind::Page => format!(
             ":pager: {who} paged team *{}* for {name}.",
             escape(event.to.as_deref().unwrap_or("?"))
@@ -308,7 +312,7 @@ pub fn told(incident: &Incident, event: &Event) -> String {
         ),
         EventKind::Declared => headline(incident),
     };
-    if let Some(note) = &event.note {
+    if let Some(note) = event.said() {
         text.push_str(&format!("\n>{}", escape(note).replace('\n', "\n>")));
     }
     text

@@ -17,7 +17,8 @@ const MAX_ATTEMPTS: usize = 32;
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
      investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
-     version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates";
+     version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates, \
+     summary, impact";
 
 /// A new incident, as declared.
 #[derive(Debug, Clone)]
@@ -537,8 +538,8 @@ impl Store {
                 "UPDATE incidents SET title = $3, severity = $4, status = $5, \
                  investigating_at = $6, mitigated_at = $7, resolved_at = $8, postmortem_at = $9, \
                  closed_at = $10, postmortem_url = $11, version = version + 1, \
-                 last_event_at = $12, updates = $13, late_updates = $14 \
-                 WHERE id = $1 AND version = $2",
+                 last_event_at = $12, updates = $13, late_updates = $14, summary = $15, \
+                 impact = $16 WHERE id = $1 AND version = $2",
             )
             .bind(id)
             .bind(before.version)
@@ -554,6 +555,8 @@ impl Store {
             .bind(change.event.at)
             .bind(after.updates.total)
             .bind(after.updates.late)
+            .bind(after.summary.as_deref())
+            .bind(after.impact.as_deref())
             .execute(&mut *tx)
             .await?
             .rows_affected();

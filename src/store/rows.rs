@@ -40,6 +40,8 @@ pub(super) struct IncidentRow {
     last_event_at: Option<DateTime<Utc>>,
     updates: i64,
     late_updates: i64,
+    summary: Option<String>,
+    impact: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -94,6 +96,8 @@ impl IncidentRow {
                 total: self.updates,
                 late: self.late_updates,
             },
+            summary: self.summary,
+            impact: self.impact,
         })
     }
 }

@@ -37,11 +37,12 @@ fn listed(command: &Command) {
         | Command::Followups
         | Command::Done(_)
         | Command::Class(_)
-        | Command::Page { .. } => {}
+        | Command::Page { .. }
+        | Command::Edit { .. } => {}
     }
 }
 
-const ALL: [&str; 18] = [
+const ALL: [&str; 19] = [
     "help",
     "open_modal",
     "declare",
@@ -60,6 +61,7 @@ const ALL: [&str; 18] = [
     "done",
     "class",
     "page",
+    "edit",
 ];
 
 /// Each command as typed about incident #1 (`{id}`), with a `true` when it is about one
@@ -78,6 +80,9 @@ const TABLE: &[(&str, bool)] = &[
     ("{id} done 1", true),
     ("{id} class change", true),
     ("{id} page payments wake up", true),
+    ("{id} title Payroll export leaked for real", true),
+    ("{id} summary it is about payroll", true),
+    ("{id} impact everyone", true),
     ("help", false),
     ("list", false),
     ("open", false),

@@ -70,6 +70,8 @@ async fn incidents_have_specs_json_shape(backend: Backend) {
         "alerts",
         "pages",
         "jira",
+        "summary",
+        "impact",
     ];
     let mut sorted = keys.clone();
     sorted.sort();

@@ -66,6 +66,7 @@ impl FakeJira {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/rest/api/{v}/issue", post(create))
+            .route("/rest/api/{v}/issue/{key}", axum::routing::put(edit))
             .route("/rest/api/{v}/search/jql", post(search))
             .route("/rest/api/{v}/search", post(old_search))
             .route("/rest/api/{v}/user/search", get(users))
@@ -212,6 +213,34 @@ async fn create(
         status,
         json!({"id": "10000", "key": key, "self": format!("http://jira/rest/api/{v}/issue/10000")}),
     )
+}
+
+/// `PUT /issue/{key}`: 204, the fields changed.
+async fn edit(
+    State(inner): State<Shared>,
+    Path((v, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = authorized(&v, &headers) {
+        return r;
+    }
+    let mut inner = inner.lock().unwrap();
+    let Some(issue) = inner.issues.iter_mut().find(|i| i.key == key) else {
+        return answer(
+            404,
+            json!({"errorMessages": ["Issue does not exist or you do not have permission to see it."]}),
+        );
+    };
+    let summary = body["fields"]["summary"].as_str().unwrap_or_default();
+    if summary.is_empty() || summary.chars().count() > 255 {
+        return refused(
+            400,
+            json!({"summary": "You must specify a summary of the issue."}),
+        );
+    }
+    issue.fields["summary"] = summary.into();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `project = "OPS" AND labels = "…"`, the only query pompier sends.

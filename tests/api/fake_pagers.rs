@@ -69,7 +69,10 @@ impl FakePagers {
         let app = Router::new()
             .route("/v2/enqueue", post(pagerduty))
             .route("/v2/alerts", post(opsgenie_create).get(opsgenie_list))
-            .route("/v2/alerts/{alias}/{action}", post(opsgenie_action))
+            .route(
+                "/v2/alerts/{alias}/{action}",
+                post(opsgenie_action).put(opsgenie_message),
+            )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -300,6 +303,36 @@ async fn opsgenie_list(headers: HeaderMap) -> Response {
         return refused;
     }
     answer(200, json!({"data": [], "took": 0.01, "requestId": "r"}))
+}
+
+/// `PUT /v2/alerts/{alias}/message`: the open alert's message changes.
+async fn opsgenie_message(
+    State(inner): State<Shared>,
+    Path((alias, what)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    if let Err(response) = on_cue(&mut inner, "opsgenie", "update") {
+        return response;
+    }
+    if let Err(refused) = genie(&headers) {
+        return refused;
+    }
+    let message = body["message"].as_str().unwrap_or_default();
+    if what != "message" || message.is_empty() || message.chars().count() > 130 {
+        return answer(422, json!({"message": "Request body is not processable"}));
+    }
+    if query.get("identifierType").map(String::as_str) == Some("alias") {
+        inner.received.push(Received {
+            pager: "opsgenie",
+            action: "update".into(),
+            key: alias,
+            body,
+        });
+    }
+    answer(202, processed())
 }
 
 async fn opsgenie_action(

@@ -309,6 +309,23 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
             c.topic = Some(topic);
             ok(json!({}))
         }
+        "conversations.rename" => {
+            let name = body["name"].as_str().unwrap_or_default().to_owned();
+            if !valid_channel_name(&name) {
+                return refuse("invalid_name_specials");
+            }
+            if s.channels.iter().any(|c| c.name == name && c.id != channel) {
+                return refuse("name_taken");
+            }
+            let Some(c) = s.channels.iter_mut().find(|c| c.id == channel) else {
+                return refuse("channel_not_found");
+            };
+            if c.archived {
+                return refuse("is_archived");
+            }
+            c.name = name.clone();
+            ok(json!({"channel": {"id": channel, "name": name}}))
+        }
         "conversations.archive" => {
             let Some(c) = s.channels.iter_mut().find(|c| c.id == channel) else {
                 return refuse("channel_not_found");
