@@ -70,6 +70,7 @@ impl App {
             jira: jira
                 .is_some()
                 .then_some(settings.jira.incident_min_severity),
+            invites: settings.invites(),
         };
         let incidents = Incidents::new(
             store.clone(),
@@ -109,6 +110,7 @@ impl App {
             Service::Slack,
             slack.clone().map(|slack| SlackJobs {
                 slack,
+                groups: Default::default(),
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
                 triage_channel: settings.alerts.triage_channel.clone(),

@@ -51,6 +51,10 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub paging: PagingSettings,
     pub jira: JiraSettings,
+    /// `[teams.NAME]`: who a team is.
+    pub teams: std::collections::BTreeMap<crate::domain::Team, TeamSettings>,
+    /// `[invite]`: who joins every public incident of a severity.
+    pub invite: std::collections::BTreeMap<Severity, Vec<String>>,
     #[serde(skip)]
     pub secrets: Secrets,
 }
@@ -259,6 +263,43 @@ pub struct PagingSettings {
     pub drills: bool,
     pub timeout_secs: u64,
     pub teams: std::collections::BTreeMap<crate::domain::Team, PagingTeam>,
+}
+
+/// A team (`[teams.NAME]`): its people and where it hears of its incidents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// A Slack user group id (`S…`).
+    pub slack_usergroup: Option<String>,
+    /// Slack user ids.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// A channel id where the team hears of its incidents.
+    pub channel: Option<String>,
+}
+
+impl Settings {
+    /// Who is pulled into incidents, as the outbox needs it.
+    pub fn invites(&self) -> crate::outbox::Invites {
+        crate::outbox::Invites {
+            teams: self
+                .teams
+                .iter()
+                .map(|(name, t)| {
+                    let mut people: Vec<String> = t.slack_usergroup.iter().cloned().collect();
+                    people.extend(t.users.iter().cloned());
+                    (
+                        name.clone(),
+                        crate::outbox::TeamPeople {
+                            people,
+                            channel: t.channel.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            by_severity: self.invite.clone(),
+        }
+    }
 }
 
 /// Jira (`JIRA_BASE_URL`, `JIRA_API_TOKEN`): an issue per follow-up, and per incident at

@@ -187,9 +187,12 @@ impl Incidents {
     /// Declares `new` (with its delivery key and first events, if any); a delivery
     /// already acted on is `StoreError::Duplicate`.
     pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
-        let jobs = self
-            .effects
-            .on_declare(new.severity, new.drill.is_some(), new.private);
+        let jobs = self.effects.on_declare(
+            new.severity,
+            new.drill.is_some(),
+            new.private,
+            new.team.as_ref(),
+        );
         let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
         Ok(incident)
@@ -363,6 +366,20 @@ impl Incidents {
             Err(StoreError::NotFound(id)) => Ok(Outcome::NotFound(id)),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `team` is configured (`[teams.NAME]`); `Err` lists those that are.
+    pub fn check_team(&self, team: &Team) -> Result<(), String> {
+        let invites = &self.effects.invites;
+        if invites.knows(team) {
+            return Ok(());
+        }
+        let known: Vec<&str> = invites.teams.keys().map(Team::as_str).collect();
+        Err(if known.is_empty() {
+            format!("unknown team `{team}`: no team is configured (`[teams.NAME]`)")
+        } else {
+            format!("unknown team `{team}`: the teams are {}", known.join(", "))
+        })
     }
 
     /// Why `team` cannot be paged, and which can.

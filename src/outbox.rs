@@ -148,6 +148,15 @@ pub enum SlackJob {
     },
     /// Rename the incident's channel after its title as it is then.
     RenameChannel,
+    /// Invite `people` (user ids `U…`, user group ids `S…` read when it runs) into the
+    /// incident's channel; those who cannot be are named there.
+    InvitePeople {
+        people: Vec<String>,
+    },
+    /// Tell the team's `channel` of its new incident.
+    TellTeam {
+        channel: String,
+    },
     /// Post alert group `group` in the triage channel with a *Declare* button (a job of
     /// no incident).
     PostTriage {
@@ -237,6 +246,8 @@ impl SlackJob {
             SlackJob::Announce { .. } => "announce",
             SlackJob::PostTriage { .. } => "post_triage",
             SlackJob::RenameChannel => "rename_channel",
+            SlackJob::InvitePeople { .. } => "invite_people",
+            SlackJob::TellTeam { .. } => "tell_team",
         }
     }
 }
@@ -286,6 +297,74 @@ pub struct Effects {
     pub paging: Paging,
     /// When Jira is configured: incidents at this severity or worse get an issue.
     pub jira: Option<Severity>,
+    pub invites: Invites,
+}
+
+/// Who is pulled into an incident's channel (`[teams.NAME]`, `[invite]`).
+#[derive(Debug, Clone, Default)]
+pub struct Invites {
+    /// Each team's people (user and user group ids) and channel.
+    pub teams: std::collections::BTreeMap<Team, TeamPeople>,
+    /// Who joins every public incident of a severity.
+    pub by_severity: std::collections::BTreeMap<Severity, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TeamPeople {
+    pub people: Vec<String>,
+    pub channel: Option<String>,
+}
+
+impl Invites {
+    /// Whether `team` is configured.
+    pub fn knows(&self, team: &Team) -> bool {
+        self.teams.contains_key(team)
+    }
+
+    /// A new incident: its team's people (and channel told, unless private), and its
+    /// severity's people unless private.
+    fn on_declare(&self, severity: Severity, private: bool, team: Option<&Team>) -> Vec<Job> {
+        let mut jobs = vec![];
+        let mut people = vec![];
+        if let Some(team) = team.and_then(|t| self.teams.get(t)) {
+            people.extend(team.people.iter().cloned());
+            if let (Some(channel), false) = (&team.channel, private) {
+                jobs.push(
+                    SlackJob::TellTeam {
+                        channel: channel.clone(),
+                    }
+                    .into(),
+                );
+            }
+        }
+        if !private {
+            people.extend(
+                self.by_severity
+                    .get(&severity)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+        }
+        people.dedup();
+        if !people.is_empty() {
+            jobs.insert(0, SlackJob::InvitePeople { people }.into());
+        }
+        jobs
+    }
+
+    /// A raise: that severity's people join a public incident.
+    fn on_raise(&self, change: &Change) -> Vec<Job> {
+        match self.by_severity.get(&change.after.severity) {
+            Some(people) if !change.after.private && !people.is_empty() => {
+                vec![SlackJob::InvitePeople {
+                    people: people.clone(),
+                }
+                .into()]
+            }
+            _ => vec![],
+        }
+    }
 }
 
 /// Who is paged, and when (`[paging]`).
@@ -422,7 +501,13 @@ impl Effects {
     /// A new incident: its channel, people in, topic, pinned summary, announcement, in
     /// that order, all queued at once so later changes' jobs come after them.
     /// `quiet`: a drill or a private incident, which is not announced.
-    pub fn on_declare(&self, severity: Severity, drill: bool, private: bool) -> Vec<Job> {
+    pub fn on_declare(
+        &self,
+        severity: Severity,
+        drill: bool,
+        private: bool,
+        team: Option<&Team>,
+    ) -> Vec<Job> {
         let quiet = drill || private;
         let mut jobs = vec![
             SlackJob::CreateChannel.into(),
@@ -430,6 +515,9 @@ impl Effects {
             SlackJob::SetTopic.into(),
             SlackJob::PostSummary.into(),
         ];
+        if !drill {
+            jobs.extend(self.invites.on_declare(severity, private, team));
+        }
         // Drills and private incidents are not announced: the room playing knows of a
         // drill, and a private incident is for its members.
         if self.announce && !quiet {
@@ -499,6 +587,15 @@ impl Effects {
                 .into()
             });
         }
+        let raised = event.kind == EventKind::Severity
+            && event
+                .from
+                .as_deref()
+                .and_then(|f| f.parse::<Severity>().ok())
+                .is_some_and(|before| change.after.severity < before);
+        if raised && change.after.drill.is_none() {
+            jobs.extend(self.invites.on_raise(change));
+        }
         if event.kind == EventKind::Edit && event.field() == Some("title") {
             jobs.push(SlackJob::RenameChannel.into());
             if self.jira.is_some() {
@@ -554,7 +651,7 @@ mod tests {
             ..Effects::default()
         };
         assert_eq!(
-            kinds(&e.on_declare(Severity::Sev3, false, false)),
+            kinds(&e.on_declare(Severity::Sev3, false, false, None)),
             [
                 "create_channel",
                 "invite",
@@ -565,7 +662,7 @@ mod tests {
         );
         assert_eq!(
             Effects::default()
-                .on_declare(Severity::Sev3, false, false)
+                .on_declare(Severity::Sev3, false, false, None)
                 .len(),
             4
         );
@@ -655,7 +752,7 @@ mod tests {
         for job in all
             .on_change(&change)
             .into_iter()
-            .chain(Effects::default().on_declare(Severity::Sev3, false, false))
+            .chain(Effects::default().on_declare(Severity::Sev3, false, false, None))
         {
             let back: Job = serde_json::from_str(&job.to_payload()).unwrap();
             assert_eq!(back, job);

@@ -372,6 +372,7 @@ fn sample() -> Incident {
         failure_class: None,
         private: false,
         updates: Default::default(),
+        team: None,
         summary: Some("What happened <in> short".into()),
         impact: Some("Who was hurt & how".into()),
     }

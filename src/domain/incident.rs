@@ -99,6 +99,8 @@ pub struct Incident {
     pub private: bool,
     /// Its timeline's rhythm, for the update cadence.
     pub updates: super::cadence::Updates,
+    /// The team it is declared for (a drill's too), if any.
+    pub team: Option<super::Team>,
     /// What is happening, in a few lines (`/incident summary`), once someone says.
     pub summary: Option<String>,
     /// Who is affected and how (`/incident impact`), once someone says.
@@ -563,6 +565,7 @@ pub fn example() -> Incident {
         failure_class: None,
         private: false,
         updates: Default::default(),
+        team: None,
         summary: None,
         impact: None,
     }

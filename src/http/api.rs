@@ -124,7 +124,7 @@ pub struct IncidentJson {
     /// What is happening, and who is affected, as people last said.
     summary: Option<String>,
     impact: Option<String>,
-    /// A drill's team and game day.
+    /// The team it is declared for (a drill's too), and a drill's game day.
     #[serde(skip_serializing_if = "Option::is_none")]
     team: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,7 +244,7 @@ impl IncidentJson {
             private: i.private,
             summary: i.summary.as_deref().map(plain),
             impact: i.impact.as_deref().map(plain),
-            team: i.drill.as_ref().map(|d| d.team.to_string()),
+            team: i.team.as_ref().map(|t| t.to_string()),
             gameday_id: i.drill.as_ref().and_then(|d| d.gameday),
             participants: None,
             followups: None,

@@ -20,6 +20,10 @@ use crate::store::{Store, StoreError};
 const MAX_TOPIC: usize = 250;
 /// Names tried after `name_taken` before giving up.
 const NAME_TRIES: u32 = 20;
+/// Users a `conversations.invite` names at most (Slack's docs say 100 and 1,000).
+const INVITE_BATCH: usize = 100;
+/// How long a user group's members are taken as read.
+const GROUP_FRESH: std::time::Duration = std::time::Duration::from_secs(600);
 /// Pages of `conversations.list` searched for a channel this bot made.
 const LIST_PAGES: usize = 20;
 
@@ -29,6 +33,9 @@ const METADATA_EVENT: &str = "pompier_job";
 /// What the Slack jobs need.
 pub struct SlackJobs {
     pub slack: SlackClient,
+    /// User groups' members as last read, and when.
+    pub groups:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
     pub store: Store,
     pub announce_channel: Option<ChannelId>,
     /// `alerts.triage_channel`: where alert groups routed with `declare = false` wait.
@@ -77,6 +84,11 @@ impl SlackJobs {
             }
             SlackJob::PostSummary => self.post_summary(&incident, run).await,
             SlackJob::RenameChannel => self.rename_channel(&incident, run).await,
+            SlackJob::InvitePeople { people } => self.invite_people(&incident, people, run).await,
+            SlackJob::TellTeam { channel } => {
+                let text = reply::told_team(&incident);
+                self.post_text(run, channel, &text).await
+            }
             SlackJob::UpdateSummary => {
                 if let Some(ts) = &incident.summary_ts {
                     let channel = channel(&incident)?;
@@ -351,6 +363,93 @@ impl SlackJobs {
             self.store.set_channel(incident.id, &id).await?;
         }
         Ok(())
+    }
+
+    /// The members of `people` (user ids, and user groups read through
+    /// `usergroups.users.list`, each at most once every `GROUP_FRESH`), invited a
+    /// hundred at a time with `force`, so one that cannot be invited holds back no other;
+    /// they are named in the channel. Those invited are the incident's participants.
+    async fn invite_people(
+        &self,
+        incident: &Incident,
+        people: &[String],
+        run: Run,
+    ) -> Result<(), JobError> {
+        let channel = channel(incident)?;
+        let mut users: Vec<String> = vec![];
+        for who in people {
+            let found = if who.starts_with('S') {
+                self.group_members(who).await?
+            } else {
+                vec![who.clone()]
+            };
+            for user in found {
+                if !users.contains(&user) {
+                    users.push(user);
+                }
+            }
+        }
+        let mut missed: Vec<(String, String)> = vec![];
+        for batch in users.chunks(INVITE_BATCH) {
+            let asked = json!({"channel": channel, "users": batch.join(","), "force": true});
+            match self.slack.call("conversations.invite", &asked).await {
+                Ok(_) => {}
+                Err(SlackError::Refused { code, errors, .. }) => {
+                    // Per user, when Slack says; else the whole batch failed alike.
+                    if errors.is_empty() && code != "already_in_channel" {
+                        missed.extend(batch.iter().map(|u| (u.clone(), code.clone())));
+                    }
+                    missed.extend(
+                        errors.into_iter().filter(|(user, error)| {
+                            !user.is_empty() && error != "already_in_channel"
+                        }),
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let at = crate::now();
+        for user in &users {
+            if missed.iter().any(|(u, _)| u == user) {
+                continue;
+            }
+            if let Ok(user) = user.parse() {
+                self.store.add_participant(incident.id, &user, at).await?;
+            }
+        }
+        if missed.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<String> = missed
+            .iter()
+            .map(|(user, why)| format!("<@{user}> ({})", escape(why)))
+            .collect();
+        let text = format!(":warning: Could not invite {}.", named.join(", "));
+        self.post_text(run, channel.as_str(), &text).await
+    }
+
+    /// The users of user group `group`, read at most once every `GROUP_FRESH`.
+    async fn group_members(&self, group: &str) -> Result<Vec<String>, JobError> {
+        if let Some((at, users)) = self.groups.lock().expect("the group cache").get(group) {
+            if at.elapsed() < GROUP_FRESH {
+                return Ok(users.clone());
+            }
+        }
+        let read = self
+            .slack
+            .call_form("usergroups.users.list", &[("usergroup", group)])
+            .await?;
+        let users: Vec<String> = read["users"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect();
+        self.groups
+            .lock()
+            .expect("the group cache")
+            .insert(group.to_owned(), (std::time::Instant::now(), users.clone()));
+        Ok(users)
     }
 
     /// The channel takes the incident's present title (`inc-42-new-slug`, a suffix when

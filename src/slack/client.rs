@@ -18,9 +18,14 @@ pub enum SlackError {
     /// Worth trying again: a 5xx, a timeout, a dropped connection, Slack's own hiccups.
     #[error("Slack unreachable or failing: {0}")]
     Transient(String),
-    /// Slack refused the call; trying again will not help.
+    /// Slack refused the call; trying again will not help. `errors`: per item, when
+    /// Slack says (`conversations.invite` of several users: user and code).
     #[error("Slack refused {method}: {code}")]
-    Refused { method: String, code: String },
+    Refused {
+        method: String,
+        code: String,
+        errors: Vec<(String, String)>,
+    },
 }
 
 impl SlackError {
@@ -146,9 +151,21 @@ impl SlackClient {
         {
             return Err(SlackError::Transient(format!("HTTP {status}, {code}")));
         }
+        let errors = json["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                (
+                    e["user"].as_str().unwrap_or_default().to_owned(),
+                    e["error"].as_str().unwrap_or("refused").to_owned(),
+                )
+            })
+            .collect();
         Err(SlackError::Refused {
             method: method.to_owned(),
             code,
+            errors,
         })
     }
 }

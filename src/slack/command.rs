@@ -19,13 +19,16 @@ pub enum Command {
     OpenModal {
         severity: Option<Severity>,
     },
+    /// `open [sevN] [team:NAME] TITLE`.
     Declare {
         severity: Option<Severity>,
+        team: Option<Team>,
         title: String,
     },
-    /// `open private [sevN] TITLE`: a private incident.
+    /// `open private [sevN] [team:NAME] TITLE`: a private incident.
     DeclarePrivate {
         severity: Option<Severity>,
+        team: Option<Team>,
         title: String,
     },
     Move {
@@ -117,7 +120,7 @@ impl Command {
 
 pub const USAGE: &str = "\
 */incident* usage:
-• `/incident open [sev1..sev4] TITLE`: declare an incident (`open private …`: a private channel, not announced) (`/incident` or `/incident open` alone opens the form)
+• `/incident open [sev1..sev4] TITLE`: declare an incident (`team:NAME` before the title invites the team) (`open private …`: a private channel, not announced) (`/incident` or `/incident open` alone opens the form)
 • `/incident investigating|mitigated|resolved|postmortem|closed [NOTE]`: move the incident of this channel
 • `/incident severity sev1..sev4`: change its severity
 • `/incident lead @user`, `/incident role NAME @user`: assign a role
@@ -188,21 +191,19 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             // Lowercase only, so a title such as "Private API down" stays a title.
             let private = first == "private";
             let rest = if private { after } else { rest };
-            let (first, after) = next_word(rest);
-            let (severity, title) = match severity_word(first)? {
-                Some(sev) => (Some(sev), after),
-                None => (None, rest),
-            };
+            let (severity, team, title) = leading(rest)?;
             if title.is_empty() {
                 Command::OpenModal { severity }
             } else if private {
                 Command::DeclarePrivate {
                     severity,
+                    team,
                     title: Incident::parse_title(title)?,
                 }
             } else {
                 Command::Declare {
                     severity,
+                    team,
                     title: Incident::parse_title(title)?,
                 }
             }
@@ -331,13 +332,14 @@ fn followup(rest: &str) -> Result<Command, Invalid> {
 }
 
 /// `[sevN] [team:NAME] TITLE`, the severity and team in either order.
-fn drill(mut rest: &str) -> Result<Command, Invalid> {
+/// `[sevN] [team:NAME] REST`, the severity and team in either order.
+fn leading(mut rest: &str) -> Result<(Option<Severity>, Option<Team>, &str), Invalid> {
     let (mut severity, mut team) = (None, None);
     loop {
         let (word, after) = next_word(rest);
         if let Some(name) = word.strip_prefix("team:") {
             if team.is_some() {
-                return Err(Invalid("a drill tests one team".into()));
+                return Err(Invalid("one team: `team:NAME`".into()));
             }
             team = Some(name.parse::<Team>()?);
         } else if let Some(sev) = severity_word(word)?.filter(|_| severity.is_none()) {
@@ -347,6 +349,11 @@ fn drill(mut rest: &str) -> Result<Command, Invalid> {
         }
         rest = after;
     }
+    Ok((severity, team, rest))
+}
+
+fn drill(rest: &str) -> Result<Command, Invalid> {
+    let (severity, team, rest) = leading(rest)?;
     if rest.is_empty() {
         return Err(Invalid(
             "a drill needs a title: `drill [sevN] [team:NAME] TITLE`".into(),
@@ -443,6 +450,7 @@ mod tests {
         assert_eq!(
             cmd("open private sev1 Payroll leak"),
             Command::DeclarePrivate {
+                team: None,
                 severity: Some(Severity::Sev1),
                 title: "Payroll leak".into()
             }
@@ -450,6 +458,7 @@ mod tests {
         assert_eq!(
             cmd("open Private matters"),
             Command::Declare {
+                team: None,
                 severity: None,
                 title: "Private matters".into()
             }
@@ -489,6 +498,7 @@ mod tests {
         assert_eq!(
             cmd("open sev1 Checkout  returns 500"),
             Command::Declare {
+                team: None,
                 severity: Some(Severity::Sev1),
                 title: "Checkout  returns 500".into()
             }
@@ -496,6 +506,7 @@ mod tests {
         assert_eq!(
             cmd("OPEN Checkout <!channel> &amp; co &lt;3"),
             Command::Declare {
+                team: None,
                 severity: None,
                 title: "Checkout @channel & co <3".into()
             }
@@ -503,6 +514,7 @@ mod tests {
         assert_eq!(
             cmd("open SEV2 sev4"),
             Command::Declare {
+                team: None,
                 severity: Some(Severity::Sev2),
                 title: "sev4".into()
             }
@@ -607,6 +619,7 @@ mod tests {
         assert_eq!(
             cmd("open severe DB down"),
             Command::Declare {
+                team: None,
                 severity: None,
                 title: "severe DB down".into()
             }

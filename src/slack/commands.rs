@@ -138,9 +138,26 @@ pub async fn execute(
                 .err()
                 .map(Reply::ephemeral));
         }
-        Command::Declare { severity, title } | Command::DeclarePrivate { severity, title } => {
+        Command::Declare {
+            severity,
+            team,
+            title,
+        }
+        | Command::DeclarePrivate {
+            severity,
+            team,
+            title,
+        } => {
+            if let Some(team) = &team {
+                if let Err(why) = incidents.check_team(team) {
+                    return Ok(Some(Reply::ephemeral(format!(
+                        "{why}. `/incident help` for usage."
+                    ))));
+                }
+            }
             let mut new = new(title, severity);
             new.private = private;
+            new.team = team;
             new
         }
         Command::Drill {

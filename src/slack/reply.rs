@@ -318,6 +318,23 @@ pub fn told(incident: &Incident, event: &Event) -> String {
     text
 }
 
+/// A team's channel hears of its new incident.
+pub fn told_team(incident: &Incident) -> String {
+    let channel = incident
+        .channel_id
+        .as_ref()
+        .map(|c| format!(" in <#{c}>"))
+        .unwrap_or_default();
+    let team = incident.team.as_ref().map_or_else(String::new, |t| {
+        format!(" for team *{}*", escape(t.as_str()))
+    });
+    format!(
+        ":rotating_light: {} ({}) is declared{team}{channel}.",
+        name(incident),
+        incident.severity
+    )
+}
+
 /// `event` announced in the announce channel, with a link to the incident's channel.
 pub fn announced(incident: &Incident, event: &Event) -> String {
     let text = told(incident, event);

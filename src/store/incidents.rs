@@ -36,6 +36,8 @@ pub struct NewIncident {
     pub drill: Option<Team>,
     /// A private incident.
     pub private: bool,
+    /// The team it is declared for (its people are invited).
+    pub team: Option<Team>,
     /// The idempotency key (with its holder) this declaration answers.
     pub answers: Option<String>,
     /// The alert group that declares it: a group already open makes it a `Duplicate`.
@@ -56,6 +58,7 @@ impl NewIncident {
             first_events: Vec::new(),
             drill: None,
             private: false,
+            team: None,
             answers: None,
             alert: None,
             from_triage: None,
@@ -125,6 +128,7 @@ impl Store {
         );
         let plain = new.first_events.is_empty()
             && new.drill.is_none()
+            && new.team.is_none()
             && !new.private
             && new.from_triage.is_none();
         let row: IncidentRow = match &self.db {
@@ -258,7 +262,7 @@ impl Store {
                     .bind(new.at)
                     .fetch_one(&mut *tx)
                     .await?;
-                if new.drill.is_some() || new.private {
+                if new.drill.is_some() || new.private || new.team.is_some() {
                     row = sqlx::query_as(&format!(
                         "UPDATE incidents SET drill = $2, team = $3, gameday_id = CASE WHEN $2 THEN \
                          (SELECT id FROM gamedays WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1) END, \
@@ -266,7 +270,7 @@ impl Store {
                     ))
                     .bind(row.id)
                     .bind(new.drill.is_some())
-                    .bind(new.drill.as_ref().map(Team::as_str))
+                    .bind(new.drill.as_ref().or(new.team.as_ref()).map(Team::as_str))
                     .bind(new.private)
                     .fetch_one(&mut *tx)
                     .await?;

@@ -96,6 +96,7 @@ impl IncidentRow {
                 total: self.updates,
                 late: self.late_updates,
             },
+            team: self.team.as_deref().map(|t| parse(t, "team")).transpose()?,
             summary: self.summary,
             impact: self.impact,
         })

@@ -68,6 +68,8 @@ struct Slack {
     responses: Vec<Value>,
     failures: HashMap<String, VecDeque<Failure>>,
     counter: u64,
+    /// User groups: id → its users.
+    groups: HashMap<String, Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -285,18 +287,49 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
             ok(json!({"channel": {"id": id, "name": name}}))
         }
         "conversations.invite" => {
-            let users = body["users"].as_str().unwrap_or_default().to_owned();
-            if users.contains("BAD") {
-                return refuse("user_not_found");
-            }
+            // Comma-separated users; a deactivated one (`BAD` in its id) or a member
+            // already fails. With several users Slack answers a top-level error and one
+            // per user; with `force` it invites the valid ones anyway.
+            let users: Vec<String> = body["users"]
+                .as_str()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            let force = body["force"] == true || body["force"] == "true";
             let Some(c) = s.channels.iter_mut().find(|c| c.id == channel) else {
                 return refuse("channel_not_found");
             };
-            if c.members.contains(&users) {
-                return refuse("already_in_channel");
+            let mut errors = vec![];
+            let mut valid = vec![];
+            for user in &users {
+                if user.contains("BAD") {
+                    errors.push(json!({"user": user, "ok": false, "error": "user_not_found"}));
+                } else if c.members.contains(user) {
+                    errors.push(json!({"user": user, "ok": false, "error": "already_in_channel"}));
+                } else {
+                    valid.push(user.clone());
+                }
             }
-            c.members.push(users);
-            ok(json!({"channel": {"id": channel}}))
+            if errors.is_empty() || force {
+                c.members.extend(valid);
+            }
+            match (errors.len(), users.len()) {
+                (0, _) => ok(json!({"channel": {"id": channel}})),
+                (_, 1) => refuse(errors[0]["error"].as_str().unwrap()),
+                _ => (
+                    StatusCode::OK,
+                    Json(json!({"ok": false, "error": errors[0]["error"], "errors": errors})),
+                )
+                    .into_response(),
+            }
+        }
+        "usergroups.users.list" => {
+            let group = body["usergroup"].as_str().unwrap_or_default();
+            match s.groups.get(group) {
+                Some(users) => ok(json!({"users": users})),
+                None => refuse("no_such_subteam"),
+            }
         }
         "conversations.setTopic" => {
             let topic = body["topic"].as_str().unwrap_or_default().to_owned();
@@ -484,6 +517,23 @@ impl FakeSlack {
 
     /// A channel someone else already made.
     /// A public channel made by someone else (the bot is in it); its id.
+    /// A user group with these users.
+    pub fn add_group(&self, id: &str, users: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        s.groups
+            .insert(id.into(), users.iter().map(|u| u.to_string()).collect());
+    }
+
+    /// The members of channel `id`.
+    pub fn members(&self, id: &str) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.channels
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.members.clone())
+            .unwrap_or_default()
+    }
+
     pub fn add_channel(&self, name: &str) -> String {
         let mut s = self.state.lock().unwrap();
         s.counter += 1;

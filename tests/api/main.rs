@@ -41,5 +41,6 @@ mod socket_mode;
 mod stats;
 mod store;
 mod streams;
+mod teams;
 mod tokens;
 mod writes;

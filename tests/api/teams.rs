@@ -1,0 +1,141 @@
+//! Responders pulled in: a team's people at its declaration, a severity's at a raise,
+//! never `[invite]`'s into a private incident; user groups read once per 10 minutes.
+
+use crate::fake_slack::FakeSlack;
+use crate::helpers::{start, Backend, TestApp, TestDb};
+
+async fn app(backend: Backend) -> TestApp {
+    let slack = FakeSlack::start().await;
+    slack.add_group("S0PAY", &["U0ANA", "U0BEN"]);
+    slack.add_group("S0LEADS", &["U0LEAD"]);
+    let team_channel = slack.add_channel("payments");
+    let env = [
+        ("POMPIER_TEAMS__PAYMENTS__SLACK_USERGROUP", "S0PAY"),
+        (
+            "POMPIER_TEAMS__PAYMENTS__USERS",
+            "[\"U0CAT\", \"U0BADGUEST\"]",
+        ),
+        (
+            "POMPIER_TEAMS__PAYMENTS__CHANNEL",
+            Box::leak(team_channel.into_boxed_str()) as &str,
+        ),
+        ("POMPIER_INVITE__SEV1", "[\"S0LEADS\", \"U0CTO\"]"),
+    ];
+    start(TestDb::new(backend).await, slack, &env).await
+}
+
+fn channel_of(app: &TestApp, n: usize) -> String {
+    app.slack
+        .channels()
+        .iter()
+        .filter(|c| c.name.starts_with("inc-"))
+        .nth(n)
+        .unwrap()
+        .id
+        .clone()
+}
+
+async fn a_team_is_pulled_in_at_declaration_and_a_severity_at_a_raise(backend: Backend) {
+    let app = app(backend).await;
+    let (_, reply) = app
+        .slash_as("U0456", "C0123", "open sev2 team:payments Refunds are late")
+        .await;
+    assert_eq!(reply["response_type"], "in_channel", "{reply}");
+    app.run_pending_jobs().await;
+    let channel = channel_of(&app, 0);
+    let mut members = app.slack.members(&channel);
+    members.sort();
+    assert_eq!(
+        members,
+        ["U0456", "U0ANA", "U0BEN", "U0CAT"],
+        "the SEV1 people are not in yet"
+    );
+    // The guest that cannot be invited is named; the others were invited anyway.
+    let told = app.told(&channel);
+    assert!(told.contains("Could not invite <@U0BADGUEST>"), "{told}");
+    // The team's channel heard of it.
+    let team_channel = app
+        .slack
+        .channels()
+        .into_iter()
+        .find(|c| c.name == "payments")
+        .unwrap();
+    assert!(app.told(&team_channel.id).contains("for team *payments*"));
+    // Those invited are participants.
+    let json = app.api_get("/api/v1/incidents/1").await;
+    assert!(json["participants"].to_string().contains("U0ANA"), "{json}");
+    assert_eq!(json["team"], "payments", "{json}");
+    // Raised to SEV1: its people join.
+    app.slash_as("U0456", &channel, "severity sev1").await;
+    app.run_pending_jobs().await;
+    let members = app.slack.members(&channel);
+    assert!(
+        members.contains(&"U0LEAD".to_string()) && members.contains(&"U0CTO".to_string()),
+        "{members:?}"
+    );
+    app.stop().await;
+}
+
+async fn a_private_incident_invites_its_team_only(backend: Backend) {
+    let app = app(backend).await;
+    app.slash_as(
+        "U0456",
+        "C0123",
+        "open private sev1 team:payments Payroll leak",
+    )
+    .await;
+    app.run_pending_jobs().await;
+    let channel = channel_of(&app, 0);
+    let members = app.slack.members(&channel);
+    assert!(members.contains(&"U0ANA".to_string()), "{members:?}");
+    assert!(
+        !members.contains(&"U0LEAD".to_string()) && !members.contains(&"U0CTO".to_string()),
+        "{members:?}"
+    );
+    // Nor is the team's channel told its title.
+    let team_channel = app
+        .slack
+        .channels()
+        .into_iter()
+        .find(|c| c.name == "payments")
+        .unwrap();
+    assert!(!app.told(&team_channel.id).contains("Payroll"));
+    app.stop().await;
+}
+
+async fn user_groups_are_read_once_for_many_incidents(backend: Backend) {
+    let app = app(backend).await;
+    for n in 0..10 {
+        app.slash_as(
+            "U0456",
+            "C0123",
+            &format!("open sev3 team:payments Incident {n}"),
+        )
+        .await;
+    }
+    app.run_pending_jobs().await;
+    assert_eq!(app.slack.count("usergroups.users.list"), 1);
+    for n in 0..10 {
+        assert!(app
+            .slack
+            .members(&channel_of(&app, n))
+            .contains(&"U0BEN".to_string()));
+    }
+    // An unknown team is answered with the configured ones; nothing is declared.
+    let (_, reply) = app
+        .slash_as("U0456", "C0123", "open team:billing Invoices wrong")
+        .await;
+    let said = reply["text"].as_str().unwrap();
+    assert!(
+        said.contains("unknown team `billing`") && said.contains("payments"),
+        "{said}"
+    );
+    assert_eq!(app.trace_count().await.0, 10);
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    a_team_is_pulled_in_at_declaration_and_a_severity_at_a_raise,
+    a_private_incident_invites_its_team_only,
+    user_groups_are_read_once_for_many_incidents,
+);
