@@ -368,6 +368,36 @@ impl Incidents {
         }
     }
 
+    /// Invites `who` (configured teams' people, users) into the member's incident's
+    /// channel; `Ok(Err(why))` when a team is unknown (nothing is queued).
+    pub async fn invite(
+        &self,
+        member: &Member,
+        who: &[crate::domain::gameday::Invitee],
+    ) -> Result<Result<(), String>, StoreError> {
+        use crate::domain::gameday::Invitee;
+        let mut people = vec![];
+        for invitee in who {
+            match invitee {
+                Invitee::User(user) => people.push(user.to_string()),
+                Invitee::Team(team) => {
+                    if let Err(why) = self.check_team(team) {
+                        return Ok(Err(why));
+                    }
+                    people.extend(self.effects.invites.teams[team].people.iter().cloned());
+                }
+            }
+        }
+        if member.incident().status == Status::Closed {
+            return Ok(Err(Rejected::Closed.to_string()));
+        }
+        self.store
+            .queue(member.id(), &[SlackJob::InvitePeople { people }.into()])
+            .await?;
+        self.jobs_queued.notify_waiters();
+        Ok(Ok(()))
+    }
+
     /// Whether `team` is configured (`[teams.NAME]`); `Err` lists those that are.
     pub fn check_team(&self, team: &Team) -> Result<(), String> {
         let invites = &self.effects.invites;

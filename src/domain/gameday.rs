@@ -61,6 +61,13 @@ impl std::str::FromStr for Team {
     }
 }
 
+/// Who `/incident invite` names: a configured team's people, or a Slack user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invitee {
+    Team(Team),
+    User(super::SlackUserId),
+}
+
 /// A game day: a frame for drills.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Gameday {

@@ -2,6 +2,7 @@
 //! `<@U123>` or `<@U123|name>`). Pure: no I/O.
 
 use crate::domain::gameday::gameday_name;
+use crate::domain::gameday::Invitee;
 use crate::domain::incident::Field;
 use crate::domain::{Incident, IncidentId, Invalid, RoleName, Severity, SlackUserId, Status, Team};
 
@@ -66,6 +67,8 @@ pub enum Command {
         field: Field,
         text: String,
     },
+    /// `invite TEAM|@user…`: pull more people into the incident's channel.
+    Invite(Vec<Invitee>),
     /// `page TEAM [MESSAGE]`: page a team by hand.
     Page {
         team: Team,
@@ -96,6 +99,7 @@ impl Command {
             Command::Class(_) => "class",
             Command::Page { .. } => "page",
             Command::Edit { .. } => "edit",
+            Command::Invite(_) => "invite",
         }
     }
 
@@ -114,6 +118,7 @@ impl Command {
                 | Command::Class(_)
                 | Command::Page { .. }
                 | Command::Edit { .. }
+                | Command::Invite(_)
         )
     }
 }
@@ -130,6 +135,7 @@ pub const USAGE: &str = "\
 • `/incident list`: incidents still open, newest first
 • `/incident followup TEXT [@owner]`, `/incident followups`, `/incident done N`: follow-up actions
 • `/incident class NAME`: the incident's failure class
+• `/incident invite TEAM|@user…`: pull a team's people or someone into the incident's channel
 • `/incident page TEAM [MESSAGE]`: page a team's on-call (PagerDuty, Opsgenie)
 • `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
 • `/incident gameday start NAME`, `/incident gameday end`: frame a game day
@@ -234,6 +240,23 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             assign(role, after)?
         }
         "note" => Command::Note(Incident::parse_note(rest)?),
+        "invite" => {
+            let mut who = vec![];
+            let mut rest = rest;
+            while !rest.is_empty() {
+                let (word, after) = next_word(rest);
+                who.push(if word.starts_with("<@") {
+                    Invitee::User(parse_mention(word)?)
+                } else {
+                    Invitee::Team(word.parse()?)
+                });
+                rest = after;
+            }
+            if who.is_empty() {
+                return Err(Invalid("`invite TEAM|@user…`: whom to invite".into()));
+            }
+            Command::Invite(who)
+        }
         "title" | "summary" | "impact" => {
             let field = Field::parse(&word.to_ascii_lowercase()).expect("a field");
             Command::Edit {

@@ -230,6 +230,12 @@ async fn about(
                 .await?;
             return Ok(reply::followup_added(id, &added));
         }
+        Command::Invite(who) => {
+            return Ok(match incidents.invite(member, &who).await? {
+                Ok(()) => Reply::ephemeral(format!("Done: inviting them into #{id}'s channel.")),
+                Err(why) => reply::error(why),
+            });
+        }
         Command::Class(name) => {
             return Ok(match incidents.policy().failure_class(&name) {
                 Ok(class) => {

@@ -38,11 +38,12 @@ fn listed(command: &Command) {
         | Command::Done(_)
         | Command::Class(_)
         | Command::Page { .. }
-        | Command::Edit { .. } => {}
+        | Command::Edit { .. }
+        | Command::Invite(_) => {}
     }
 }
 
-const ALL: [&str; 19] = [
+const ALL: [&str; 20] = [
     "help",
     "open_modal",
     "declare",
@@ -62,6 +63,7 @@ const ALL: [&str; 19] = [
     "class",
     "page",
     "edit",
+    "invite",
 ];
 
 /// Each command as typed about incident #1 (`{id}`), with a `true` when it is about one
@@ -83,6 +85,7 @@ const TABLE: &[(&str, bool)] = &[
     ("{id} title Payroll export leaked for real", true),
     ("{id} summary it is about payroll", true),
     ("{id} impact everyone", true),
+    ("{id} invite <@U0OUT>", true),
     ("help", false),
     ("list", false),
     ("open", false),

@@ -15,9 +15,11 @@ const METHODS: &[(&str, &str)] = &[
     ("conversations.history", "channels:history"),
     ("conversations.invite", "channels:manage"),
     ("conversations.list", "channels:read"),
+    ("conversations.rename", "channels:manage"),
     ("conversations.replies", "channels:history"),
     ("conversations.setTopic", "channels:manage"),
     ("pins.add", "pins:write"),
+    ("usergroups.users.list", "usergroups:read"),
     ("users.info", "users:read"),
     ("views.open", ""),
 ];
@@ -37,6 +39,8 @@ const OTHER_SCOPES: &[&str] = &[
     "groups:history",
     "groups:read",
     "groups:write",
+    // A follow-up owner's email in `users.info`, for their Jira account.
+    "users:read.email",
 ];
 
 fn source() -> String {
@@ -76,6 +80,7 @@ fn the_manifest_names_exactly_the_scopes_and_events_the_code_uses() {
             "conversations.",
             "pins.",
             "users.",
+            "usergroups.",
             "views.",
             "reactions.",
         ]

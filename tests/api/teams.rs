@@ -134,7 +134,38 @@ async fn user_groups_are_read_once_for_many_incidents(backend: Backend) {
     app.stop().await;
 }
 
+async fn people_are_invited_by_hand(backend: Backend) {
+    let app = app(backend).await;
+    app.slash_as("U0456", "C0123", "open sev3 Cache misses")
+        .await;
+    app.run_pending_jobs().await;
+    let channel = channel_of(&app, 0);
+    let (_, reply) = app
+        .slash_as("U0456", &channel, "invite payments <@U0ZOE|zoe>")
+        .await;
+    assert!(reply["text"].as_str().unwrap().contains("Done"), "{reply}");
+    app.run_pending_jobs().await;
+    let members = app.slack.members(&channel);
+    for who in ["U0ANA", "U0BEN", "U0CAT", "U0ZOE"] {
+        assert!(members.contains(&who.to_string()), "{who}: {members:?}");
+    }
+    // Again: those already in are no failure.
+    app.slash_as("U0456", &channel, "invite <@U0ZOE|zoe>").await;
+    app.run_pending_jobs().await;
+    assert!(!app.told(&channel).contains("already_in_channel"));
+    let (_, reply) = app.slash_as("U0456", &channel, "invite billing").await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("unknown team `billing`"),
+        "{reply}"
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    people_are_invited_by_hand,
     a_team_is_pulled_in_at_declaration_and_a_severity_at_a_raise,
     a_private_incident_invites_its_team_only,
     user_groups_are_read_once_for_many_incidents,
