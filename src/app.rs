@@ -33,6 +33,8 @@ pub struct AppState {
     pub unverified_bodies: Arc<Semaphore>,
     /// Live boards open, and the signals that end them.
     pub streams: Arc<crate::streams::Streams>,
+    /// The app's Home tab.
+    pub home: Arc<crate::slack::home::Home>,
 }
 
 /// The state, and the job worker that serves it.
@@ -190,7 +192,13 @@ impl App {
             settings.alerts.max_declared_per_minute,
             settings.alerts.resolve_moves_to,
         );
+        let home = crate::slack::home::Home::new(
+            slack.clone(),
+            incidents.clone(),
+            settings.public_url.clone(),
+        );
         let state = AppState {
+            home,
             store,
             incidents,
             alerts,

@@ -637,6 +637,28 @@ impl Incidents {
         self.store.end_gameday(crate::now()).await
     }
 
+    /// What `user`'s Home tab shows: the incidents not yet resolved that they may see,
+    /// newest first (at most `listed`), and the running game day.
+    pub async fn home(
+        &self,
+        user: &SlackUserId,
+        listed: usize,
+    ) -> Result<(Vec<Incident>, Option<Gameday>), StoreError> {
+        // Some may be private: read more than are shown.
+        let page = self.active((listed * 3) as u32).await?;
+        let mut shown = self
+            .visible_to(page.incidents, &Caller::slack(user, None))
+            .await?;
+        shown.truncate(listed);
+        let running = self
+            .store
+            .gamedays()
+            .await?
+            .into_iter()
+            .find(|g| g.ended_at.is_none());
+        Ok((shown, running))
+    }
+
     /// Incidents still being fought, newest first, at most `limit`.
     pub async fn active(&self, limit: u32) -> Result<Page, StoreError> {
         self.store

@@ -285,7 +285,12 @@ async fn dispatch(state: &AppState, envelope: &Value) -> Option<Value> {
             }
         }
         "events_api" => {
-            match tokio::time::timeout(DEADLINE, events::handle(&state.incidents, payload)).await {
+            match tokio::time::timeout(
+                DEADLINE,
+                events::handle(&state.incidents, &state.home, payload),
+            )
+            .await
+            {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "event not recorded"),
                 Err(_) => tracing::error!("event not recorded in time"),

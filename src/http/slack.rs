@@ -221,7 +221,7 @@ pub async fn event(
         .map_err(|e| ApiError::BadRequest(format!("malformed event: {e}")))?;
     match tokio::time::timeout(
         REPLY_DEADLINE,
-        crate::slack::events::handle(&state.incidents, &body),
+        crate::slack::events::handle(&state.incidents, &state.home, &body),
     )
     .await
     {

@@ -1,6 +1,6 @@
 //! The Events API: Slack's URL check, then the events pompier subscribes to. A 📌
 //! (`pushpin`) reaction in an incident's channel sends the message to its timeline; a
-//! member joining it is a participant. Events from other channels cost one indexed look.
+//! member joining it is a participant; opening the app's Home tab rebuilds it. Events from other channels cost one indexed look.
 
 use serde_json::{json, Value};
 
@@ -9,7 +9,11 @@ use crate::incidents::Incidents;
 use crate::store::StoreError;
 
 /// The answer to an Events API request: its JSON body, if any.
-pub async fn handle(incidents: &Incidents, body: &Value) -> Result<Option<Value>, StoreError> {
+pub async fn handle(
+    incidents: &Incidents,
+    home: &std::sync::Arc<super::home::Home>,
+    body: &Value,
+) -> Result<Option<Value>, StoreError> {
     match body["type"].as_str().unwrap_or_default() {
         "url_verification" => Ok(Some(json!({"challenge": body["challenge"]}))),
         "event_callback" => {
@@ -27,6 +31,8 @@ pub async fn handle(incidents: &Incidents, body: &Value) -> Result<Option<Value>
                         incidents.pinned(&channel, ts, &user, event_id).await?;
                     }
                 }
+                // Rebuilt after the answer, at most every 10 s per user.
+                ("app_home_opened", Some(user)) if event["tab"] == "home" => home.opened(user),
                 ("member_joined_channel", Some(user)) => {
                     if let Some(channel) = event["channel"].as_str().and_then(|c| c.parse().ok()) {
                         incidents.joined(&channel, &user).await?;

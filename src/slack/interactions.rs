@@ -127,6 +127,12 @@ pub async fn handle(
                 .as_str()
                 .or_else(|| payload["container"]["channel_id"].as_str())
                 .and_then(|c| c.parse().ok());
+            if action["action_id"] == super::home::OPEN_DECLARE {
+                if let Err(why) = open_modal(slack, trigger, None, None, None).await {
+                    tracing::warn!(%why, "the Home tab's Declare button");
+                }
+                return Ok((Answer::Empty, None));
+            }
             let said = if action["action_id"] == super::blocks::DECLARE_ALERT {
                 declare_alert(incidents, &user, action).await?
             } else {

@@ -70,6 +70,8 @@ struct Slack {
     counter: u64,
     /// User groups: id → its users.
     groups: HashMap<String, Vec<String>>,
+    /// Home tabs published: (user, view).
+    homes: Vec<(String, Value)>,
 }
 
 #[derive(Clone)]
@@ -215,6 +217,17 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
             Some(url) => ok(json!({"url": url})),
             None => refuse("not_allowed_token_type"),
         },
+        "views.publish" => {
+            let user = body["user_id"].as_str().unwrap_or_default().to_owned();
+            if user.is_empty() {
+                return refuse("invalid_arguments");
+            }
+            if body["view"]["type"] != "home" {
+                return refuse("invalid_arguments");
+            }
+            s.homes.push((user, body["view"].clone()));
+            ok(json!({"view": {"id": format!("V{n:08}")}}))
+        }
         "views.open" => {
             if body["trigger_id"].as_str().unwrap_or_default().is_empty() {
                 return refuse("invalid_trigger_id");
@@ -517,6 +530,11 @@ impl FakeSlack {
 
     /// A channel someone else already made.
     /// A public channel made by someone else (the bot is in it); its id.
+    /// The Home tabs published, in order: (user, view).
+    pub fn homes(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().homes.clone()
+    }
+
     /// A user group with these users.
     pub fn add_group(&self, id: &str, users: &[&str]) {
         let mut s = self.state.lock().unwrap();

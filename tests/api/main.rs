@@ -28,6 +28,7 @@ mod followups;
 mod fuzz;
 mod gamedays;
 mod health;
+mod home;
 mod interactions;
 mod jira;
 mod manifest;
