@@ -5,7 +5,7 @@
 
 use chrono::Duration;
 
-use crate::domain::alert::{AlertGroup, AlertStatus, Rules};
+use crate::domain::alert::{AlertGroup, AlertStatus, Decision, Rules};
 use crate::domain::{Actor, IncidentId, Severity, Status};
 use crate::incidents::{Caller, Incidents, Request};
 use crate::outbox::SlackJob;
@@ -102,7 +102,7 @@ impl Alerts {
         };
         // A group this process never saw is most likely new: open it at once.
         if !self.seen.check(&new.source, &new.dedup_key) {
-            match self.open(group, &new, decision.declare, &actor).await {
+            match self.open(group, &new, &decision, &actor).await {
                 Err(StoreError::Duplicate(_)) => {}
                 other => return other,
             }
@@ -125,7 +125,7 @@ impl Alerts {
             }
             // Most posts that are not repeats are new groups: open one, unless the group
             // is there already (a change, a closed incident, another post opening it).
-            match self.open(group, &new, decision.declare, &actor).await {
+            match self.open(group, &new, &decision, &actor).await {
                 Err(StoreError::Duplicate(_)) => {}
                 other => return other,
             }
@@ -169,11 +169,11 @@ impl Alerts {
         &self,
         group: &AlertGroup,
         new: &NewAlert,
-        declare: bool,
+        decision: &Decision,
         actor: &Actor,
     ) -> Result<Received, StoreError> {
         let now = crate::now();
-        if !declare {
+        if !decision.declare {
             let post = |group| SlackJob::PostTriage { group }.into();
             self.store.triage_alert(new, post, now).await?;
             self.incidents.queued();
@@ -211,6 +211,11 @@ impl Alerts {
         }
         let mut declaring = NewIncident::new(new.title.clone(), new.severity, actor.clone(), now);
         declaring.alert = Some(new.clone());
+        // A team that is not configured is none: the alert still opens its incident.
+        declaring.team = decision
+            .team
+            .clone()
+            .filter(|t| self.incidents.check_team(t).is_ok());
         let incident = self.incidents.declare_new(declaring).await?;
         Ok(Received {
             incident: Some(incident.id),

@@ -585,6 +585,13 @@ impl Settings {
                 "database.max_connections: must be at least 1".into(),
             ));
         }
+        for route in &self.alerts.routes {
+            if let Some(team) = route.team.as_ref().filter(|t| !self.teams.contains_key(*t)) {
+                return Err(ConfigError(format!(
+                    "alerts.routes: team `{team}` is not configured ([teams.{team}])"
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -174,6 +174,9 @@ pub struct Route {
     /// `false`: posted to the triage channel with a *Declare* button instead.
     #[serde(default = "yes")]
     pub declare: bool,
+    /// The team its incidents are declared for (its people are invited).
+    #[serde(default)]
+    pub team: Option<super::Team>,
 }
 
 fn yes() -> bool {
@@ -201,6 +204,7 @@ pub struct Rules {
 pub struct Decision {
     pub severity: Severity,
     pub declare: bool,
+    pub team: Option<super::Team>,
 }
 
 impl Rules {
@@ -219,6 +223,7 @@ impl Rules {
                 .or(from_label)
                 .unwrap_or(self.default_severity),
             declare: route.is_none_or(|r| r.declare),
+            team: route.and_then(|r| r.team.clone()),
         }
     }
 }

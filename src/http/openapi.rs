@@ -169,7 +169,8 @@ fn paths() -> Value {
                          "requestBody": body(json!({"type": "object", "required": ["title"], "properties": {
                              "title": {"type": "string", "maxLength": 200},
                              "severity": {"enum": ["SEV1", "SEV2", "SEV3", "SEV4"]},
-                             "private": {"type": "boolean"}, "summary": {"type": "string"}}})),
+                             "private": {"type": "boolean"}, "summary": {"type": "string"},
+                             "team": {"type": "string", "description": "A configured team: its people are invited."}}})),
                          "responses": {"201": ok("The incident declared (or, for a key seen before, the first result).", "Incident"),
                                        "400": error("A field is missing or wrong; the error names it."),
                                        "409": error("A request with this Idempotency-Key is still running."),

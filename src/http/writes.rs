@@ -138,10 +138,22 @@ pub async fn declare(
         _ => return Err(ApiError::BadRequest("`private`: true or false".into())),
     };
     let summary = note(&body, "summary")?;
+    let team = match &body["team"] {
+        Value::Null => None,
+        _ => {
+            let team = parsed(&body, "team")?;
+            state
+                .incidents
+                .check_team(&team)
+                .map_err(|why| ApiError::BadRequest(format!("`team`: {why}")))?;
+            Some(team)
+        }
+    };
     let now = crate::now();
     let by = actor(&who.holder);
     let mut new = NewIncident::new(title, severity, by.clone(), now);
     new.private = private;
+    new.team = team;
     if let Some(summary) = summary {
         new.first_events.push(Event {
             at: now,
