@@ -277,10 +277,12 @@ mod tests {
             matchers: [("team".to_string(), "pay".to_string())].into(),
             severity: Some(Severity::Sev4),
             declare: false,
+            team: Some("payments".parse().unwrap()),
         };
         g.labels.insert("team".into(), "pay".into());
         let d = rules(vec![route.clone()]).decide(&g);
         assert_eq!((d.severity, d.declare), (Severity::Sev4, false));
+        assert_eq!(d.team, Some("payments".parse().unwrap()));
         g.severity = Some(Severity::Sev1);
         assert_eq!(rules(vec![route]).decide(&g).severity, Severity::Sev1);
         g.labels.remove("team");
