@@ -811,6 +811,15 @@ mod tests {
             (("POMPIER_JOBS__MAX_ATTEMPS", "3"), "max_attemps"),
             (("POMPIER_SLAK__TIMEOUT_SECS", "3"), "slak"),
             (("POMPIER_LISTN", "127.0.0.1:1"), "listn"),
+            (
+                (
+                    "POMPIER_ALERTS__ROUTES",
+                    "[{match = {a = \"b\"}, team = \"ghosts\"}]",
+                ),
+                "team `ghosts` is not configured",
+            ),
+            (("POMPIER_INVITE__SEV9", "[\"U1\"]"), "SEV9"),
+            (("POMPIER_PAGING__MIN_SEVERITY", "SEV7"), "SEV7"),
         ];
         for ((var, value), named) in cases {
             let err = Settings::load(None, env(&[(var, value)]))
