@@ -13,6 +13,55 @@ pub struct Verdict {
     pub outcome: Option<Result<String, String>>,
 }
 
+/// Every user group the teams and `[invite]` name, read through Slack.
+pub async fn user_groups(settings: &Settings) -> Verdict {
+    let mut groups: Vec<&str> = settings
+        .teams
+        .values()
+        .filter_map(|t| t.slack_usergroup.as_deref())
+        .chain(settings.invite.values().flatten().map(String::as_str))
+        .filter(|g| g.starts_with('S'))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let outcome = match (&settings.secrets.slack_bot_token, groups.is_empty()) {
+        (_, true) | (None, _) => None,
+        (Some(token), false) => {
+            let client = SlackClient::new(
+                &settings.slack.api_url,
+                token.clone(),
+                Duration::from_secs(settings.slack.timeout_secs),
+            );
+            let mut read = vec![];
+            let mut failed = vec![];
+            for group in groups {
+                match client
+                    .call_form("usergroups.users.list", &[("usergroup", group)])
+                    .await
+                {
+                    Ok(answer) => read.push(format!(
+                        "{group} ({} users)",
+                        answer["users"].as_array().map_or(0, Vec::len)
+                    )),
+                    Err(e) => failed.push(format!("{group}: {e}")),
+                }
+            }
+            Some(if failed.is_empty() {
+                Ok(format!("user groups read: {}", read.join(", ")))
+            } else {
+                Err(format!(
+                    "user groups that cannot be read: {}",
+                    failed.join("; ")
+                ))
+            })
+        }
+    };
+    Verdict {
+        service: "teams",
+        outcome,
+    }
+}
+
 pub async fn slack(settings: &Settings) -> Verdict {
     let outcome = match &settings.secrets.slack_bot_token {
         None => None,
@@ -93,6 +142,7 @@ pub async fn services(settings: &Settings) -> Vec<Verdict> {
     use crate::outbox::Service;
     vec![
         slack(settings).await,
+        user_groups(settings).await,
         confluence(settings).await,
         pager(settings, Service::PagerDuty).await,
         pager(settings, Service::Opsgenie).await,

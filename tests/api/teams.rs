@@ -233,3 +233,30 @@ crate::on_both_backends!(
     a_private_incident_invites_its_team_only,
     user_groups_are_read_once_for_many_incidents,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pompier_check_reads_every_user_group() {
+    let slack = FakeSlack::start().await;
+    slack.add_group("S0PAY", &["U0ANA", "U0BEN"]);
+    let db = TestDb::new(Backend::Sqlite).await;
+    let env = |group: &str| {
+        vec![
+            ("DATABASE_URL", db.url.clone()),
+            ("SLACK_API_URL", slack.url.clone()),
+            ("SLACK_BOT_TOKEN", crate::fake_slack::BOT_TOKEN.to_owned()),
+            ("POMPIER_TEAMS__PAYMENTS__SLACK_USERGROUP", group.to_owned()),
+        ]
+    };
+    let (code, said) = crate::helpers::pompier_check(env("S0PAY")).await;
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("ok   teams") && said.contains("S0PAY (2 users)"),
+        "{said}"
+    );
+    let (code, said) = crate::helpers::pompier_check(env("S0GONE")).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("FAIL teams") && said.contains("S0GONE"),
+        "{said}"
+    );
+}
