@@ -221,6 +221,8 @@ pub fn triage(alert: &AlertRecord, severity: Severity, group: i64) -> Vec<Value>
 
 /// The `action_id` of the triage message's *Declare* button.
 pub const DECLARE_ALERT: &str = "declare_alert";
+/// The summary's *Edit* button: opens the form.
+pub const EDIT: &str = "edit";
 
 /// The summary's buttons: the allowed next statuses, the severity, taking the lead.
 /// Each value is `{incident}:{what}`; none once the incident is closed.
@@ -246,6 +248,10 @@ fn buttons(incident: &Incident, allowed: &[Status]) -> Option<Value> {
     elements.push(
         json!({"type": "button", "action_id": "take_lead", "value": format!("{id}:lead"),
                          "text": {"type": "plain_text", "text": "Take the lead"}}),
+    );
+    elements.push(
+        json!({"type": "button", "action_id": EDIT, "value": format!("{id}:edit"),
+                         "text": {"type": "plain_text", "text": "Edit"}}),
     );
     Some(json!({"type": "actions", "block_id": "incident_actions", "elements": elements}))
 }

@@ -112,6 +112,12 @@ pub async fn handle(
                 };
             Ok((Answer::Empty, follow))
         }
+        "view_submission" if payload["view"]["callback_id"] == modal::EDIT_ID => {
+            let Some(user) = user else {
+                return Ok((Answer::Empty, None));
+            };
+            edit(incidents, &user, &payload["view"]).await
+        }
         "view_submission" if payload["view"]["callback_id"] == modal::CALLBACK_ID => {
             let Some(user) = user else {
                 return Ok((Answer::Empty, None));
@@ -133,7 +139,16 @@ pub async fn handle(
                 }
                 return Ok((Answer::Empty, None));
             }
-            let said = if action["action_id"] == super::blocks::DECLARE_ALERT {
+            let said = if action["action_id"] == super::blocks::EDIT {
+                open_edit(
+                    incidents,
+                    slack,
+                    trigger,
+                    &Caller::slack(&user, channel),
+                    action,
+                )
+                .await?
+            } else if action["action_id"] == super::blocks::DECLARE_ALERT {
                 declare_alert(incidents, &user, action).await?
             } else {
                 act(incidents, &Caller::slack(&user, channel), action).await?
@@ -258,6 +273,85 @@ async fn act(
         Outcome::Changed(_) => None,
         other => Some(reply::outcome(&other).text),
     })
+}
+
+/// The summary's *Edit* button: the form, prefilled, for a member; anyone else hears
+/// of no such incident.
+async fn open_edit(
+    incidents: &Incidents,
+    slack: Option<&SlackClient>,
+    trigger: Option<&str>,
+    caller: &Caller,
+    action: &Value,
+) -> Result<Option<String>, StoreError> {
+    let value = action["value"].as_str().unwrap_or_default();
+    let Some(id) = value
+        .split_once(':')
+        .and_then(|(id, _)| id.parse::<IncidentId>().ok())
+    else {
+        return Ok(None);
+    };
+    let Some(member) = incidents.as_member(id, caller).await? else {
+        return Ok(Some(reply::not_found(id).text));
+    };
+    let (Some(slack), Some(trigger)) = (slack, trigger) else {
+        return Ok(Some(
+            "The form needs SLACK_BOT_TOKEN; use `/incident title|summary|impact`.".into(),
+        ));
+    };
+    let view = modal::edit_view(member.incident());
+    match slack
+        .call("views.open", &json!({"trigger_id": trigger, "view": view}))
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(e) => Ok(Some(format!(":warning: The form did not open ({e}).",))),
+    }
+}
+
+/// The *Edit* form submitted: each changed field an edit, and the severity, by a member.
+async fn edit(
+    incidents: &Incidents,
+    user: &SlackUserId,
+    view: &Value,
+) -> Result<(Answer, Option<FollowUp>), StoreError> {
+    let edits = match modal::edit_submission(view) {
+        Ok(edits) => edits,
+        Err(errors) => {
+            return Ok((
+                Answer::Json(json!({"response_action": "errors", "errors": errors})),
+                None,
+            ))
+        }
+    };
+    let Some(member) = incidents
+        .as_member(edits.id, &Caller::slack(user, None))
+        .await?
+    else {
+        let said = reply::not_found(edits.id).text;
+        return Ok((
+            Answer::Json(json!({"response_action": "errors", "errors": {"title": said}})),
+            None,
+        ));
+    };
+    if member.incident().status == crate::domain::Status::Closed {
+        let said = crate::domain::Rejected::Closed.to_string();
+        return Ok((
+            Answer::Json(json!({"response_action": "errors", "errors": {"title": said}})),
+            None,
+        ));
+    }
+    let mut requests: Vec<Request> = edits
+        .fields
+        .into_iter()
+        .map(|(field, text)| Request::Edit { field, text })
+        .collect();
+    requests.push(Request::Severity(edits.severity));
+    for request in &requests {
+        // One already so (or refused, as on a closed incident) leaves the others alone.
+        incidents.apply(&member, request).await?;
+    }
+    Ok((Answer::Empty, None))
 }
 
 /// The *Declare* button of an alert group waiting in the triage channel: `value` is

@@ -133,6 +133,97 @@ pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&O
     })
 }
 
+/// The *Edit* form's callback id; its `private_metadata` is the incident's number.
+pub const EDIT_ID: &str = "edit_incident";
+
+/// The *Edit* form of `incident`, prefilled with its title, summary, impact, severity.
+pub fn edit_view(incident: &Incident) -> Value {
+    let text = |id: &str, value: Option<&str>, multiline: bool, max: usize| {
+        let mut element = json!({"type": "plain_text_input", "action_id": id,
+                                 "multiline": multiline, "max_length": max});
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            element["initial_value"] = json!(truncate(value, max));
+        }
+        element
+    };
+    let note = crate::domain::incident::MAX_NOTE_CHARS;
+    json!({
+        "type": "modal",
+        "callback_id": EDIT_ID,
+        "title": plain(&truncate(&format!("Edit #{}", incident.id), 24)),
+        "submit": plain("Save"),
+        "close": plain("Cancel"),
+        "private_metadata": incident.id.to_string(),
+        "blocks": [
+            {"type": "input", "block_id": "title", "label": plain("Title"),
+             "element": text("title", Some(&incident.title), false, crate::domain::incident::MAX_TITLE_CHARS)},
+            {"type": "input", "block_id": "summary", "optional": true, "label": plain("What is happening"),
+             "element": text("summary", incident.summary.as_deref(), true, note)},
+            {"type": "input", "block_id": "impact", "optional": true, "label": plain("Who is affected"),
+             "element": text("impact", incident.impact.as_deref(), true, note)},
+            {"type": "input", "block_id": "severity", "label": plain("Severity"),
+             "element": {"type": "static_select", "action_id": "severity",
+                         "initial_option": severity_option(incident.severity),
+                         "options": Severity::ALL.map(severity_option)}},
+        ]
+    })
+}
+
+/// What the *Edit* form asks: the incident, then each field's new text (empty ones
+/// left as they are) and the severity.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Edits {
+    pub id: crate::domain::IncidentId,
+    pub fields: Vec<(crate::domain::incident::Field, String)>,
+    pub severity: Severity,
+}
+
+/// Reads an *Edit* form's submission; the errors by block id when it is not valid.
+pub fn edit_submission(view: &Value) -> Result<Edits, BTreeMap<&'static str, String>> {
+    use crate::domain::incident::Field;
+    let values = &view["state"]["values"];
+    let mut errors = BTreeMap::new();
+    let mut fields = vec![];
+    for (block, field) in [
+        ("title", Field::Title),
+        ("summary", Field::Summary),
+        ("impact", Field::Impact),
+    ] {
+        let given = values[block][block]["value"].as_str().unwrap_or_default();
+        if given.trim().is_empty() && field != Field::Title {
+            continue;
+        }
+        match field.parse_text(given) {
+            Ok(text) => fields.push((field, text)),
+            Err(e) => {
+                errors.insert(block, capitalised(&e.0));
+            }
+        }
+    }
+    let severity = values["severity"]["severity"]["selected_option"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .parse::<Severity>()
+        .map_err(|e| errors.insert("severity", capitalised(&e.0)))
+        .ok();
+    let id = view["private_metadata"]
+        .as_str()
+        .and_then(|m| m.parse().ok());
+    match (id, severity) {
+        (Some(id), Some(severity)) if errors.is_empty() => Ok(Edits {
+            id,
+            fields,
+            severity,
+        }),
+        (None, _) => Err([(
+            "title",
+            "This form lost its incident: open it again.".to_owned(),
+        )]
+        .into()),
+        _ => Err(errors),
+    }
+}
+
 /// Reads a `view_submission`'s view; the errors by block id when it is not valid.
 pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, String>> {
     let values = &view["state"]["values"];

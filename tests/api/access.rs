@@ -111,6 +111,7 @@ const BUTTONS: &[(&str, &str)] = &[
     ("move", "{id}:resolved"),
     ("severity", "{id}:SEV1"),
     ("take_lead", "{id}:lead"),
+    ("edit", "{id}:edit"),
 ];
 
 /// Everything that tells of incident #1: its state, timeline, follow-ups and people.

@@ -125,7 +125,96 @@ async fn bad_edits_are_refused_and_change_nothing(backend: Backend) {
     app.stop().await;
 }
 
+/// The *Edit* form submitted by `user` for incident `id`.
+async fn submit_edit(
+    app: &crate::helpers::TestApp,
+    user: &str,
+    id: &str,
+    title: &str,
+    impact: &str,
+    severity: &str,
+) -> (u16, String) {
+    let payload = serde_json::json!({
+        "type": "view_submission", "trigger_id": "1.2.3", "user": {"id": user},
+        "view": {"id": "V1", "callback_id": "edit_incident", "private_metadata": id,
+                 "state": {"values": {
+                     "title": {"title": {"type": "plain_text_input", "value": title}},
+                     "summary": {"summary": {"type": "plain_text_input", "value": null}},
+                     "impact": {"impact": {"type": "plain_text_input", "value": impact}},
+                     "severity": {"severity": {"type": "static_select", "selected_option": {"value": severity}}}}}}});
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let r = app.post_signed("/slack/interactions", body).await;
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn the_edit_button_opens_a_prefilled_form_that_corrects_the_incident(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    app.declare("sev3 Serch is slow").await;
+    app.run_pending_jobs().await;
+    let channel = app.slack.channels()[0].id.clone();
+    app.slash_as("U0456", &channel, "summary An index is missing")
+        .await;
+    // The summary offers the button.
+    app.run_pending_jobs().await;
+    let summary = app.slack.updates().last().unwrap().body.to_string();
+    assert!(summary.contains("\"action_id\":\"edit\""), "{summary}");
+    app.click("U0456", &channel, "edit", "1:edit").await;
+    let views = app.slack.views();
+    assert_eq!(views.len(), 1);
+    let form = views[0].to_string();
+    for prefilled in [
+        "edit_incident",
+        "Serch is slow",
+        "An index is missing",
+        "SEV3",
+    ] {
+        assert!(form.contains(prefilled), "{prefilled} in {form}");
+    }
+    // Saved: the title and impact change, the severity too; the summary stays.
+    let (status, answer) =
+        submit_edit(&app, "U0456", "1", "Search is slow", "EU users", "SEV2").await;
+    assert_eq!((status, answer.as_str()), (200, ""));
+    let json = app.api_get("/api/v1/incidents/1").await;
+    assert_eq!(
+        (
+            &json["title"],
+            &json["impact"],
+            &json["summary"],
+            &json["severity"]
+        ),
+        (
+            &Value::from("Search is slow"),
+            &Value::from("EU users"),
+            &Value::from("An index is missing"),
+            &Value::from("SEV2")
+        ),
+        "{json}"
+    );
+    // Someone a private incident does not admit gets no further with a forged form.
+    app.slash("open private sev1 Payroll export leaked").await;
+    let (_, answer) = submit_edit(&app, "U0OUT", "2", "Nothing to see", "", "SEV4").await;
+    assert!(answer.contains("No incident #2"), "{answer}");
+    assert_eq!(
+        app.api_get("/api/v1/incidents/2").await["title"],
+        "Payroll export leaked"
+    );
+    // A bad title is answered in the form; nothing changes.
+    let (_, answer) = submit_edit(&app, "U0456", "1", "", "EU users", "SEV2").await;
+    assert!(
+        answer.contains("\"response_action\":\"errors\""),
+        "{answer}"
+    );
+    assert_eq!(
+        app.api_get("/api/v1/incidents/1").await["title"],
+        "Search is slow"
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    the_edit_button_opens_a_prefilled_form_that_corrects_the_incident,
     a_title_edit_renames_the_channel_and_reaches_everything,
     bad_edits_are_refused_and_change_nothing,
 );
