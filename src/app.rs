@@ -106,12 +106,24 @@ impl App {
             )
             .with_metrics(metrics.clone())
         });
+        let mut oncall = match &settings.secrets.pagerduty_api_token {
+            Some(token) => Some(
+                crate::paging::oncall::OnCall::new(
+                    &settings.paging.pagerduty_api_url,
+                    token.clone(),
+                    Duration::from_secs(settings.paging.timeout_secs),
+                )
+                .map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
         // Every outside service, with its handler where it is configured.
         let mut handlers = Registry::default();
         handlers.register(
             Service::Slack,
             slack.clone().map(|slack| SlackJobs {
                 slack,
+                oncall: oncall.take(),
                 groups: Default::default(),
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),

@@ -13,8 +13,57 @@ pub struct Verdict {
     pub outcome: Option<Result<String, String>>,
 }
 
-/// Every user group the teams and `[invite]` name, read through Slack.
+/// Every user group the teams and `[invite]` name, read through Slack, and every
+/// escalation policy the teams name, read through PagerDuty.
 pub async fn user_groups(settings: &Settings) -> Verdict {
+    let mut verdict = groups(settings).await;
+    let policies: Vec<&str> = settings
+        .teams
+        .values()
+        .filter_map(|t| t.pagerduty_escalation_policy.as_deref())
+        .collect();
+    if policies.is_empty() {
+        return verdict;
+    }
+    let said = match &settings.secrets.pagerduty_api_token {
+        None => Err("teams name escalation policies but PAGERDUTY_API_TOKEN is not set".to_owned()),
+        Some(token) => 'read: {
+            let oncall = match crate::paging::oncall::OnCall::new(
+                &settings.paging.pagerduty_api_url,
+                token.clone(),
+                Duration::from_secs(settings.paging.timeout_secs),
+            ) {
+                Ok(oncall) => oncall,
+                Err(why) => break 'read Err(why),
+            };
+            let mut read = vec![];
+            let mut failed = vec![];
+            for policy in policies {
+                match oncall.first_level(policy).await {
+                    Ok(emails) => read.push(format!("{policy} ({} on call)", emails.len())),
+                    Err(why) => failed.push(format!("{policy}: {why}")),
+                }
+            }
+            if failed.is_empty() {
+                Ok(format!("escalation policies read: {}", read.join(", ")))
+            } else {
+                Err(format!(
+                    "escalation policies that cannot be read: {}",
+                    failed.join("; ")
+                ))
+            }
+        }
+    };
+    verdict.outcome = Some(match (verdict.outcome, said) {
+        (None | Some(Ok(_)), Err(why)) | (Some(Err(why)), Ok(_)) => Err(why),
+        (Some(Err(a)), Err(b)) => Err(format!("{a}; {b}")),
+        (Some(Ok(a)), Ok(b)) => Ok(format!("{a}; {b}")),
+        (None, Ok(b)) => Ok(b),
+    });
+    verdict
+}
+
+async fn groups(settings: &Settings) -> Verdict {
     let mut groups: Vec<&str> = settings
         .teams
         .values()

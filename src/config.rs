@@ -258,6 +258,8 @@ impl AlertSettings {
 #[serde(deny_unknown_fields)]
 pub struct PagingSettings {
     pub pagerduty_url: String,
+    /// PagerDuty's REST API, for who is on call (`PAGERDUTY_API_TOKEN`).
+    pub pagerduty_api_url: String,
     pub opsgenie_url: String,
     pub min_severity: Severity,
     pub drills: bool,
@@ -276,6 +278,9 @@ pub struct TeamSettings {
     pub users: Vec<String>,
     /// A channel id where the team hears of its incidents.
     pub channel: Option<String>,
+    /// A PagerDuty escalation policy id: its first-level on-call is invited too (with
+    /// `PAGERDUTY_API_TOKEN`).
+    pub pagerduty_escalation_policy: Option<String>,
 }
 
 impl Settings {
@@ -288,6 +293,11 @@ impl Settings {
                 .map(|(name, t)| {
                     let mut people: Vec<String> = t.slack_usergroup.iter().cloned().collect();
                     people.extend(t.users.iter().cloned());
+                    people.extend(
+                        t.pagerduty_escalation_policy
+                            .iter()
+                            .map(|p| format!("{ONCALL_PREFIX}{p}")),
+                    );
                     (
                         name.clone(),
                         crate::outbox::TeamPeople {
@@ -301,6 +311,9 @@ impl Settings {
         }
     }
 }
+
+/// What marks an escalation policy among a team's people: its on-call is invited.
+pub const ONCALL_PREFIX: &str = "pagerduty:";
 
 /// Jira (`JIRA_BASE_URL`, `JIRA_API_TOKEN`): an issue per follow-up, and per incident at
 /// `incident_min_severity` or worse.
@@ -377,6 +390,8 @@ pub struct Secrets {
     pub pagerduty_routing_key: Option<SecretString>,
     pub opsgenie_api_key: Option<SecretString>,
     pub jira_api_token: Option<SecretString>,
+    /// A PagerDuty REST API key: who is on call.
+    pub pagerduty_api_token: Option<SecretString>,
     pub jira_webhook_secret: Option<SecretString>,
 }
 
@@ -416,6 +431,7 @@ impl Settings {
                 "PAGERDUTY_ROUTING_KEY" => secrets.pagerduty_routing_key = secret(),
                 "OPSGENIE_API_KEY" => secrets.opsgenie_api_key = secret(),
                 "JIRA_API_TOKEN" => secrets.jira_api_token = secret(),
+                "PAGERDUTY_API_TOKEN" => secrets.pagerduty_api_token = secret(),
                 "JIRA_WEBHOOK_SECRET" => secrets.jira_webhook_secret = secret(),
                 // Read by the command line, and by the test harness.
                 "POMPIER_CONFIG" => {}

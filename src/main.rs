@@ -19,6 +19,7 @@ Environment (all optional; pompier starts with none and says what is off):
   POMPIER_API_TOKEN       bearer token for /api/*; unset, the API refuses all
   PAGERDUTY_ROUTING_KEY   Events API v2 integration key: incidents page through PagerDuty
   OPSGENIE_API_KEY        API integration key: incidents page through Opsgenie
+  PAGERDUTY_API_TOKEN     REST API key: a team's escalation policy on-call is invited
   JIRA_BASE_URL, JIRA_USER, JIRA_API_TOKEN  Jira issues for follow-ups and serious incidents
   JIRA_WEBHOOK_SECRET     secret of Jira's webhook to POST /api/v1/webhooks/jira
   POMPIER_<SECTION>__<KEY>  any other setting of config/default.toml, e.g. POMPIER_JOBS__CONCURRENCY=4

@@ -33,6 +33,8 @@ const METADATA_EVENT: &str = "pompier_job";
 /// What the Slack jobs need.
 pub struct SlackJobs {
     pub slack: SlackClient,
+    /// Who is on call, when `PAGERDUTY_API_TOKEN` is set.
+    pub oncall: Option<crate::paging::oncall::OnCall>,
     /// User groups' members as last read, and when.
     pub groups:
         std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
@@ -377,8 +379,17 @@ impl SlackJobs {
     ) -> Result<(), JobError> {
         let channel = channel(incident)?;
         let mut users: Vec<String> = vec![];
+        let mut missed: Vec<(String, String)> = vec![];
         for who in people {
-            let found = if who.starts_with('S') {
+            let found = if let Some(policy) = who.strip_prefix(crate::config::ONCALL_PREFIX) {
+                match self.on_call(policy).await? {
+                    Ok(found) => found,
+                    Err(why) => {
+                        missed.push((format!("the on-call of {policy}"), why));
+                        vec![]
+                    }
+                }
+            } else if who.starts_with('S') {
                 self.group_members(who).await?
             } else {
                 vec![who.clone()]
@@ -389,7 +400,6 @@ impl SlackJobs {
                 }
             }
         }
-        let mut missed: Vec<(String, String)> = vec![];
         for batch in users.chunks(INVITE_BATCH) {
             let asked = json!({"channel": channel, "users": batch.join(","), "force": true});
             match self.slack.call("conversations.invite", &asked).await {
@@ -422,10 +432,46 @@ impl SlackJobs {
         }
         let named: Vec<String> = missed
             .iter()
-            .map(|(user, why)| format!("<@{user}> ({})", escape(why)))
+            .map(|(who, why)| {
+                let who = if who.starts_with('U') || who.starts_with('W') {
+                    format!("<@{who}>")
+                } else {
+                    escape(who)
+                };
+                format!("{who} ({})", escape(why))
+            })
             .collect();
         let text = format!(":warning: Could not invite {}.", named.join(", "));
         self.post_text(run, channel.as_str(), &text).await
+    }
+
+    /// The Slack users on call at the first level of PagerDuty escalation policy
+    /// `policy` (by email, `users.lookupByEmail`); `Ok(Err(why))` when they cannot be
+    /// found: the invitation goes on without them.
+    async fn on_call(&self, policy: &str) -> Result<Result<Vec<String>, String>, JobError> {
+        let Some(oncall) = &self.oncall else {
+            return Ok(Err("PAGERDUTY_API_TOKEN is not set".into()));
+        };
+        let emails = match oncall.first_level(policy).await {
+            Ok(emails) if emails.is_empty() => return Ok(Err("nobody is on call".into())),
+            Ok(emails) => emails,
+            Err(why) => return Ok(Err(why)),
+        };
+        let mut users = vec![];
+        for email in emails {
+            match self
+                .slack
+                .call_form("users.lookupByEmail", &[("email", &email)])
+                .await
+            {
+                Ok(found) => users.extend(found["user"]["id"].as_str().map(str::to_owned)),
+                Err(e @ SlackError::Refused { .. }) => {
+                    return Ok(Err(format!("{email} has no Slack account ({e})")));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Ok(users))
     }
 
     /// The users of user group `group`, read at most once every `GROUP_FRESH`.

@@ -2,6 +2,7 @@
 //! client that sends one page action and says how it went. What a page says is the
 //! domain's (`domain::paging`); when it is sent, the outbox's; the job runs in `jobs`.
 
+pub mod oncall;
 pub mod opsgenie;
 pub mod pagerduty;
 

@@ -21,6 +21,11 @@ use serde_json::{json, Value};
 pub const ROUTING_KEY: &str = "0123456789abcdef0123456789abcdef";
 pub const TEAM_ROUTING_KEY: &str = "fedcba9876543210fedcba9876543210";
 pub const GENIE_KEY: &str = "genie-test-key";
+/// A PagerDuty REST API key (`PAGERDUTY_API_TOKEN`).
+pub const API_TOKEN: &str = "pd-rest-test-token";
+/// The escalation policy whose first level is U0DAN (`u0dan@acme.test`), its second
+/// U0BOSS.
+pub const POLICY: &str = "PPAY";
 
 #[derive(Debug, Clone, Copy)]
 pub enum Failure {
@@ -69,6 +74,7 @@ impl FakePagers {
         let app = Router::new()
             .route("/v2/enqueue", post(pagerduty))
             .route("/v2/alerts", post(opsgenie_create).get(opsgenie_list))
+            .route("/oncalls", axum::routing::get(oncalls))
             .route(
                 "/v2/alerts/{alias}/{action}",
                 post(opsgenie_action).put(opsgenie_message),
@@ -240,6 +246,40 @@ async fn pagerduty(State(inner): State<Shared>, Json(body): Json<Value>) -> Resp
     answer(
         after.unwrap_or(202),
         json!({"status": "success", "message": "Event processed", "dedup_key": key}),
+    )
+}
+
+/// PagerDuty's REST API: `GET /oncalls` with `Authorization: Token token=…`.
+async fn oncalls(
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if given != format!("Token token={API_TOKEN}") {
+        return answer(
+            401,
+            json!({"error": {"message": "Unauthorized", "code": 2006}}),
+        );
+    }
+    let query = query.unwrap_or_default();
+    let asked = query.contains(&format!("escalation_policy_ids%5B%5D={POLICY}"))
+        || query.contains(&format!("escalation_policy_ids[]={POLICY}"));
+    let oncalls = if asked {
+        json!([
+            {"escalation_level": 1, "escalation_policy": {"id": POLICY},
+             "user": {"id": "PU1", "email": "u0dan@acme.test"}},
+            {"escalation_level": 2, "escalation_policy": {"id": POLICY},
+             "user": {"id": "PU2", "email": "u0boss@acme.test"}}
+        ])
+    } else {
+        json!([])
+    };
+    answer(
+        200,
+        json!({"oncalls": oncalls, "limit": 25, "offset": 0, "more": false}),
     )
 }
 

@@ -337,6 +337,16 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
                     .into_response(),
             }
         }
+        "users.lookupByEmail" => {
+            // Users are U0NAME with the email u0name@acme.test.
+            let email = body["email"].as_str().unwrap_or_default();
+            match email.strip_suffix("@acme.test") {
+                Some(name) if !name.is_empty() && !name.contains("ghost") => {
+                    ok(json!({"user": {"id": name.to_uppercase()}}))
+                }
+                _ => refuse("users_not_found"),
+            }
+        }
         "usergroups.users.list" => {
             let group = body["usergroup"].as_str().unwrap_or_default();
             match s.groups.get(group) {

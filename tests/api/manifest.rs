@@ -21,6 +21,7 @@ const METHODS: &[(&str, &str)] = &[
     ("pins.add", "pins:write"),
     ("usergroups.users.list", "usergroups:read"),
     ("users.info", "users:read"),
+    ("users.lookupByEmail", "users:read.email"),
     ("views.publish", ""),
     ("views.open", ""),
 ];

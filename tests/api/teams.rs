@@ -226,7 +226,62 @@ async fn the_api_and_alert_routes_declare_for_a_team(backend: Backend) {
     app.stop().await;
 }
 
+async fn the_teams_on_call_is_invited_and_a_pager_down_is_said(backend: Backend) {
+    let pagers = crate::fake_pagers::FakePagers::start().await;
+    let slack = FakeSlack::start().await;
+    let env = [
+        ("POMPIER_TEAMS__PAYMENTS__USERS", "[\"U0CAT\"]"),
+        (
+            "POMPIER_TEAMS__PAYMENTS__PAGERDUTY_ESCALATION_POLICY",
+            crate::fake_pagers::POLICY,
+        ),
+        ("PAGERDUTY_API_TOKEN", crate::fake_pagers::API_TOKEN),
+        (
+            "POMPIER_PAGING__PAGERDUTY_API_URL",
+            pagers.opsgenie_url.as_str(),
+        ),
+    ];
+    let app = start(TestDb::new(backend).await, slack, &env).await;
+    app.slash_as("U0456", "C0123", "open sev3 team:payments Refunds are late")
+        .await;
+    app.run_pending_jobs().await;
+    let members = app.slack.members(&channel_of(&app, 0));
+    assert!(members.contains(&"U0DAN".to_string()), "{members:?}");
+    assert!(
+        !members.contains(&"U0BOSS".to_string()),
+        "the second level is not called: {members:?}"
+    );
+    let (db, slack) = app.into_parts().await;
+    // PagerDuty down: the others are invited, and the channel hears who is missing.
+    let env = [
+        ("POMPIER_TEAMS__PAYMENTS__USERS", "[\"U0CAT\"]"),
+        (
+            "POMPIER_TEAMS__PAYMENTS__PAGERDUTY_ESCALATION_POLICY",
+            crate::fake_pagers::POLICY,
+        ),
+        ("PAGERDUTY_API_TOKEN", crate::fake_pagers::API_TOKEN),
+        ("POMPIER_PAGING__PAGERDUTY_API_URL", "http://127.0.0.1:9"),
+    ];
+    let app = start(db, slack, &env).await;
+    app.slash_as(
+        "U0456",
+        "C0123",
+        "open sev3 team:payments Refunds are late again",
+    )
+    .await;
+    app.run_pending_jobs().await;
+    let channel = channel_of(&app, 1);
+    assert!(app.slack.members(&channel).contains(&"U0CAT".to_string()));
+    let told = app.told(&channel);
+    assert!(
+        told.contains("the on-call of PPAY") && told.contains("unreachable"),
+        "{told}"
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    the_teams_on_call_is_invited_and_a_pager_down_is_said,
     the_api_and_alert_routes_declare_for_a_team,
     people_are_invited_by_hand,
     a_team_is_pulled_in_at_declaration_and_a_severity_at_a_raise,
@@ -251,6 +306,27 @@ async fn pompier_check_reads_every_user_group() {
     assert_eq!(code, Some(0), "{said}");
     assert!(
         said.contains("ok   teams") && said.contains("S0PAY (2 users)"),
+        "{said}"
+    );
+    let pagers = crate::fake_pagers::FakePagers::start().await;
+    let mut with_policy = env("S0PAY");
+    with_policy.push((
+        "POMPIER_TEAMS__PAYMENTS__PAGERDUTY_ESCALATION_POLICY",
+        "PPAY".into(),
+    ));
+    with_policy.push(("PAGERDUTY_API_TOKEN", crate::fake_pagers::API_TOKEN.into()));
+    with_policy.push((
+        "POMPIER_PAGING__PAGERDUTY_API_URL",
+        pagers.opsgenie_url.clone(),
+    ));
+    let (code, said) = crate::helpers::pompier_check(with_policy.clone()).await;
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("PPAY (1 on call)"), "{said}");
+    with_policy.push(("PAGERDUTY_API_TOKEN", "wrong".into()));
+    let (code, said) = crate::helpers::pompier_check(with_policy).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("FAIL teams") && said.contains("PPAY: PagerDuty answered HTTP 401"),
         "{said}"
     );
     let (code, said) = crate::helpers::pompier_check(env("S0GONE")).await;
