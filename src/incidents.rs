@@ -398,6 +398,11 @@ impl Incidents {
         Ok(Ok(()))
     }
 
+    /// The configured teams, by name.
+    pub fn teams(&self) -> Vec<Team> {
+        self.effects.invites.teams.keys().cloned().collect()
+    }
+
     /// Whether `team` is configured (`[teams.NAME]`); `Err` lists those that are.
     pub fn check_team(&self, team: &Team) -> Result<(), String> {
         let invites = &self.effects.invites;

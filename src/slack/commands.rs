@@ -133,10 +133,12 @@ pub async fn execute(
         Command::Help => return Ok(Some(Reply::ephemeral(USAGE))),
         Command::OpenModal { severity } => {
             let trigger = caller.trigger_id.as_deref();
-            return Ok(open_modal(slack, trigger, None, severity, None)
-                .await
-                .err()
-                .map(Reply::ephemeral));
+            return Ok(
+                open_modal(slack, trigger, None, severity, None, &incidents.teams())
+                    .await
+                    .err()
+                    .map(Reply::ephemeral),
+            );
         }
         Command::Declare {
             severity,

@@ -26,6 +26,7 @@ pub async fn open_modal(
     prefill: Option<&str>,
     severity: Option<Severity>,
     origin: Option<&Origin>,
+    teams: &[crate::domain::Team],
 ) -> Result<(), String> {
     let Some(slack) = slack else {
         return Err(
@@ -39,7 +40,8 @@ pub async fn open_modal(
                     `/incident open [sev1..sev4] TITLE`."
             .into());
     };
-    let request = json!({"trigger_id": trigger_id, "view": modal::view(prefill, severity, origin)});
+    let request =
+        json!({"trigger_id": trigger_id, "view": modal::view(prefill, severity, origin, teams)});
     let call = slack.call("views.open", &request);
     match tokio::time::timeout(OPEN_DEADLINE, call).await {
         Ok(Ok(_)) => Ok(()),
@@ -80,7 +82,8 @@ pub async fn handle(
     let trigger = payload["trigger_id"].as_str();
     match payload["type"].as_str().unwrap_or_default() {
         "shortcut" => {
-            if let Err(why) = open_modal(slack, trigger, None, None, None).await {
+            if let Err(why) = open_modal(slack, trigger, None, None, None, &incidents.teams()).await
+            {
                 tracing::warn!(%why, "global shortcut");
             }
             Ok((Answer::Empty, None))
@@ -102,14 +105,22 @@ pub async fn handle(
                 }),
                 cut: false,
             };
-            let follow =
-                match open_modal(slack, trigger, Some(&origin.text), None, Some(&origin)).await {
-                    Ok(()) => None,
-                    Err(text) => payload["response_url"].as_str().map(|url| FollowUp {
-                        response_url: url.to_owned(),
-                        text,
-                    }),
-                };
+            let follow = match open_modal(
+                slack,
+                trigger,
+                Some(&origin.text),
+                None,
+                Some(&origin),
+                &incidents.teams(),
+            )
+            .await
+            {
+                Ok(()) => None,
+                Err(text) => payload["response_url"].as_str().map(|url| FollowUp {
+                    response_url: url.to_owned(),
+                    text,
+                }),
+            };
             Ok((Answer::Empty, follow))
         }
         "view_submission" if payload["view"]["callback_id"] == modal::EDIT_ID => {
@@ -134,7 +145,9 @@ pub async fn handle(
                 .or_else(|| payload["container"]["channel_id"].as_str())
                 .and_then(|c| c.parse().ok());
             if action["action_id"] == super::home::OPEN_DECLARE {
-                if let Err(why) = open_modal(slack, trigger, None, None, None).await {
+                if let Err(why) =
+                    open_modal(slack, trigger, None, None, None, &incidents.teams()).await
+                {
                     tracing::warn!(%why, "the Home tab's Declare button");
                 }
                 return Ok((Answer::Empty, None));
@@ -186,6 +199,8 @@ async fn submit(
     // The same view submitted twice (a retry, a double click) declares once.
     new.once = view["id"].as_str().map(|id| format!("view:{id}"));
     new.private = submission.private;
+    // A team no longer configured is none: the incident is declared all the same.
+    new.team = submission.team.filter(|t| incidents.check_team(t).is_ok());
     if let Some(origin) = &submission.origin {
         let note = origin.note();
         new.first_events.push(Event {

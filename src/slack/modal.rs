@@ -86,6 +86,8 @@ pub struct Submission {
     pub lead: Option<SlackUserId>,
     pub origin: Option<Origin>,
     pub private: bool,
+    /// The team chosen in the form's select (of the configured teams).
+    pub team: Option<crate::domain::Team>,
 }
 
 fn plain(text: &str) -> Value {
@@ -97,7 +99,12 @@ fn severity_option(s: Severity) -> Value {
 }
 
 /// The modal, its title prefilled (from a message), carrying `origin` to the submission.
-pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&Origin>) -> Value {
+pub fn view(
+    prefill: Option<&str>,
+    severity: Option<Severity>,
+    origin: Option<&Origin>,
+    teams: &[crate::domain::Team],
+) -> Value {
     let mut title = json!({"type": "plain_text_input", "action_id": "title",
                            "max_length": crate::domain::incident::MAX_TITLE_CHARS});
     if let Some(text) = prefill.map(|t| truncate(t.lines().next().unwrap_or_default().trim(), 150))
@@ -107,7 +114,7 @@ pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&O
         }
     }
     let metadata = origin.map(Origin::metadata).unwrap_or_default();
-    json!({
+    let mut view = json!({
         "type": "modal",
         "callback_id": CALLBACK_ID,
         "title": plain("Declare an incident"),
@@ -130,7 +137,20 @@ pub fn view(prefill: Option<&str>, severity: Option<Severity>, origin: Option<&O
                          "options": [{"text": plain("Private: a private channel, not announced"),
                                       "value": "private"}]}},
         ]
-    })
+    });
+    // A select of the configured teams (Slack allows 100 options).
+    if !teams.is_empty() {
+        let option =
+            |t: &crate::domain::Team| json!({"text": plain(t.as_str()), "value": t.as_str()});
+        let team = json!({"type": "input", "block_id": "team", "optional": true,
+                          "label": plain("Team (its people are invited)"),
+                          "element": {"type": "static_select", "action_id": "team",
+                                      "options": teams.iter().take(100).map(option).collect::<Vec<_>>()}});
+        if let Some(blocks) = view["blocks"].as_array_mut() {
+            blocks.insert(2, team);
+        }
+    }
+    view
 }
 
 /// The *Edit* form's callback id; its `private_metadata` is the incident's number.
@@ -262,6 +282,9 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
     let lead = values["lead"]["lead"]["selected_user"]
         .as_str()
         .and_then(|u| u.parse().ok());
+    let team = values["team"]["team"]["selected_option"]["value"]
+        .as_str()
+        .and_then(|t| t.parse().ok());
     let private = values["private"]["private"]["selected_options"]
         .as_array()
         .is_some_and(|chosen| chosen.iter().any(|o| o["value"] == "private"));
@@ -283,6 +306,7 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
             lead,
             origin,
             private,
+            team,
         }),
         _ => Err(errors),
     }
@@ -319,8 +343,15 @@ mod tests {
             permalink: None,
             cut: false,
         };
-        let v = view(Some("DB down\nsecond line"), None, Some(&origin));
+        let v = view(Some("DB down\nsecond line"), None, Some(&origin), &[]);
         assert!(v["title"]["text"].as_str().unwrap().chars().count() <= 24);
+        let teams = ["payments".parse().unwrap()];
+        let with_teams = view(None, None, None, &teams);
+        assert_eq!(
+            with_teams["blocks"][2]["element"]["options"][0]["value"],
+            "payments"
+        );
+        assert!(v.to_string().find("\"team\"").is_none());
         assert_eq!(v["blocks"][0]["element"]["initial_value"], "DB down");
         assert_eq!(v["blocks"][1]["element"]["initial_option"]["value"], "SEV3");
         assert!(v["private_metadata"].as_str().unwrap().len() <= 3000);

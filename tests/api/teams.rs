@@ -280,7 +280,43 @@ async fn the_teams_on_call_is_invited_and_a_pager_down_is_said(backend: Backend)
     app.stop().await;
 }
 
+async fn the_form_offers_the_teams_and_declares_for_the_one_chosen(backend: Backend) {
+    let app = app(backend).await;
+    app.post_signed(
+        "/slack/commands",
+        crate::helpers::command_body("U0456", "C0123", ""),
+    )
+    .await;
+    let form = app.slack.views()[0].to_string();
+    assert!(
+        form.contains("\"block_id\":\"team\"") && form.contains("payments"),
+        "{form}"
+    );
+    let payload = serde_json::json!({
+        "type": "view_submission", "trigger_id": "1.2.3", "user": {"id": "U0456"},
+        "view": {"id": "V9", "callback_id": "declare_incident", "private_metadata": "",
+                 "state": {"values": {
+                     "title": {"title": {"type": "plain_text_input", "value": "Refunds are late"}},
+                     "severity": {"severity": {"type": "static_select", "selected_option": {"value": "SEV2"}}},
+                     "team": {"team": {"type": "static_select", "selected_option": {"value": "payments"}}}}}}});
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    assert_eq!(
+        app.post_signed("/slack/interactions", body).await.status(),
+        200
+    );
+    app.run_pending_jobs().await;
+    assert_eq!(app.api_get("/api/v1/incidents/1").await["team"], "payments");
+    assert!(app
+        .slack
+        .members(&channel_of(&app, 0))
+        .contains(&"U0ANA".to_string()));
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    the_form_offers_the_teams_and_declares_for_the_one_chosen,
     the_teams_on_call_is_invited_and_a_pager_down_is_said,
     the_api_and_alert_routes_declare_for_a_team,
     people_are_invited_by_hand,
