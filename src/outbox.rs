@@ -562,7 +562,8 @@ impl Effects {
         if self.announce
             && change.after.drill.is_none()
             && !change.after.private
-            && matches!(event.kind, EventKind::Status | EventKind::Severity)
+            && (matches!(event.kind, EventKind::Status | EventKind::Severity)
+                || event.field() == Some("title"))
         {
             jobs.push(
                 SlackJob::AnnounceEvent {

@@ -14,6 +14,7 @@ async fn a_title_edit_renames_the_channel_and_reaches_everything(backend: Backen
     let jira = FakeJira::start().await;
     let mut env: Vec<(&'static str, String)> = pagers.env();
     env.extend(jira.env(true));
+    env.push(("POMPIER_ANNOUNCE_CHANNEL", "C0ANNOUNCE".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = start(TestDb::new(backend).await, FakeSlack::start().await, &env).await;
     let id = app.declare("sev1 Chekout retruns 500").await;
