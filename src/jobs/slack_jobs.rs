@@ -323,12 +323,7 @@ impl SlackJobs {
         if incident.channel_id.is_none() {
             let mut created = None;
             for suffix in 0..NAME_TRIES {
-                let name = channel_name(
-                    incident.channel_prefix(),
-                    incident.id.0,
-                    &incident.title,
-                    suffix,
-                );
+                let name = name_of(&incident, suffix);
                 match self
                     .slack
                     .call(
@@ -504,12 +499,7 @@ impl SlackJobs {
         let channel = channel(incident)?;
         let mut why = format!("{NAME_TRIES} channel names were taken");
         for suffix in 0..NAME_TRIES {
-            let name = channel_name(
-                incident.channel_prefix(),
-                incident.id.0,
-                &incident.title,
-                suffix,
-            );
+            let name = name_of(incident, suffix);
             match self
                 .slack
                 .call(
@@ -666,4 +656,15 @@ fn topic(incident: &Incident) -> String {
         }
         max -= 10.min(max);
     }
+}
+
+/// The channel name of `incident` as it is titled now, with `suffix` when the plain one
+/// is taken.
+fn name_of(incident: &Incident, suffix: u32) -> String {
+    channel_name(
+        incident.channel_prefix(),
+        incident.id.0,
+        &incident.title,
+        suffix,
+    )
 }
