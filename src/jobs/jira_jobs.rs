@@ -99,11 +99,15 @@ impl JiraJobs {
             }
             JiraIntent::New => {}
         }
-        let fields = self.fields(&incident, &subject, followup.as_ref()).await?;
+        let (fields, unassigned) = self.fields(&incident, &subject, followup.as_ref()).await?;
         self.store.jira_trying(id, number, now).await?;
         match self.jira.create(fields).await {
             Ok(made) => {
                 self.store.jira_made(id, number, &made).await?;
+                // Said once, with the issue made (not on every retry).
+                if let Some(text) = unassigned {
+                    self.tell(&incident, text).await?;
+                }
                 self.made(id).await
             }
             Err(e @ JiraError::Refused(_)) => {
@@ -139,12 +143,14 @@ impl JiraJobs {
         Ok(())
     }
 
+    /// The issue's fields, and what to tell the channel once it is made (an owner
+    /// without a Jira account).
     async fn fields(
         &self,
         incident: &Incident,
         subject: &Subject<'_>,
         followup: Option<&Followup>,
-    ) -> Result<serde_json::Value, JobError> {
+    ) -> Result<(serde_json::Value, Option<String>), JobError> {
         let page = self.public_url.as_ref().map(|base| {
             format!(
                 "{}/dashboard/incidents/{}",
@@ -169,6 +175,7 @@ impl JiraJobs {
             "labels": ["pompier", issue::label(incident, subject)],
             "description": if self.jira.is_cloud() { issue::adf(&lines) } else { issue::plain(&lines).into() },
         });
+        let mut unassigned = None;
         if let (Some(user), Some(f)) = (owner, followup) {
             let assignee = match &email {
                 Some(email) => self.jira.assignee(email).await?,
@@ -177,16 +184,15 @@ impl JiraJobs {
             match assignee {
                 Some(assignee) => fields["assignee"] = assignee,
                 None => {
-                    let text = format!(
-                        ":information_source: Follow-up #{} of #{} goes to Jira unassigned: <@{user}> \
+                    unassigned = Some(format!(
+                        ":information_source: Follow-up #{} of #{} went to Jira unassigned: <@{user}> \
                          has no Jira account with their Slack email.",
                         f.number, incident.id
-                    );
-                    self.tell(incident, text).await?;
+                    ));
                 }
             }
         }
-        Ok(fields)
+        Ok((fields, unassigned))
     }
 
     /// The Slack user's email, when Slack gives it (`users:read.email`).
