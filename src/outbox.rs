@@ -94,8 +94,9 @@ pub enum JiraJob {
     JiraIncidentIssue,
     /// The issue of follow-up `number`.
     JiraFollowupIssue { number: i64 },
-    /// The incident's issue, if made, takes the incident's title as it is then.
-    JiraRetitle,
+    /// The incident's issue, if made, takes the incident's title and links as they are
+    /// then.
+    JiraRefresh,
 }
 
 /// Work against Slack.
@@ -261,7 +262,7 @@ impl Job {
             Job::Paging(PagingJob::Opsgenie(_)) => "opsgenie",
             Job::Jira(JiraJob::JiraIncidentIssue) => "jira_incident_issue",
             Job::Jira(JiraJob::JiraFollowupIssue { .. }) => "jira_followup_issue",
-            Job::Jira(JiraJob::JiraRetitle) => "jira_retitle",
+            Job::Jira(JiraJob::JiraRefresh) => "jira_refresh",
         }
     }
 
@@ -597,11 +598,13 @@ impl Effects {
         if raised && change.after.drill.is_none() {
             jobs.extend(self.invites.on_raise(change));
         }
-        if event.kind == EventKind::Edit && event.field() == Some("title") {
+        let retitled = event.kind == EventKind::Edit && event.field() == Some("title");
+        if retitled {
             jobs.push(SlackJob::RenameChannel.into());
-            if self.jira.is_some() {
-                jobs.push(Job::Jira(JiraJob::JiraRetitle));
-            }
+        }
+        // The Jira issue shows the new title, or links the postmortem just drafted.
+        if self.jira.is_some() && (retitled || event.kind == EventKind::Postmortem) {
+            jobs.push(Job::Jira(JiraJob::JiraRefresh));
         }
         jobs.extend(self.paging.on_change(change));
         // Raised to Jira's severity: the incident gets its issue (once: the job finds one

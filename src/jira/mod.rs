@@ -115,11 +115,11 @@ impl JiraClient {
         })
     }
 
-    /// Issue `key` takes `summary`.
-    pub async fn set_summary(&self, key: &str, summary: &str) -> Result<(), JiraError> {
+    /// Issue `key` takes `fields`.
+    pub async fn edit(&self, key: &str, fields: Value) -> Result<(), JiraError> {
         let request = self
             .request(reqwest::Method::PUT, &format!("/issue/{key}"))
-            .json(&json!({"fields": {"summary": summary}}));
+            .json(&json!({ "fields": fields }));
         self.send("edit_issue", request).await.map(drop)
     }
 

@@ -58,7 +58,7 @@ impl JiraJobs {
         let id = run.incident()?;
         let incident = self.store.get(id).await?.ok_or(StoreError::NotFound(id))?;
         let followup = match job {
-            JiraJob::JiraRetitle => return self.retitle(&incident).await,
+            JiraJob::JiraRefresh => return self.refresh(&incident).await,
             JiraJob::JiraIncidentIssue => None,
             JiraJob::JiraFollowupIssue { number } => Some(
                 self.store
@@ -124,15 +124,41 @@ impl JiraJobs {
         }
     }
 
-    /// The incident's issue, if made, takes its present title.
-    async fn retitle(&self, incident: &Incident) -> Result<(), JobError> {
+    /// The incident's issue, if made, takes its present title and links (the
+    /// postmortem's, once drafted).
+    async fn refresh(&self, incident: &Incident) -> Result<(), JobError> {
         let JiraIntent::Made(made) = self.store.jira_intent(incident.id, 0).await? else {
-            // Not made yet: it will be made with the present title.
+            // Not made yet: it will be made as the incident is then.
             return Ok(());
         };
-        let summary = issue::summary(incident, &Subject::Incident);
-        self.jira.set_summary(&made.key, &summary).await?;
+        let fields = json!({
+            "summary": issue::summary(incident, &Subject::Incident),
+            "description": self.described(incident, &Subject::Incident, None),
+        });
+        self.jira.edit(&made.key, fields).await?;
         Ok(())
+    }
+
+    /// The issue's description: Atlassian Document Format on Cloud, text on Data Center.
+    fn described(
+        &self,
+        incident: &Incident,
+        subject: &Subject<'_>,
+        owner: Option<&str>,
+    ) -> serde_json::Value {
+        let page = self.public_url.as_ref().map(|base| {
+            format!(
+                "{}/dashboard/incidents/{}",
+                base.trim_end_matches('/'),
+                incident.id
+            )
+        });
+        let lines = issue::lines(incident, subject, page, owner);
+        if self.jira.is_cloud() {
+            issue::adf(&lines)
+        } else {
+            issue::plain(&lines).into()
+        }
     }
 
     /// The summary shows the new issue's key.
@@ -151,29 +177,21 @@ impl JiraJobs {
         subject: &Subject<'_>,
         followup: Option<&Followup>,
     ) -> Result<(serde_json::Value, Option<String>), JobError> {
-        let page = self.public_url.as_ref().map(|base| {
-            format!(
-                "{}/dashboard/incidents/{}",
-                base.trim_end_matches('/'),
-                incident.id
-            )
-        });
         let owner = followup.and_then(|f| f.owner.as_ref());
         let email = match owner {
             Some(user) => self.email(user.as_str()).await?,
             None => None,
         };
-        let lines = issue::lines(
+        let description = self.described(
             incident,
             subject,
-            page,
             email.as_deref().or(owner.map(|u| u.as_str())),
         );
         let mut fields = json!({
             "summary": issue::summary(incident, subject),
             "issuetype": {"name": if followup.is_some() { &self.followup_type } else { &self.incident_type }},
             "labels": ["pompier", issue::label(incident, subject)],
-            "description": if self.jira.is_cloud() { issue::adf(&lines) } else { issue::plain(&lines).into() },
+            "description": description,
         });
         let mut unassigned = None;
         if let (Some(user), Some(f)) = (owner, followup) {

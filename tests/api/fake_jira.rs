@@ -232,14 +232,31 @@ async fn edit(
             json!({"errorMessages": ["Issue does not exist or you do not have permission to see it."]}),
         );
     };
-    let summary = body["fields"]["summary"].as_str().unwrap_or_default();
-    if summary.is_empty() || summary.chars().count() > 255 {
-        return refused(
-            400,
-            json!({"summary": "You must specify a summary of the issue."}),
-        );
+    let fields = &body["fields"];
+    if let Some(summary) = fields.get("summary") {
+        let summary = summary.as_str().unwrap_or_default();
+        if summary.is_empty() || summary.chars().count() > 255 {
+            return refused(
+                400,
+                json!({"summary": "You must specify a summary of the issue."}),
+            );
+        }
+        issue.fields["summary"] = summary.into();
     }
-    issue.fields["summary"] = summary.into();
+    if let Some(description) = fields.get("description") {
+        let fine = if v == "3" {
+            description["type"] == "doc"
+        } else {
+            description.is_string()
+        };
+        if !fine {
+            return refused(
+                400,
+                json!({"description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"}),
+            );
+        }
+        issue.fields["description"] = description.clone();
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

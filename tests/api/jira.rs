@@ -281,7 +281,43 @@ async fn pompier_check_says_whether_jira_takes_the_settings() {
     assert!(!said.contains("wrong-token"), "{said}");
 }
 
+async fn the_incident_issue_links_the_postmortem_once_drafted(backend: Backend) {
+    use crate::fake_confluence::{FakeConfluence, SPACE_ID, TOKEN, USER};
+    let jira = FakeJira::start().await;
+    let confluence = FakeConfluence::start().await;
+    let mut env = env(&jira, true);
+    for (k, v) in [
+        ("CONFLUENCE_BASE_URL", confluence.url.as_str()),
+        ("CONFLUENCE_USER", USER),
+        ("CONFLUENCE_API_TOKEN", TOKEN),
+        ("CONFLUENCE_SPACE_ID", SPACE_ID),
+    ] {
+        env.push((k, Box::leak(v.to_owned().into_boxed_str())));
+    }
+    let app = start(TestDb::new(backend).await, FakeSlack::start().await, &env).await;
+    app.declare("sev2 Checkout returns 500").await;
+    app.run_pending_jobs().await;
+    let channel = app.slack.channels()[0].id.clone();
+    assert!(!jira.issues()[0].fields["description"]
+        .to_string()
+        .contains("Postmortem"));
+    for text in ["resolved", "postmortem"] {
+        done(&app, &channel, text).await;
+    }
+    app.run_pending_jobs().await;
+    app.run_pending_jobs().await;
+    let postmortem = app.api_get("/api/v1/incidents/1").await["postmortem_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let description = jira.issues()[0].fields["description"].to_string();
+    assert!(description.contains(&postmortem), "{description}");
+    assert_eq!(jira.issues().len(), 1);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    the_incident_issue_links_the_postmortem_once_drafted,
     an_incident_and_each_followup_get_one_issue,
     a_lost_answer_and_a_restart_make_one_issue,
     data_center_gets_plain_text_and_its_own_search,
