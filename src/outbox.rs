@@ -440,10 +440,7 @@ impl Paging {
         let from = event.from.as_deref();
         match event.kind {
             EventKind::Severity => {
-                let raised = from
-                    .and_then(|f| f.parse::<Severity>().ok())
-                    .is_some_and(|before| after.severity < before);
-                if raised && self.pages(after.severity, drill) {
+                if change.raised_from().is_some() && self.pages(after.severity, drill) {
                     self.jobs(PageAction::Trigger, None, None)
                 } else {
                     vec![]
@@ -589,13 +586,8 @@ impl Effects {
                 .into()
             });
         }
-        let raised = event.kind == EventKind::Severity
-            && event
-                .from
-                .as_deref()
-                .and_then(|f| f.parse::<Severity>().ok())
-                .is_some_and(|before| change.after.severity < before);
-        if raised && change.after.drill.is_none() {
+        let raised_from = change.raised_from();
+        if raised_from.is_some() && change.after.drill.is_none() {
             jobs.extend(self.invites.on_raise(change));
         }
         let retitled = event.kind == EventKind::Edit && event.field() == Some("title");
@@ -609,13 +601,8 @@ impl Effects {
         jobs.extend(self.paging.on_change(change));
         // Raised to Jira's severity: the incident gets its issue (once: the job finds one
         // made before).
-        if let (EventKind::Severity, Some(min)) = (event.kind, self.jira) {
-            let raised = event
-                .from
-                .as_deref()
-                .and_then(|f| f.parse::<Severity>().ok())
-                .is_some_and(|before| change.after.severity < before && before > min);
-            if raised && change.after.severity <= min && change.after.drill.is_none() {
+        if let (Some(before), Some(min)) = (raised_from, self.jira) {
+            if before > min && change.after.severity <= min && change.after.drill.is_none() {
                 jobs.push(Job::Jira(JiraJob::JiraIncidentIssue));
             }
         }

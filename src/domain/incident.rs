@@ -198,6 +198,20 @@ pub struct Change {
     pub event: Event,
 }
 
+impl Change {
+    /// The severity before, when the change raised it (made it worse).
+    pub fn raised_from(&self) -> Option<Severity> {
+        if self.event.kind != EventKind::Severity {
+            return None;
+        }
+        self.event
+            .from
+            .as_deref()
+            .and_then(|f| f.parse::<Severity>().ok())
+            .filter(|before| self.after.severity < *before)
+    }
+}
+
 /// Why a change was not made; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {

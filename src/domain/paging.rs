@@ -101,16 +101,12 @@ pub fn page_key(id: super::IncidentId, team: Option<&Team>) -> String {
 /// What the page says: `[SEV1] #42 Checkout returns 500`; a private incident's title is
 /// never sent (`[SEV1] #42 Private incident`), nor a drill taken for real.
 pub fn page_summary(incident: &Incident) -> String {
-    let title = if incident.private {
-        "Private incident"
-    } else {
-        incident.title.as_str()
-    };
     format!(
-        "{}[{}] #{} {title}",
+        "{}[{}] #{} {}",
         incident.label(),
         incident.severity,
-        incident.id
+        incident.id,
+        incident.shown_title()
     )
 }
 

@@ -25,13 +25,9 @@ pub fn label(incident: &Incident, subject: &Subject) -> String {
 }
 
 pub fn summary(incident: &Incident, subject: &Subject) -> String {
-    let title = if incident.private {
-        "Private incident".to_owned()
-    } else {
-        incident.title.clone()
-    };
+    // Drills get no issue: the incident's summary is its page's.
     let text = match subject {
-        Subject::Incident => format!("[{}] #{} {title}", incident.severity, incident.id),
+        Subject::Incident => crate::domain::paging::page_summary(incident),
         Subject::Followup(f) if incident.private => {
             format!(
                 "Follow-up #{} of private incident #{}",
