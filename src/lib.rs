@@ -137,6 +137,12 @@ pub async fn serve(
         tracing::info!("SLACK_APP_TOKEN is set: Slack traffic also arrives over Socket Mode");
         tokio::spawn(socket::run(state.clone(), token, stopping.clone()))
     });
+    // Tokens seen before are answered from memory while revocations can reach it.
+    let cached = store.clone();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move { cached.keep_tokens_cached(stopping).await }
+    });
     // Live boards end when pompier stops, rather than hold the shutdown.
     let streams = state.streams.clone();
     let mut stopped = stopping.clone();

@@ -97,6 +97,8 @@ pub struct Snapshot {
     pub incidents: Vec<(String, String, i64)>,
     /// Age of the oldest job that is due and not running.
     pub queue_lag: Duration,
+    /// Whether API tokens are answered from memory (a revocation listener is up).
+    pub token_cache: bool,
 }
 
 pub struct Metrics {
@@ -109,6 +111,7 @@ pub struct Metrics {
     jobs: Family<JobLabels, Gauge>,
     incidents: Family<IncidentLabels, Gauge>,
     queue_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    token_cache: Gauge,
     services: Vec<&'static str>,
     /// One scrape at a time sets the database's gauges and encodes them.
     scrape: Mutex<()>,
@@ -179,6 +182,13 @@ impl Metrics {
             Unit::Seconds,
             queue_lag.clone(),
         );
+        let token_cache = Gauge::default();
+        registry.register(
+            "token_cache_live",
+            "Whether API tokens seen before are answered from memory (1: PostgreSQL, with \
+             its revocation listener up) or read from the database on every request (0)",
+            token_cache.clone(),
+        );
         let configured = Family::<ServiceLabels, Gauge>::default();
         registry.register(
             "service_configured",
@@ -200,6 +210,7 @@ impl Metrics {
             jobs,
             incidents,
             queue_lag,
+            token_cache,
             services: services.iter().map(|(s, _)| *s).collect(),
             scrape: Mutex::new(()),
         }
@@ -304,6 +315,7 @@ impl Metrics {
                 .set(*count);
         }
         self.queue_lag.set(snapshot.queue_lag.as_secs_f64());
+        self.token_cache.set(i64::from(snapshot.token_cache));
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -334,6 +346,7 @@ mod tests {
             ],
             incidents: vec![("open".into(), "SEV2".into(), 7)],
             queue_lag: Duration::from_millis(1500),
+            token_cache: true,
         });
         for line in [
             "pompier_http_request_duration_seconds_count{route=\"/slack/commands\",method=\"POST\",status=\"200\"} 1",
@@ -348,6 +361,7 @@ mod tests {
             "pompier_jobs{service=\"confluence\",kind=\"all\",state=\"dead\"} 0",
             "pompier_incidents{status=\"open\",severity=\"SEV2\"} 7",
             "pompier_queue_lag_seconds 1.5",
+            "pompier_token_cache_live 1",
             "pompier_service_configured{service=\"confluence\"} 0",
             "# EOF",
         ] {

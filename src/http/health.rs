@@ -46,6 +46,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         jobs,
         incidents,
         queue_lag,
+        token_cache: store.tokens_cached(),
     });
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], body))
 }

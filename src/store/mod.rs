@@ -97,6 +97,7 @@ mod incidents;
 mod jira;
 mod pages;
 mod stats;
+mod token_cache;
 mod tokens;
 
 pub use alerts::{ActiveAlert, AlertRecord, NewAlert};
@@ -110,6 +111,7 @@ pub use tokens::TokenRecord;
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    tokens: std::sync::Arc<token_cache::TokenCache>,
 }
 
 impl Store {
@@ -146,7 +148,10 @@ impl Store {
                 .await?;
             Db::Postgres(pool)
         };
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            tokens: Default::default(),
+        })
     }
 
     /// On SQLite, holds the database for this process alone: a second `pompier serve` on

@@ -2,6 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use tokio::sync::watch;
+
+use super::token_cache::{self, Cached};
 use super::{Db, Store, StoreError};
 use crate::tokens::{self, Scope};
 
@@ -81,26 +84,46 @@ impl Store {
             .collect())
     }
 
-    /// Revokes token `name` at `at`; false when there is no such token still valid.
+    /// Revokes token `name` at `at`; false when there is no such token still valid. On
+    /// PostgreSQL every instance's token cache hears of it when this commits.
     pub async fn revoke_token(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let revoked = with_db!(self, write pool => {
-            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL")
-                .bind(name)
-                .bind(at)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        const REVOKE: &str =
+            "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL";
+        let revoked = with_db!(self,
+            postgres pool => {
+                let mut tx = pool.begin().await?;
+                let revoked = sqlx::query(REVOKE).bind(name).bind(at).execute(&mut *tx).await?;
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(token_cache::CHANNEL)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                revoked.rows_affected()
+            },
+            sqlite pool => sqlx::query(REVOKE).bind(name).bind(at).execute(pool).await?.rows_affected()
+        );
         Ok(revoked == 1)
     }
 
     /// The valid token whose SHA-256 is `hash`: its name and scopes. Its use at `now` is
-    /// recorded (at most once a minute).
+    /// recorded (at most once a minute). On PostgreSQL, a token seen before is answered
+    /// from the cache while its listener is alive.
     pub async fn use_token(
         &self,
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(String, Vec<Scope>)>, StoreError> {
+        let generation = match self.tokens.get(hash) {
+            Ok(cached) => {
+                if is_stale(cached.recorded_at, now) {
+                    self.record_use(&cached.name, now).await?;
+                    self.tokens.recorded(hash, now);
+                }
+                return Ok(Some((cached.name, cached.scopes)));
+            }
+            Err(generation) => generation,
+        };
         let found: Option<(String, String, Option<DateTime<Utc>>)> = with_db!(self, read pool => {
             sqlx::query_as(
                 "SELECT name, scopes, last_used_at FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
@@ -109,18 +132,48 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        let Some((name, scopes, last_used)) = found else {
+        let Some((name, scopes, mut recorded_at)) = found else {
             return Ok(None);
         };
-        if last_used.is_none_or(|at| at + USE_RECORDED_EVERY < now) {
-            with_db!(self, write pool => {
-                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE name = $1")
-                    .bind(&name)
-                    .bind(now)
-                    .execute(pool)
-                    .await?;
-            });
+        if is_stale(recorded_at, now) {
+            self.record_use(&name, now).await?;
+            recorded_at = Some(now);
         }
-        Ok(Some((name, tokens::split(&scopes))))
+        let scopes = tokens::split(&scopes);
+        let cached = Cached {
+            name: name.clone(),
+            scopes: scopes.clone(),
+            recorded_at,
+        };
+        self.tokens.keep(hash, cached, generation);
+        Ok(Some((name, scopes)))
     }
+
+    async fn record_use(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        with_db!(self, write pool => {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE name = $1")
+                .bind(name)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Keeps the token cache true to the database until `stopping` is set (PostgreSQL;
+    /// on SQLite, where a lookup costs no round trip, there is no cache and this returns).
+    pub async fn keep_tokens_cached(&self, stopping: watch::Receiver<bool>) {
+        if let Db::Postgres(pool) = &self.db {
+            self.tokens.listen(pool.clone(), stopping).await;
+        }
+    }
+
+    /// Whether tokens are answered from the cache now (for tests and `/metrics`).
+    pub fn tokens_cached(&self) -> bool {
+        self.tokens.is_live()
+    }
+}
+
+fn is_stale(recorded_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    recorded_at.is_none_or(|at| at + USE_RECORDED_EVERY < now)
 }

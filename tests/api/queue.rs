@@ -16,7 +16,7 @@ fn later(secs: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Runs `sql` on the test's database, as another program would.
-async fn execute(db: &TestDb, sql: &str) {
+pub async fn execute(db: &TestDb, sql: &str) {
     use sqlx::Connection;
     if db.url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();

@@ -4,8 +4,11 @@
 
 use reqwest::StatusCode;
 
+use std::time::{Duration, Instant};
+
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 use crate::process::cli;
+use crate::queue::execute;
 
 async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, serde_json::Value) {
     app.api_get_with(path, Some(token)).await
@@ -90,10 +93,76 @@ async fn scoped_tokens_read_what_they_may_until_revoked(backend: Backend) {
     let grafana = listed.lines().find(|l| l.starts_with("grafana")).unwrap();
     assert!(!grafana.contains(" - "), "no last use: {grafana}");
     cli(&app.db, &["tokens", "revoke", "grafana"]);
-    let (status, _) = get(&app, "/api/v1/incidents", &reader).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    refused_within(&app, &reader, StatusCode::UNAUTHORIZED).await;
     assert!(refused(&app, &["tokens", "revoke", "grafana"]).contains("no valid token"));
     app.stop().await;
 }
 
 crate::on_both_backends!(scoped_tokens_read_what_they_may_until_revoked);
+
+/// `token` gets `expected` on the API within a second (a revocation reaches every
+/// instance's token cache through PostgreSQL's `NOTIFY`, in milliseconds); the time taken.
+async fn refused_within(app: &TestApp, token: &str, expected: StatusCode) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (status, _) = get(app, "/api/v1/incidents", token).await;
+        if status == expected {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "still {status} after a second, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn cache_live(app: &TestApp, live: bool) {
+    let start = Instant::now();
+    while app.metric("pompier_token_cache_live", &[]).await != f64::from(u8::from(live)) {
+        assert!(start.elapsed() < Duration::from_secs(10), "cache live: {live}?");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// On PostgreSQL a token seen before is answered from memory, and only while that memory
+/// can hear revocations: a lost listener forgets everything, a revocation arrives at once.
+#[tokio::test]
+async fn the_token_cache_forgets_what_it_may_have_missed() {
+    let app = spawn_app_with(Backend::Postgres, &[]).await;
+    let token = cli(&app.db, &["tokens", "create", "grafana", "--scope", "read"])
+        .trim()
+        .to_owned();
+    cache_live(&app, true).await;
+    let (status, _) = get(&app, "/api/v1/incidents", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    // A change behind pompier's back (no NOTIFY) is not seen: the token is in memory.
+    execute(&app.db, "UPDATE api_tokens SET scopes = 'alerts'").await;
+    let (status, _) = get(&app, "/api/v1/incidents", &token).await;
+    assert_eq!(status, StatusCode::OK, "answered from the cache");
+
+    // The listener's connection is cut: whatever it may have missed is forgotten.
+    execute(
+        &app.db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .await;
+    let start = Instant::now();
+    loop {
+        let (status, _) = get(&app, "/api/v1/incidents", &token).await;
+        if status == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "still {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // It comes back, and a revocation reaches it at once.
+    cache_live(&app, true).await;
+    let (status, _) = get(&app, "/api/v1/incidents", &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    cli(&app.db, &["tokens", "revoke", "grafana"]);
+    let took = refused_within(&app, &token, StatusCode::UNAUTHORIZED).await;
+    eprintln!("the revocation took {took:?} to reach the server");
+    app.stop().await;
+}
