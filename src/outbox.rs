@@ -163,6 +163,10 @@ pub enum SlackJob {
     PostTriage {
         group: i64,
     },
+    /// Post game day `gameday`'s report where it was started (a job of no incident).
+    GamedayReport {
+        gameday: i64,
+    },
 }
 
 /// Work against Confluence.
@@ -172,6 +176,9 @@ pub enum ConfluenceJob {
     /// Draft the incident's postmortem page in Confluence (moved to `postmortem` by
     /// `by`), record its address, and say it in the channel.
     DraftPostmortem { by: String },
+    /// Draft game day `gameday`'s report as a page, once, and record its address (a job
+    /// of no incident).
+    DraftGamedayReport { gameday: i64 },
 }
 
 /// Work against a pager: the same page, told to PagerDuty or to Opsgenie.
@@ -249,6 +256,7 @@ impl SlackJob {
             SlackJob::RenameChannel => "rename_channel",
             SlackJob::InvitePeople { .. } => "invite_people",
             SlackJob::TellTeam { .. } => "tell_team",
+            SlackJob::GamedayReport { .. } => "gameday_report",
         }
     }
 }
@@ -258,6 +266,7 @@ impl Job {
         match self {
             Job::Slack(job) => job.kind(),
             Job::Confluence(ConfluenceJob::DraftPostmortem { .. }) => "draft_postmortem",
+            Job::Confluence(ConfluenceJob::DraftGamedayReport { .. }) => "draft_gameday_report",
             Job::Paging(PagingJob::Pagerduty(_)) => "pagerduty",
             Job::Paging(PagingJob::Opsgenie(_)) => "opsgenie",
             Job::Jira(JiraJob::JiraIncidentIssue) => "jira_incident_issue",
@@ -751,6 +760,13 @@ mod tests {
         }
         let old: Job = serde_json::from_str(r#"{"kind":"post","text":"hi"}"#).unwrap();
         assert_eq!(old, SlackJob::Post { text: "hi".into() }.into());
+        // Kinds are unique across services: a payload is read back by its kind alone.
+        for job in [
+            Job::from(SlackJob::GamedayReport { gameday: 1 }),
+            ConfluenceJob::DraftGamedayReport { gameday: 1 }.into(),
+        ] {
+            assert_eq!(serde_json::from_str::<Job>(&job.to_payload()).unwrap(), job);
+        }
         let draft: Job = serde_json::from_str(r#"{"kind":"draft_postmortem","by":"U1"}"#).unwrap();
         assert_eq!(draft.service(), Service::Confluence);
         assert!(serde_json::from_str::<Job>(r#"{"kind":"page_out"}"#).is_err());

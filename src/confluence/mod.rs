@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod page;
+pub mod report;
 
 pub use client::{ConfluenceClient, ConfluenceError, Page};
 pub use page::Template;

@@ -13,16 +13,18 @@ use futures_util::stream::{self, Stream};
 use minijinja::{context, Value};
 use serde_json::json;
 
-use super::api::Authorized;
+use super::api::{holder, Authorized};
 use super::charts;
 use super::dashboard::{at, render, Viewer};
 use super::ApiError;
 use crate::app::AppState;
-use crate::domain::gameday::{scoreboard, Scoreboard};
+use crate::domain::gameday::report::{duration, stories};
+use crate::domain::gameday::{Mode, Scoreboard};
 use crate::domain::stats::Summary;
 use crate::slack::text::plain;
 use crate::store::Store;
 use crate::streams::Refused;
+use crate::tokens::Scope;
 
 /// How often a scoreboard stream looks for changes.
 const POLL: Duration = Duration::from_secs(1);
@@ -38,12 +40,13 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("`{id}` is not a game day number")))
 }
 
-async fn load(store: &Store, id: i64) -> Result<Scoreboard, ApiError> {
-    let (day, drills) = store
-        .gameday(id)
+/// Game day `id`'s board; `reveal`: with what was injected (it is anyway once the game
+/// day ended).
+async fn load(store: &Store, id: i64, reveal: bool) -> Result<Scoreboard, ApiError> {
+    let mut board = store
+        .scoreboard(id, reveal, crate::now())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("game day {id} does not exist")))?;
-    let mut board = scoreboard(day, &drills);
     for drill in &mut board.drills {
         drill.title = plain(&drill.title);
     }
@@ -58,13 +61,16 @@ pub async fn list(
     Ok(Json(json!({ "gamedays": state.store.gamedays().await? })))
 }
 
-/// `GET /api/v1/gamedays/{id}`: the scoreboard as JSON.
+/// `GET /api/v1/gamedays/{id}`: the scoreboard as JSON; injections' descriptions and
+/// targets only with the `gameday` scope until the game day ends.
 pub async fn one(
     _: Authorized,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Scoreboard>, ApiError> {
-    Ok(Json(load(&state.store, parse_id(&id)?).await?))
+    let reveal = holder(&headers, &state, Scope::Gameday).await.is_ok();
+    Ok(Json(load(&state.store, parse_id(&id)?, reveal).await?))
 }
 
 /// What the board's template shows.
@@ -82,6 +88,25 @@ fn board_context(board: &Scoreboard) -> Value {
                 acknowledge => median(&t.times.time_to_acknowledge),
                 mitigate => median(&t.times.time_to_mitigate),
                 resolve => median(&t.times.time_to_resolve),
+                detect => median(&t.time_to_detect),
+                undetected => t.undetected,
+                score => t.score.map(|s| s.to_string()).unwrap_or_else(|| "—".into()),
+            }
+        })
+        .collect();
+    let day = &board.gameday;
+    let undetected: Vec<Value> = board
+        .injections
+        .iter()
+        .filter(|i| i.drill_id.is_none())
+        .map(|i| {
+            let until = day.ended_at;
+            context! {
+                id => i.id,
+                team => i.team.as_str(),
+                since => i.started_at.to_rfc3339(),
+                until => until.map(|u| u.to_rfc3339()),
+                description => i.description.as_deref().map(plain),
             }
         })
         .collect();
@@ -105,9 +130,13 @@ fn board_context(board: &Scoreboard) -> Value {
             }
         })
         .collect();
-    let day = &board.gameday;
     context! {
         id => day.id,
+        dnd => day.mode == Mode::Dnd,
+        report_url => day.report_url,
+        injections => board.injections.len(),
+        undetected,
+        feed => feed(board),
         name => day.name,
         running => day.ended_at.is_none(),
         started_at => at(day.started_at),
@@ -118,13 +147,58 @@ fn board_context(board: &Scoreboard) -> Value {
     }
 }
 
+/// What happened, newest first: detections, resolutions, injections that ended unseen.
+fn feed(board: &Scoreboard) -> Vec<Value> {
+    let mut lines: Vec<(chrono::DateTime<chrono::Utc>, String)> = vec![];
+    for story in stories(board) {
+        let i = story.injection;
+        match (story.drill, story.detected_after) {
+            (Some(drill), Some(after)) => {
+                lines.push((
+                    i.detected_at.unwrap_or(i.started_at),
+                    format!(
+                        "{} declared {} {} after the injection",
+                        i.team,
+                        drill.title,
+                        duration(after)
+                    ),
+                ));
+                if let (Some(at), Some(after)) = (drill.resolved_at, story.resolved_after) {
+                    lines.push((
+                        at,
+                        format!(
+                            "{} resolved #{} {} after the injection",
+                            i.team,
+                            drill.id,
+                            duration(after)
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                if let Some(ended) = i.ended_at {
+                    lines.push((
+                        ended,
+                        format!("an injection for {} ended undetected", i.team),
+                    ));
+                }
+            }
+        }
+    }
+    lines.sort_by_key(|line| std::cmp::Reverse(line.0));
+    lines
+        .into_iter()
+        .map(|(at_, text)| context! { at => at(at_), text })
+        .collect()
+}
+
 /// `GET /gameday/{id}`: the scoreboard page.
 pub async fn page(
     _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let board = load(&state.store, parse_id(&id)?).await?;
+    let board = load(&state.store, parse_id(&id)?, false).await?;
     let ctx = board_context(&board);
     render("gameday.html", context! { signed_in => true, ..ctx })
 }
@@ -137,7 +211,7 @@ pub async fn stream(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = parse_id(&id)?;
-    let first = load(&state.store, id).await?;
+    let first = load(&state.store, id, false).await?;
     let pass = state
         .streams
         .open(&viewer.session)
@@ -169,7 +243,7 @@ pub async fn stream(
                     _ = pass.ended() => return None,
                 }
                 // A database hiccup skips a beat; the board stays as it was.
-                let Ok(board) = load(&store, id).await else {
+                let Ok(board) = load(&store, id, false).await else {
                     continue;
                 };
                 let Ok(html) = board_html(&board) else {

@@ -8,6 +8,7 @@ mod dashboard;
 mod error;
 mod gamedays;
 mod health;
+mod injections;
 mod openapi;
 pub mod server;
 mod session;
@@ -64,6 +65,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/webhooks/jira", post(webhooks::jira))
         .route("/api/v1/gamedays", get(gamedays::list))
         .route("/api/v1/gamedays/{id}", get(gamedays::one))
+        .route("/api/v1/gamedays/{id}/injections", post(injections::inject))
+        .route(
+            "/api/v1/gamedays/{id}/injections/end",
+            post(injections::end_by_key),
+        )
+        .route("/api/v1/injections/{id}/end", post(injections::end))
         .route("/gameday/{id}", get(gamedays::page))
         .route("/gameday/{id}/stream", get(gamedays::stream))
         .route("/dashboard", get(dashboard::dashboard))

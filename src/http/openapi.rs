@@ -77,7 +77,8 @@ pub fn document() -> Value {
                 without the scope the route needs."
         },
         "components": {
-            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"},
+                                "query_token": {"type": "apiKey", "in": "query", "name": "token"}},
             "schemas": schemas()
         },
         "paths": paths()
@@ -138,7 +139,9 @@ fn schemas() -> Value {
         "AlertReceived": {"type": "object", "properties": {
             "incident": {"type": "integer"}, "created": {"type": "boolean"}}},
         "Stats": {"type": "object", "description": "See SPEC: totals, by severity and status, per week, times to acknowledge, mitigate and resolve."},
-        "Gameday": {"type": "object"}
+        "Gameday": {"type": "object", "description": "A game day's board: `mode`, `teams` (with `score` and `time_to_detect`), `drills`, `injections` (their `description` and `target` hidden until it ends, without the `gameday` scope)."},
+        "Injection": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "started_at": {"type": "string", "format": "date-time"}}}
     })
 }
 
@@ -240,6 +243,40 @@ fn paths() -> Value {
                 "get": {"summary": "One game day's board.", "tags": ["read"], "security": read(),
                         "parameters": [id_param()],
                         "responses": {"200": ok("The board.", "Gameday"), "404": error("No such game day.")}}
+            }));
+    let gameday = || json!([{"token": ["gameday"]}, {"query_token": ["gameday"]}]);
+    let day_param = || {
+        json!({"name": "id", "in": "path", "required": true,
+                              "description": "A game day's number, or `current`.", "schema": {"type": "string"}})
+    };
+    let token_param = || {
+        query("token", "A token whose only scope is `gameday`, for callers that cannot send a header (LitmusChaos's httpProbe).")
+    };
+    paths.insert("/api/v1/gamedays/{id}/injections".into(), json!({
+                "post": {"summary": "Record a fault injected for a team (a Dungeons & Dragons game day).",
+                         "tags": ["gameday"], "security": gameday(),
+                         "parameters": [day_param(), token_param()],
+                         "requestBody": body(json!({"type": "object", "required": ["description"], "properties": {
+                             "team": {"type": "string"}, "description": {"type": "string", "maxLength": 300},
+                             "target": {"type": "string", "maxLength": 300},
+                             "key": {"type": "string", "maxLength": 100, "description": "Yours, to end it by; sent again, the first answer."},
+                             "started_at": {"type": "string", "format": "date-time", "description": "Less than an hour ago; default: now."}}})),
+                         "responses": {"201": ok("Recorded: `{id, started_at}` (for a key recorded before, the first answer).", "Injection"),
+                                       "400": error("A field is wrong; the error names it."),
+                                       "409": error("No game day runs, or it is not in `dnd` mode.")}}
+            }));
+    paths.insert("/api/v1/gamedays/{id}/injections/end".into(), json!({
+                "post": {"summary": "End the injection of `key`: the fault is removed.",
+                         "tags": ["gameday"], "security": gameday(),
+                         "parameters": [day_param(), token_param()],
+                         "requestBody": body(json!({"type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}})),
+                         "responses": {"200": ok("The injection.", "Injection"), "404": error("No injection of this key.")}}
+            }));
+    paths.insert("/api/v1/injections/{id}/end".into(), json!({
+                "post": {"summary": "End an injection: the fault is removed.",
+                         "tags": ["gameday"], "security": gameday(),
+                         "parameters": [id_param(), token_param()],
+                         "responses": {"200": ok("The injection.", "Injection"), "404": error("No such injection.")}}
             }));
     paths.insert("/api/v1/alerts/alertmanager".into(), json!({
                 "post": alerts("Alertmanager (version 4) or Grafana (version 1) webhook.",

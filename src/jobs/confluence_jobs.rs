@@ -54,7 +54,12 @@ impl super::Handler for ConfluenceJobs {
 
 impl ConfluenceJobs {
     pub async fn run(&self, job: &ConfluenceJob, run: Run) -> Result<(), JobError> {
-        let ConfluenceJob::DraftPostmortem { by } = job;
+        let by = match job {
+            ConfluenceJob::DraftPostmortem { by } => by,
+            ConfluenceJob::DraftGamedayReport { gameday } => {
+                return self.gameday_report(*gameday, run).await
+            }
+        };
         let incident = self
             .store
             .get(run.incident()?)
@@ -85,6 +90,45 @@ impl ConfluenceJobs {
         match recorded {
             Ok(_) | Err(StoreError::Rejected(Rejected::Unchanged(_))) => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Drafts game day `id`'s report page, once, and records its address.
+    async fn gameday_report(&self, id: i64, run: Run) -> Result<(), JobError> {
+        let board = self
+            .store
+            .scoreboard(id, true, run.at)
+            .await?
+            .ok_or_else(|| JobError::Permanent(format!("no game day {id}")))?;
+        if board.gameday.report_url.is_some() {
+            return Ok(());
+        }
+        let title = crate::confluence::report::title(&board.gameday);
+        let page = match self.confluence.find_page(&title).await? {
+            Some(page) => page,
+            None => {
+                let mut ids: Vec<String> = board.injections.iter().map(|i| i.by.clone()).collect();
+                ids.extend(board.drills.iter().map(|d| d.declared_by.clone()));
+                let names = self.lookup(ids).await;
+                let body = crate::confluence::report::body(&board, &names);
+                self.create_once(&title, &body).await?
+            }
+        };
+        self.store.set_report_url(id, &page.link(false)).await?;
+        Ok(())
+    }
+
+    /// Makes page `title`; one made by an earlier attempt whose answer was lost is found.
+    async fn create_once(&self, title: &str, body: &str) -> Result<Page, ConfluenceError> {
+        match self.confluence.create_page(title, body).await {
+            Err(ConfluenceError::AlreadyExists) => {
+                self.confluence.find_page(title).await?.ok_or_else(|| {
+                    ConfluenceError::Transient(format!(
+                        "a page titled {title:?} exists but cannot be found yet"
+                    ))
+                })
+            }
+            other => other,
         }
     }
 
@@ -119,17 +163,8 @@ impl ConfluenceJobs {
             .template
             .render(incident, &timeline, &joined, &followups, &names)
             .map_err(|e| ConfluenceError::Refused(e.to_string()))?;
-        match self.confluence.create_page(&title, &body).await {
-            // Made by an earlier attempt whose answer was lost, or by someone else.
-            Err(ConfluenceError::AlreadyExists) => {
-                self.confluence.find_page(&title).await?.ok_or_else(|| {
-                    ConfluenceError::Transient(format!(
-                        "a page titled {title:?} exists but cannot be found yet"
-                    ))
-                })
-            }
-            other => other,
-        }
+        // Made by an earlier attempt whose answer was lost, or by someone else: found.
+        self.create_once(&title, &body).await
     }
 
     /// The names of the people of this incident, looked up once each through Slack.
@@ -150,8 +185,14 @@ impl ConfluenceJobs {
             let text = event.note.as_deref().unwrap_or_default();
             ids.extend(mentioned(text).chain(mentioned(&incident.title)));
         }
+        self.lookup(ids).await
+    }
+
+    /// The names of Slack users `ids`, looked up once each (those not found are left out).
+    async fn lookup(&self, mut ids: Vec<String>) -> HashMap<String, String> {
         ids.sort();
         ids.dedup();
+        ids.retain(|id| id.parse::<SlackUserId>().is_ok());
         if let Some(slack) = &self.slack {
             for id in &ids {
                 if self.names.lock().expect("names").contains_key(id) {

@@ -62,9 +62,11 @@ impl super::Handler for SlackJobs {
 impl SlackJobs {
     /// Runs `job` against Slack, worded from the incident as it is now.
     pub async fn run(&self, job: &SlackJob, run: Run) -> Result<(), JobError> {
-        if let SlackJob::PostTriage { group } = job {
-            // A job of no incident.
-            return self.post_triage(*group, run).await;
+        // Jobs of no incident.
+        match job {
+            SlackJob::PostTriage { group } => return self.post_triage(*group, run).await,
+            SlackJob::GamedayReport { gameday } => return self.gameday_report(*gameday, run).await,
+            _ => {}
         }
         let incident = self
             .store
@@ -134,7 +136,7 @@ impl SlackJobs {
             }
             SlackJob::Announce { text } => self.announce(run, text).await,
             // Taken above, before an incident is read: it has none.
-            SlackJob::PostTriage { group } => self.post_triage(*group, run).await,
+            SlackJob::PostTriage { .. } | SlackJob::GamedayReport { .. } => Ok(()),
             SlackJob::CaptureMessage { channel, ts, by } => {
                 self.capture(&incident, channel, ts, by).await
             }
@@ -258,6 +260,20 @@ impl SlackJobs {
         let message = json!({"channel": channel, "text": truncate(&text, 4000),
                              "blocks": blocks::triage(&alert, severity, group)});
         self.post(run, message).await.map(|_| ())
+    }
+
+    /// Posts game day `id`'s report in the channel where it was started.
+    async fn gameday_report(&self, id: i64, run: Run) -> Result<(), JobError> {
+        let board = self
+            .store
+            .scoreboard(id, true, run.at)
+            .await?
+            .ok_or_else(|| JobError::Permanent(format!("no game day {id}")))?;
+        let Some(channel) = board.gameday.channel_id.clone() else {
+            return Ok(());
+        };
+        let text = crate::slack::report::gameday_report(&board);
+        self.post_text(run, &channel, &text).await
     }
 
     async fn announce(&self, run: Run, text: &str) -> Result<(), JobError> {

@@ -1,8 +1,7 @@
 //! The `/incident` grammar, parsed from the text Slack sends (mentions escaped as
 //! `<@U123>` or `<@U123|name>`). Pure: no I/O.
 
-use crate::domain::gameday::gameday_name;
-use crate::domain::gameday::Invitee;
+use crate::domain::gameday::{gameday_name, injection_text, Invitee, Mode};
 use crate::domain::incident::Field;
 use crate::domain::{Incident, IncidentId, Invalid, RoleName, Severity, SlackUserId, Status, Team};
 
@@ -50,8 +49,21 @@ pub enum Command {
         team: Team,
         title: String,
     },
-    GamedayStart(String),
+    /// `gameday start NAME [mode:dnd]`.
+    GamedayStart {
+        name: String,
+        mode: Mode,
+    },
     GamedayEnd,
+    /// `gameday villain @user…`: more villains for the running game day.
+    GamedayVillains(Vec<SlackUserId>),
+    /// `inject [team:NAME] DESCRIPTION`: a villain's fault injection.
+    Inject {
+        team: Team,
+        description: String,
+    },
+    /// `link INJECTION`: this drill detected that injection (a villain's correction).
+    Link(i64),
     /// `followup TEXT [@owner]`.
     Followup {
         text: String,
@@ -91,8 +103,11 @@ impl Command {
             Command::Status => "status",
             Command::List => "list",
             Command::Drill { .. } => "drill",
-            Command::GamedayStart(_) => "gameday_start",
+            Command::GamedayStart { .. } => "gameday_start",
             Command::GamedayEnd => "gameday_end",
+            Command::GamedayVillains(_) => "gameday_villain",
+            Command::Inject { .. } => "inject",
+            Command::Link(_) => "link",
             Command::Followup { .. } => "followup",
             Command::Followups => "followups",
             Command::Done(_) => "done",
@@ -119,6 +134,7 @@ impl Command {
                 | Command::Page { .. }
                 | Command::Edit { .. }
                 | Command::Invite(_)
+                | Command::Link(_)
         )
     }
 }
@@ -138,7 +154,8 @@ pub const USAGE: &str = "\
 • `/incident invite TEAM|@user…`: pull a team's people or someone into the incident's channel
 • `/incident page TEAM [MESSAGE]`: page a team's on-call (PagerDuty, Opsgenie)
 • `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
-• `/incident gameday start NAME`, `/incident gameday end`: frame a game day
+• `/incident gameday start NAME [mode:dnd]`, `/incident gameday end`: frame a game day (`mode:dnd`: villains inject faults, detection is timed from them)
+• `/incident gameday villain @user…`, `/incident inject [team:NAME] DESCRIPTION`, `/incident link INJECTION`: a game day's villains name villains, record an injection (only they see it), link a drill to its injection
 • `/incident help`: this help
 Outside an incident's channel, name the incident first: `/incident 42 resolved`.";
 
@@ -301,10 +318,45 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         "gameday" => {
             let (what, name) = next_word(rest);
             match what.to_ascii_lowercase().as_str() {
-                "start" => Command::GamedayStart(gameday_name(name)?),
+                "start" => gameday_start(name)?,
                 "end" => no_more(name, Command::GamedayEnd)?,
-                _ => return Err(Invalid("`gameday start NAME` or `gameday end`".into())),
+                "villain" | "villains" => {
+                    let users = name
+                        .split_whitespace()
+                        .map(parse_mention)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if users.is_empty() {
+                        return Err(Invalid("`gameday villain @user…`: who".into()));
+                    }
+                    Command::GamedayVillains(users)
+                }
+                _ => return Err(Invalid(
+                    "`gameday start NAME [mode:dnd]`, `gameday villain @user…` or `gameday end`"
+                        .into(),
+                )),
             }
+        }
+        "inject" => {
+            let (severity, team, description) = leading(rest)?;
+            if severity.is_some() || description.is_empty() {
+                return Err(Invalid(
+                    "`inject [team:NAME] DESCRIPTION`: what was done, for which team".into(),
+                ));
+            }
+            Command::Inject {
+                team: team.unwrap_or_else(Team::unassigned),
+                description: injection_text(description, "description")?,
+            }
+        }
+        "link" => {
+            let (n, after) = next_word(rest);
+            let n = n
+                .trim_start_matches('#')
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Invalid("`link INJECTION`: an injection's number".into()))?;
+            no_more(after, Command::Link(n))?
         }
         other => match other.parse::<Status>() {
             Ok(Status::Open) | Err(_) => {
@@ -326,8 +378,10 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
             Command::List
                 | Command::Help
                 | Command::Drill { .. }
-                | Command::GamedayStart(_)
+                | Command::GamedayStart { .. }
                 | Command::GamedayEnd
+                | Command::GamedayVillains(_)
+                | Command::Inject { .. }
         )
     {
         return Err(Invalid(format!("`{word}` takes no incident number")));
@@ -386,6 +440,26 @@ fn drill(rest: &str) -> Result<Command, Invalid> {
         severity,
         team: team.unwrap_or_else(Team::unassigned),
         title: Incident::parse_title(rest)?,
+    })
+}
+
+/// `NAME [mode:dnd]`, the mode first or last.
+fn gameday_start(rest: &str) -> Result<Command, Invalid> {
+    let mut mode = Mode::Informed;
+    let mut name = rest.trim();
+    let (first, after) = next_word(name);
+    if let Some(m) = first.strip_prefix("mode:") {
+        mode = Mode::parse(m)?;
+        name = after;
+    } else if let Some((before, last)) = name.rsplit_once(char::is_whitespace) {
+        if let Some(m) = last.strip_prefix("mode:") {
+            mode = Mode::parse(m)?;
+            name = before.trim_end();
+        }
+    }
+    Ok(Command::GamedayStart {
+        name: gameday_name(name)?,
+        mode,
     })
 }
 
@@ -461,11 +535,44 @@ mod tests {
         assert!(err("3 drill X").contains("takes no incident number"));
         assert_eq!(
             cmd("gameday start Q4 chaos day"),
-            Command::GamedayStart("Q4 chaos day".into())
+            Command::GamedayStart {
+                name: "Q4 chaos day".into(),
+                mode: Mode::Informed
+            }
         );
+        for text in [
+            "gameday start Dungeon day mode:dnd",
+            "gameday start mode:dnd Dungeon day",
+        ] {
+            assert_eq!(
+                cmd(text),
+                Command::GamedayStart {
+                    name: "Dungeon day".into(),
+                    mode: Mode::Dnd
+                }
+            );
+        }
+        assert!(err("gameday start X mode:chess").contains("not a game day mode"));
         assert_eq!(cmd("gameday end"), Command::GamedayEnd);
         assert!(err("gameday start").contains("needs a name"));
+        assert!(err("gameday start mode:dnd").contains("needs a name"));
         assert!(err("gameday pause").contains("gameday start NAME"));
+        assert_eq!(
+            cmd("gameday villain <@U0B|bob> <@U0C>"),
+            Command::GamedayVillains(vec!["U0B".parse().unwrap(), "U0C".parse().unwrap()])
+        );
+        assert!(err("gameday villain bob").contains("mention"));
+        assert_eq!(
+            cmd("inject team:payments pod-delete on checkout"),
+            Command::Inject {
+                team: "payments".parse().unwrap(),
+                description: "pod-delete on checkout".into()
+            }
+        );
+        assert!(err("inject team:payments").contains("DESCRIPTION"));
+        assert!(err("4 inject X").contains("takes no incident number"));
+        assert_eq!(cmd("link #7"), Command::Link(7));
+        assert!(err("link seven").contains("injection's number"));
     }
 
     #[test]

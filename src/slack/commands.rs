@@ -8,7 +8,7 @@ use super::reply::{self, Reply};
 use crate::domain::{ChannelId, Rejected, Severity, SlackUserId, Status};
 use crate::incidents::{self, Found, Incidents, Member, Outcome, Request};
 use crate::metrics::Metrics;
-use crate::store::{NewIncident, StoreError};
+use crate::store::{NewIncident, NewInjection, StoreError};
 
 /// Who typed the command, and where.
 pub struct Caller {
@@ -110,8 +110,9 @@ pub async fn execute(
         Command::Note(_)
             | Command::Page { .. }
             | Command::Followup { .. }
-            | Command::GamedayStart(_)
+            | Command::GamedayStart { .. }
             | Command::GamedayEnd
+            | Command::Inject { .. }
     );
     if let (true, Some(key)) = (once, &caller.delivery) {
         if !incidents.first_delivery(key).await? {
@@ -171,13 +172,32 @@ pub async fn execute(
             new.drill = Some(team);
             new
         }
-        Command::GamedayStart(name) => {
-            let started = incidents.start_gameday(&name, &caller.user).await?;
-            return Ok(Some(reply::gameday_started(started.as_ref(), &caller.user)));
+        Command::GamedayStart { name, mode } => {
+            let channel = caller.channel.as_ref().map(|c| c.as_str());
+            let started = incidents
+                .start_gameday(&name, mode, &caller.user, channel)
+                .await?;
+            return Ok(Some(reply::gameday_started(started, &caller.user)));
         }
         Command::GamedayEnd => {
-            let ended = incidents.end_gameday().await?;
-            return Ok(Some(reply::gameday_ended(ended.as_ref())));
+            let ended = incidents.end_gameday(&caller.user).await?;
+            return Ok(Some(reply::gameday_ended(ended)));
+        }
+        Command::GamedayVillains(users) => {
+            let villains = incidents.add_villains(&caller.user, &users).await?;
+            return Ok(Some(reply::villains(villains)));
+        }
+        Command::Inject { team, description } => {
+            let new = NewInjection {
+                team,
+                description,
+                target: None,
+                key: None,
+                by: caller.user.as_str().to_owned(),
+                started_at: crate::now(),
+            };
+            let injected = incidents.inject_as_villain(&caller.user, new).await?;
+            return Ok(Some(reply::injected(injected)));
         }
         Command::List => {
             let page = incidents.active(LIST_LIMIT).await?;
@@ -263,6 +283,15 @@ async fn about(
                 Some(shown) => reply::shown(&shown),
                 None => reply::not_found(id),
             });
+        }
+        Command::Link(injection) => {
+            let Some(villain) = member.actor().slack_user() else {
+                return Ok(Reply::ephemeral(USAGE));
+            };
+            let linked = incidents
+                .relink(villain, injection, member.incident())
+                .await?;
+            return Ok(reply::linked(linked));
         }
         Command::Move { to, note } => Request::Move { to, note },
         Command::Severity(severity) => Request::Severity(severity),

@@ -176,8 +176,7 @@ mod tests {
         let day = Gameday {
             id: 3,
             name: "Spring".into(),
-            started_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
-            ended_at: None,
+            ..crate::domain::gameday::example()
         };
         let view = view(&[i], Some(&day), Some("https://p.example.com/"));
         let text = view.to_string();

@@ -10,5 +10,6 @@ pub mod interactions;
 pub mod modal;
 pub mod names;
 pub mod reply;
+pub mod report;
 pub mod text;
 pub mod verify;

@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::text::{escape, mention};
+use crate::domain::gameday::{Injection, Mode};
 use crate::domain::{
     lifecycle, Actor, Event, EventKind, Followup, Gameday, Incident, IncidentId, SlackUserId,
     Status,
 };
-use crate::incidents::{Outcome, Shown};
+use crate::incidents::{GamedayRefused, Outcome, Shown};
 use crate::outbox::Reminder;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -197,10 +198,21 @@ pub fn followups(id: IncidentId, all: &[Followup]) -> Reply {
     ))
 }
 
-/// A game day started (`None`: one was running already).
-pub fn gameday_started(started: Option<&Gameday>, by: &SlackUserId) -> Reply {
+/// A game day started, or why not.
+pub fn gameday_started(started: Result<Gameday, GamedayRefused>, by: &SlackUserId) -> Reply {
     match started {
-        Some(day) => Reply::in_channel(format!(
+        Ok(day) if day.mode == Mode::Dnd => Reply::in_channel(format!(
+            ":dragon: Game day *{}* started by {}, Dungeons & Dragons style: villains inject \
+             faults, heroes find them. Declare what you notice with `/incident drill [sevN] \
+             team:NAME TITLE`; you are timed from the fault, not from the declaration. Its \
+             scoreboard: `/gameday/{}` on pompier's dashboard. {} names more villains with \
+             `/incident gameday villain @user` and ends it with `/incident gameday end`.",
+            escape(&day.name),
+            mention(by),
+            day.id,
+            mention(by),
+        )),
+        Ok(day) => Reply::in_channel(format!(
             ":video_game: Game day *{}* started by {}. Drills declared now belong to it: \
              `/incident drill [sevN] team:NAME TITLE`. Its scoreboard: `/gameday/{}` on \
              pompier's dashboard. End it with `/incident gameday end`.",
@@ -208,20 +220,95 @@ pub fn gameday_started(started: Option<&Gameday>, by: &SlackUserId) -> Reply {
             mention(by),
             day.id
         )),
-        None => error("A game day is running already: end it with `/incident gameday end` first"),
+        Err(refused) => gameday_refused(&refused),
     }
 }
 
-/// A game day ended (`None`: none was running).
-pub fn gameday_ended(ended: Option<&Gameday>) -> Reply {
+/// A game day ended, or why not.
+pub fn gameday_ended(ended: Result<Gameday, GamedayRefused>) -> Reply {
     match ended {
-        Some(day) => Reply::in_channel(format!(
-            ":checkered_flag: Game day *{}* is over. Its scoreboard stays at `/gameday/{}`.",
+        Ok(day) => Reply::in_channel(format!(
+            ":checkered_flag: Game day *{}* is over. Its scoreboard stays at `/gameday/{}`; \
+             its report follows here.",
             escape(&day.name),
             day.id
         )),
-        None => error("No game day is running"),
+        Err(refused) => gameday_refused(&refused),
     }
+}
+
+/// The game day's villains now.
+pub fn villains(villains: Result<Vec<String>, GamedayRefused>) -> Reply {
+    match villains {
+        Ok(villains) => Reply::ephemeral(format!(
+            ":smiling_imp: The villains of this game day: {}.",
+            people(&villains)
+        )),
+        Err(refused) => gameday_refused(&refused),
+    }
+}
+
+/// An injection recorded, for the villain alone.
+pub fn injected(injected: Result<Injection, GamedayRefused>) -> Reply {
+    match injected {
+        Ok(i) => Reply::ephemeral(format!(
+            ":test_tube: Injection {} for *{}* recorded at {} UTC: {}. Heroes see only a timer \
+             until the game day ends; end it with `POST /api/v1/injections/{}/end`.",
+            i.id,
+            i.team,
+            i.started_at.format("%H:%M:%S"),
+            escape(i.description.as_deref().unwrap_or_default()),
+            i.id
+        )),
+        Err(refused) => gameday_refused(&refused),
+    }
+}
+
+/// A drill linked to an injection by a villain.
+pub fn linked(linked: Result<Injection, GamedayRefused>) -> Reply {
+    match linked {
+        Ok(i) => Reply::ephemeral(format!(
+            "Done: injection {} is detected by drill #{}.",
+            i.id,
+            i.drill_id.map(|d| d.0).unwrap_or_default()
+        )),
+        Err(refused) => gameday_refused(&refused),
+    }
+}
+
+fn people(users: &[String]) -> String {
+    users
+        .iter()
+        .map(|u| format!("<@{u}>"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a game day request was refused, for the one who asked.
+pub fn gameday_refused(refused: &GamedayRefused) -> Reply {
+    error(match refused {
+        GamedayRefused::NoneRunning => "No game day is running".to_owned(),
+        GamedayRefused::Running(day) => format!(
+            "Game day *{}* is running already: end it with `/incident gameday end` first",
+            escape(&day.name)
+        ),
+        GamedayRefused::NotDnd(day) => format!(
+            "Game day *{}* is not a Dungeons & Dragons one: injections belong to game days \
+             started with `mode:dnd`",
+            escape(&day.name)
+        ),
+        GamedayRefused::NotVillain(villains) => format!(
+            "Only this game day's villains may do that: {}",
+            people(villains)
+        ),
+        GamedayRefused::NoInjection(which) => {
+            format!("This game day has no injection {}", escape(which))
+        }
+        GamedayRefused::NotADrill(id) => {
+            format!("Incident #{id} is not a drill of the running game day")
+        }
+        GamedayRefused::StartedAt => "An injection starts now, or less than an hour ago".to_owned(),
+    })
 }
 
 /// What a change request came to, for the one who asked. The incident's channel hears

@@ -166,6 +166,15 @@ pub fn mention(user: &(impl std::fmt::Display + ?Sized)) -> String {
     format!("<@{user}>")
 }
 
+/// A Slack user (`U…`) as a mention; anyone else (`token:NAME`) as plain text.
+pub fn mention_actor(actor: &str) -> String {
+    if actor.parse::<crate::domain::SlackUserId>().is_ok() {
+        mention(actor)
+    } else {
+        format!("`{}`", escape(actor))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,7 @@ mod tokens;
 
 pub use alerts::{ActiveAlert, AlertRecord, NewAlert};
 pub use cursor::Cursor;
+pub use gamedays::{InjectionRef, NewInjection};
 pub use idempotency::{Claim, KEY_KEPT};
 pub use incidents::{Filter, NewIncident, Page};
 pub use jira::{JiraIntent, JiraIssue};

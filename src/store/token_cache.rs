@@ -205,6 +205,9 @@ mod tests {
         let generation = cache.get("h").unwrap_err();
         cache.keep("h", token("a"), generation);
         cache.reset(false);
-        assert!(cache.get("h").is_err(), "a dead listener turns the cache off");
+        assert!(
+            cache.get("h").is_err(),
+            "a dead listener turns the cache off"
+        );
     }
 }

@@ -31,8 +31,11 @@ fn listed(command: &Command) {
         | Command::Status
         | Command::List
         | Command::Drill { .. }
-        | Command::GamedayStart(_)
+        | Command::GamedayStart { .. }
         | Command::GamedayEnd
+        | Command::GamedayVillains(_)
+        | Command::Inject { .. }
+        | Command::Link(_)
         | Command::Followup { .. }
         | Command::Followups
         | Command::Done(_)
@@ -43,7 +46,7 @@ fn listed(command: &Command) {
     }
 }
 
-const ALL: [&str; 20] = [
+const ALL: [&str; 23] = [
     "help",
     "open_modal",
     "declare",
@@ -57,6 +60,9 @@ const ALL: [&str; 20] = [
     "drill",
     "gameday_start",
     "gameday_end",
+    "gameday_villain",
+    "inject",
+    "link",
     "followup",
     "followups",
     "done",
@@ -86,6 +92,7 @@ const TABLE: &[(&str, bool)] = &[
     ("{id} summary it is about payroll", true),
     ("{id} impact everyone", true),
     ("{id} invite <@U0OUT>", true),
+    ("{id} link 1", true),
     ("help", false),
     ("list", false),
     ("open", false),
@@ -93,6 +100,8 @@ const TABLE: &[(&str, bool)] = &[
     ("open private sev3 Something else", false),
     ("drill team:blue Practice", false),
     ("gameday start Spring", false),
+    ("gameday villain <@U0OUT>", false),
+    ("inject team:blue pod-delete", false),
     ("gameday end", false),
 ];
 

@@ -21,6 +21,7 @@ mod cadence;
 mod classes;
 mod confluence;
 mod dashboard;
+mod dnd;
 mod edits;
 mod events;
 mod faults;

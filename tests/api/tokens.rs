@@ -120,7 +120,10 @@ async fn refused_within(app: &TestApp, token: &str, expected: StatusCode) -> Dur
 async fn cache_live(app: &TestApp, live: bool) {
     let start = Instant::now();
     while app.metric("pompier_token_cache_live", &[]).await != f64::from(u8::from(live)) {
-        assert!(start.elapsed() < Duration::from_secs(10), "cache live: {live}?");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "cache live: {live}?"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -8,9 +8,13 @@
 //! rule (`Incident::admits`) let the caller in. Anyone it does not let in is told what
 //! they would be told of an incident that does not exist.
 
+mod gamedays;
+
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+
+pub use gamedays::{GamedayRef, Refused as GamedayRefused};
 
 use crate::domain::{
     Actor, Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
@@ -195,6 +199,10 @@ impl Incidents {
         );
         let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
+        if let Err(e) = self.detect(&incident).await {
+            // The drill stands; a villain can link it by hand.
+            tracing::warn!(error = %e, incident = %incident.id, "cannot link the drill to its injection");
+        }
         Ok(incident)
     }
 
@@ -624,22 +632,6 @@ impl Incidents {
             .await?;
         self.jobs_queued.notify_waiters();
         Ok(true)
-    }
-
-    /// Starts game day `name`; `None` when one runs already.
-    pub async fn start_gameday(
-        &self,
-        name: &str,
-        by: &SlackUserId,
-    ) -> Result<Option<Gameday>, StoreError> {
-        self.store
-            .start_gameday(name, by.as_str(), crate::now())
-            .await
-    }
-
-    /// Ends the running game day, if one runs.
-    pub async fn end_gameday(&self) -> Result<Option<Gameday>, StoreError> {
-        self.store.end_gameday(crate::now()).await
     }
 
     /// What `user`'s Home tab shows: the incidents not yet resolved that they may see,
