@@ -42,8 +42,9 @@ impl Needs for Read {
 }
 
 /// A request whose `Authorization: Bearer` token has scope `N::SCOPE`: the operator's
-/// token, or a scoped one looked up at once (a revoked token is refused on its next
-/// request, no cache). Unknown: 401; without the scope: 403 naming it.
+/// token, or a scoped one (from the token cache on PostgreSQL, which hears a revocation
+/// within milliseconds, else from the database). Unknown: 401; without the scope: 403
+/// naming it.
 pub struct Authorized<N: Needs = Read> {
     pub holder: Holder,
     needs: PhantomData<N>,

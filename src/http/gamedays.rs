@@ -98,7 +98,7 @@ fn board_context(board: &Scoreboard) -> Value {
     let undetected: Vec<Value> = board
         .injections
         .iter()
-        .filter(|i| i.drill_id.is_none())
+        .filter(|i| i.drill_id.is_none() && day.ended_at.is_none())
         .map(|i| {
             let until = day.ended_at;
             context! {
@@ -130,9 +130,29 @@ fn board_context(board: &Scoreboard) -> Value {
             }
         })
         .collect();
+    // Once it ended, every injection's story, revealed.
+    let revealed: Vec<Value> = if day.ended_at.is_some() {
+        stories(board)
+            .iter()
+            .map(|story| {
+                let i = story.injection;
+                context! {
+                    id => i.id,
+                    team => i.team.as_str(),
+                    description => i.description.as_deref().map(plain),
+                    target => i.target.as_deref().map(plain),
+                    detected => story.detected_after.map(duration),
+                    drill => story.drill.map(|d| d.id.0),
+                }
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     context! {
         id => day.id,
         dnd => day.mode == Mode::Dnd,
+        revealed,
         report_url => day.report_url,
         injections => board.injections.len(),
         undetected,

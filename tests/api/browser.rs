@@ -310,6 +310,96 @@ async fn the_dashboard_works_in_a_real_browser() {
     )
     .unwrap();
 
+    // A Dungeons & Dragons game day: an undetected injection is a running timer and a
+    // team, never what was done; a drill stops it and the ranking follows; the end
+    // reveals everything. All without a reload.
+    app.slash("gameday end").await;
+    app.slash("gameday start Dungeon day mode:dnd").await;
+    app.slash("inject team:payments FAULT-ONE checkout pods killed")
+        .await;
+    app.slash("inject team:search FAULT-TWO index wiped").await;
+    let dnd = app.api_get("/api/v1/gamedays").await["gamedays"][0]["id"]
+        .as_i64()
+        .unwrap();
+    browser
+        .goto(&app.url(&format!("/gameday/{dnd}")))
+        .await
+        .unwrap();
+    browser
+        .execute("window.notReloaded = true;", vec![])
+        .await
+        .unwrap();
+    let read = |browser: fantoccini::Client| async move {
+        browser
+            .execute(
+                "return {timers: [...document.querySelectorAll('#undetected li')]\
+                 .map(li => li.querySelector('.team').textContent + ' ' + \
+                 li.querySelector('.timer').textContent), \
+                 teams: [...document.querySelectorAll('#teams tr[data-team]')]\
+                 .map(r => r.dataset.team), text: document.body.innerText};",
+                vec![],
+            )
+            .await
+            .unwrap()
+    };
+    let first = read(browser.clone()).await;
+    assert_eq!(first["timers"].as_array().unwrap().len(), 2, "{first}");
+    assert!(
+        !first["text"].as_str().unwrap().contains("FAULT-"),
+        "{first}"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let later = read(browser.clone()).await;
+    assert_ne!(first["timers"], later["timers"], "the timers do not run");
+    assert_eq!(later["teams"], serde_json::json!(["payments", "search"]));
+    // search notices: its timer stops, it takes the lead.
+    app.slash("drill sev2 team:search Search returns nothing")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = read(browser.clone()).await;
+        if now["timers"].as_array().unwrap().len() == 1
+            && now["teams"] == serde_json::json!(["search", "payments"])
+        {
+            assert!(now["timers"][0].as_str().unwrap().starts_with("payments "));
+            assert!(now["text"]
+                .as_str()
+                .unwrap()
+                .contains("search declared Search returns nothing"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the board did not follow the detection: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.slash("gameday end").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = read(browser.clone()).await;
+        let text = now["text"].as_str().unwrap();
+        if text.contains("FAULT-ONE") && text.contains("FAULT-TWO") {
+            assert!(text.contains("never detected"), "{text}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the end did not reveal the injection: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept = browser
+        .execute("return window.notReloaded === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::Value::Bool(true), "the page was reloaded");
+    std::fs::write(
+        shots.join("gameday-dnd.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
     // Nothing was fetched from anywhere but pompier.
     let fetched = browser
         .execute(
