@@ -4,10 +4,8 @@
 //! relink and, in `dnd` mode, end it; an API token reaches injections through its
 //! `gameday` scope, checked at the edge.
 
-use chrono::{DateTime, Utc};
-
 use super::Incidents;
-use crate::domain::gameday::{self, Injection, Mode, Scoreboard};
+use crate::domain::gameday::{self, Injection, Mode};
 use crate::domain::{Gameday, Incident, IncidentId, SlackUserId};
 use crate::outbox::{ConfluenceJob, Job, SlackJob};
 use crate::store::{InjectionRef, NewInjection, StoreError};
@@ -241,16 +239,5 @@ impl Incidents {
             }
         }
         Ok(())
-    }
-
-    /// Game day `id`'s scoreboard as of `now`; `reveal`: with what was injected (for
-    /// villains, the `gameday` scope, and everyone once it ended).
-    pub async fn scoreboard(
-        &self,
-        id: i64,
-        reveal: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Scoreboard>, StoreError> {
-        self.store.scoreboard(id, reveal, now).await
     }
 }

@@ -95,11 +95,7 @@ impl ConfluenceJobs {
 
     /// Drafts game day `id`'s report page, once, and records its address.
     async fn gameday_report(&self, id: i64, run: Run) -> Result<(), JobError> {
-        let board = self
-            .store
-            .scoreboard(id, true, run.at)
-            .await?
-            .ok_or_else(|| JobError::Permanent(format!("no game day {id}")))?;
+        let board = super::report_board(&self.store, id, &run).await?;
         if board.gameday.report_url.is_some() {
             return Ok(());
         }

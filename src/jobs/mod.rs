@@ -172,3 +172,16 @@ impl Registry {
         }
     }
 }
+
+/// Game day `id`'s board, revealed, for its report; a game day that is gone is a
+/// permanent refusal.
+async fn report_board(
+    store: &crate::store::Store,
+    id: i64,
+    run: &Run,
+) -> Result<crate::domain::gameday::Scoreboard, JobError> {
+    store
+        .scoreboard(id, true, run.at)
+        .await?
+        .ok_or_else(|| JobError::Permanent(format!("no game day {id}")))
+}

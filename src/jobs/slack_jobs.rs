@@ -264,11 +264,7 @@ impl SlackJobs {
 
     /// Posts game day `id`'s report in the channel where it was started.
     async fn gameday_report(&self, id: i64, run: Run) -> Result<(), JobError> {
-        let board = self
-            .store
-            .scoreboard(id, true, run.at)
-            .await?
-            .ok_or_else(|| JobError::Permanent(format!("no game day {id}")))?;
+        let board = super::report_board(&self.store, id, &run).await?;
         let Some(channel) = board.gameday.channel_id.clone() else {
             return Ok(());
         };

@@ -307,12 +307,7 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         }
         "done" => {
             let (n, after) = next_word(rest);
-            let n = n
-                .trim_start_matches('#')
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Invalid("`done N`: N is a follow-up's number".into()))?;
+            let n = number(n, "`done N`: N is a follow-up's number")?;
             no_more(after, Command::Done(n))?
         }
         "gameday" => {
@@ -350,12 +345,7 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
         }
         "link" => {
             let (n, after) = next_word(rest);
-            let n = n
-                .trim_start_matches('#')
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Invalid("`link INJECTION`: an injection's number".into()))?;
+            let n = number(n, "`link INJECTION`: an injection's number")?;
             no_more(after, Command::Link(n))?
         }
         other => match other.parse::<Status>() {
@@ -441,6 +431,15 @@ fn drill(rest: &str) -> Result<Command, Invalid> {
         team: team.unwrap_or_else(Team::unassigned),
         title: Incident::parse_title(rest)?,
     })
+}
+
+/// A positive number (`7` or `#7`), else `usage`.
+fn number(word: &str, usage: &str) -> Result<i64, Invalid> {
+    word.trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Invalid(usage.into()))
 }
 
 /// `NAME [mode:dnd]`, the mode first or last.

@@ -233,17 +233,7 @@ impl Store {
                 }
                 other => other?,
             };
-            let job = job(id);
-            sqlx::query(
-                "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, \
-                 created_at) VALUES (NULL, $1, $2, $3, 'pending', $4, $4)",
-            )
-            .bind(job.service().as_str())
-            .bind(job.kind())
-            .bind(job.to_payload())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            insert_unbound_job!(tx, &job(id), at);
             tx.commit().await?;
             Ok(id)
         })

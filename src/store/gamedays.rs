@@ -161,16 +161,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 for job in jobs {
-                    sqlx::query(
-                        "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, \
-                         created_at) VALUES (NULL, $1, $2, $3, 'pending', $4, $4)",
-                    )
-                    .bind(job.service().as_str())
-                    .bind(job.kind())
-                    .bind(job.to_payload())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_unbound_job!(tx, job, at);
                 }
             }
             tx.commit().await?;

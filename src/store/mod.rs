@@ -84,6 +84,23 @@ macro_rules! with_db {
     };
 }
 
+/// Queues `$job`, a job of no incident (a triage post, a game day's report), at `$now`.
+macro_rules! insert_unbound_job {
+    ($ex:expr, $job:expr, $now:expr) => {{
+        let job: &crate::outbox::Job = $job;
+        sqlx::query(
+            "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, \
+             created_at) VALUES (NULL, $1, $2, $3, 'pending', $4, $4)",
+        )
+        .bind(job.service().as_str())
+        .bind(job.kind())
+        .bind(job.to_payload())
+        .bind($now)
+        .execute(&mut *$ex)
+        .await?;
+    }};
+}
+
 #[macro_use]
 pub(crate) mod alerts;
 #[macro_use]

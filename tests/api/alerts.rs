@@ -216,11 +216,16 @@ async fn twenty_replicas_posting_one_new_group_open_one_incident(backend: Backen
     assert!(jobs.iter().all(|j| j.incident_id.is_some()), "{jobs:?}");
     let creates = jobs.iter().filter(|j| j.kind == "create_channel").count();
     assert_eq!(creates, 3, "{jobs:?}");
-    // The posts that lost the race took no incident number.
+    // The posts that lost the race almost never take an incident number: the advisory
+    // lock turns them away before they insert. One that read the groups in the instant
+    // between the winner's commit and its own try for the lock inserts, fails on the
+    // group's unique index, and rolls back, leaving a gap as any rolled-back insert
+    // does in PostgreSQL; each round's losers are turned away once the group is seen.
     let (_, json) = app
         .api_post(GENERIC, &am, json!({"source": "x", "dedup_key": "after"}))
         .await;
-    assert_eq!(json["incident"], 4);
+    let next = json["incident"].as_i64().unwrap();
+    assert!((4..=3 + 3 * 19).contains(&next), "{json}");
     app.stop().await;
 }
 
