@@ -55,8 +55,18 @@ pub struct Settings {
     pub teams: std::collections::BTreeMap<crate::domain::Team, TeamSettings>,
     /// `[invite]`: who joins every public incident of a severity.
     pub invite: std::collections::BTreeMap<Severity, Vec<String>>,
+    pub status_page: StatusPageSettings,
     #[serde(skip)]
     pub secrets: Secrets,
+}
+
+/// `[status_page]`: the public status page (`/status`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusPageSettings {
+    /// Its heading: the company or product.
+    pub title: String,
+    /// The components customers know, each one word (`checkout`, `search`).
+    pub components: Vec<String>,
 }
 
 /// `DATABASE_URL`, whose password never reaches a log or a `Debug` print.
@@ -504,6 +514,18 @@ impl Settings {
                 ))
             })?;
         }
+        for component in &self.status_page.components {
+            let fine = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+            if component.is_empty()
+                || component.chars().count() > 40
+                || !component.chars().all(fine)
+            {
+                return Err(ConfigError(format!(
+                    "status_page.components: `{component}` must be one word of at most 40 \
+                     letters, digits, `-` or `_`"
+                )));
+            }
+        }
         for role in &self.lifecycle.roles {
             role.parse::<RoleName>()
                 .map_err(|e| ConfigError(format!("lifecycle.roles: {e}")))?;
@@ -629,6 +651,12 @@ impl Settings {
                 .map(|c| c.to_lowercase())
                 .collect(),
             cadence: self.cadence(),
+            components: self
+                .status_page
+                .components
+                .iter()
+                .map(|c| c.to_lowercase())
+                .collect(),
         }
     }
 

@@ -99,6 +99,16 @@ pub fn xml_safe(text: &str) -> String {
         .collect()
 }
 
+/// `text` as XML character data or an attribute's value: escaped, and without what XML
+/// cannot hold.
+pub fn escape_xml(text: &str) -> String {
+    xml_safe(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn at(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -325,6 +335,7 @@ fn what(e: &Event, name: &impl Fn(&str) -> String, text: &impl Fn(&str) -> Strin
         EventKind::Followup => format!("marked {to}"),
         EventKind::Edit => format!("changed the {}", e.field().unwrap_or("?")),
         EventKind::Postmortem => "drafted this postmortem".to_owned(),
+        EventKind::Public => "told customers".to_owned(),
     };
     if let Some(note) = e.said() {
         if !said.is_empty() {
@@ -373,6 +384,8 @@ fn sample() -> Incident {
         private: false,
         updates: Default::default(),
         team: None,
+        public_at: None,
+        components: vec![],
         summary: Some("What happened <in> short".into()),
         impact: Some("Who was hurt & how".into()),
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::page::xml_safe;
+use super::page::{escape_xml as esc, xml_safe};
 use crate::domain::gameday::report::{duration, stories};
 use crate::domain::gameday::{Gameday, Mode, Scoreboard};
 
@@ -13,14 +13,6 @@ pub fn title(day: &Gameday) -> String {
         .chars()
         .take(255)
         .collect()
-}
-
-fn esc(text: &str) -> String {
-    xml_safe(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The page's body; `names`: Slack user ids' names, where known.

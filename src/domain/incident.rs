@@ -105,6 +105,10 @@ pub struct Incident {
     pub summary: Option<String>,
     /// Who is affected and how (`/incident impact`), once someone says.
     pub impact: Option<String>,
+    /// When it was made public on the status page (`/incident public`), if it was.
+    pub public_at: Option<DateTime<Utc>>,
+    /// The status page's components it affects.
+    pub components: Vec<String>,
 }
 
 /// What `/incident title|summary|impact` and the *Edit* form change.
@@ -361,6 +365,68 @@ impl Incident {
         Ok(Change { after, event })
     }
 
+    /// Made public on the status page by `actor`, affecting `components` (added to those
+    /// it affects), with a customer-facing `message`. A private incident or a drill is
+    /// never public.
+    pub fn make_public(
+        &self,
+        components: &[String],
+        message: String,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        self.still_open()?;
+        if self.private {
+            return Err(Rejected::NotSetUp(
+                "a private incident is never on the status page".into(),
+            ));
+        }
+        if self.drill.is_some() {
+            return Err(Rejected::NotSetUp(
+                "a drill is never on the status page".into(),
+            ));
+        }
+        let mut after = self.clone();
+        after.public_at.get_or_insert(at);
+        for component in components {
+            if !after.components.contains(component) {
+                after.components.push(component.clone());
+            }
+        }
+        Ok(Change {
+            event: Event {
+                to: Some(after.components.join(",")),
+                note: Some(message),
+                ..self.event(EventKind::Public, actor, at)
+            },
+            after,
+        })
+    }
+
+    /// A customer-facing update on the status page, by `actor`; the incident must be
+    /// public.
+    pub fn public_update(
+        &self,
+        message: String,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Change, Rejected> {
+        self.still_open()?;
+        if self.public_at.is_none() {
+            return Err(Rejected::NotSetUp(
+                "it is not on the status page: `/incident public [component:NAME] MESSAGE` first"
+                    .into(),
+            ));
+        }
+        Ok(Change {
+            after: self.clone(),
+            event: Event {
+                note: Some(message),
+                ..self.event(EventKind::Public, actor, at)
+            },
+        })
+    }
+
     /// `team` paged by hand by `actor`, with `message` if any.
     pub fn page(
         &self,
@@ -489,10 +555,13 @@ pub enum EventKind {
     /// A follow-up done or open again from outside (`to`: `done` or `open`; `note`:
     /// which), as Jira said.
     Followup,
+    /// A customer-facing message on the status page (`note`), the first making the
+    /// incident public (`to`: the components it affects, comma-separated).
+    Public,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Declared,
         EventKind::Status,
         EventKind::Severity,
@@ -503,6 +572,7 @@ impl EventKind {
         EventKind::Page,
         EventKind::Followup,
         EventKind::Edit,
+        EventKind::Public,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -517,6 +587,7 @@ impl EventKind {
             EventKind::Page => "page",
             EventKind::Followup => "followup",
             EventKind::Edit => "edit",
+            EventKind::Public => "public",
         }
     }
 
@@ -582,6 +653,8 @@ pub fn example() -> Incident {
         team: None,
         summary: None,
         impact: None,
+        public_at: None,
+        components: vec![],
     }
 }
 

@@ -141,6 +141,8 @@ pub struct Policy {
     pub failure_classes: Vec<String>,
     /// How often incidents want an update.
     pub cadence: super::cadence::Cadence,
+    /// The status page's components (`status_page.components`), lowercase.
+    pub components: Vec<String>,
 }
 
 /// Failure classes a team starts with: what most postmortems come down to.
@@ -148,6 +150,23 @@ pub const DEFAULT_FAILURE_CLASSES: [&str; 5] =
     ["change", "capacity", "dependency", "data", "infrastructure"];
 
 impl Policy {
+    /// `name` as one of the status page's components (in any case), or why not.
+    pub fn component(&self, name: &str) -> Result<String, super::Invalid> {
+        let name = name.trim().to_lowercase();
+        if self.components.contains(&name) {
+            return Ok(name);
+        }
+        Err(super::Invalid(if self.components.is_empty() {
+            "the status page has no components (`status_page.components`)".into()
+        } else {
+            format!(
+                "unknown component `{}`: the status page has {}",
+                name.chars().take(40).collect::<String>(),
+                self.components.join(", ")
+            )
+        }))
+    }
+
     /// `name` as one of the team's failure classes (in any case), or why not.
     pub fn failure_class(&self, name: &str) -> Result<String, super::Invalid> {
         let name = name.trim().to_lowercase();
@@ -172,6 +191,7 @@ impl Default for Policy {
             postmortem_optional: vec![Severity::Sev3, Severity::Sev4],
             failure_classes: DEFAULT_FAILURE_CLASSES.map(String::from).to_vec(),
             cadence: Default::default(),
+            components: vec![],
         }
     }
 }

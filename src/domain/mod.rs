@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod paging;
 pub mod severity;
 pub mod stats;
+pub mod status_page;
 pub mod summary;
 
 pub use actor::Actor;

@@ -44,6 +44,7 @@ fn pages() -> &'static Environment<'static> {
                 include_str!("../../templates/incident.html"),
             ),
             ("gameday.html", include_str!("../../templates/gameday.html")),
+            ("status.html", include_str!("../../templates/status.html")),
             (
                 "gameday_board.html",
                 include_str!("../../templates/gameday_board.html"),
@@ -416,6 +417,7 @@ pub async fn incident(
                 EventKind::Followup => format!("follow-up {to}"),
                 EventKind::Edit => format!("{} changed", e.field().unwrap_or("?")),
                 EventKind::Postmortem => "postmortem drafted".to_owned(),
+                EventKind::Public => "on the status page".to_owned(),
             }];
             what.extend(
                 e.said()

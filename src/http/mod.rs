@@ -14,6 +14,7 @@ pub mod server;
 mod session;
 mod slack;
 mod stats;
+mod status_page;
 mod webhooks;
 mod writes;
 
@@ -73,6 +74,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/injections/{id}/end", post(injections::end))
         .route("/gameday/{id}", get(gamedays::page))
         .route("/gameday/{id}/stream", get(gamedays::stream))
+        .route("/status", get(status_page::page))
+        .route("/status.json", get(status_page::json))
+        .route("/status/feed.atom", get(status_page::atom))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/incidents/{id}", get(dashboard::incident))
         .route(

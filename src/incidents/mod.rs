@@ -48,6 +48,14 @@ pub enum Request {
         team: Team,
         message: Option<String>,
     },
+    /// Put it on the status page, affecting `components` (names as typed), with a
+    /// customer-facing `message` (a default one when `None`).
+    Public {
+        components: Vec<String>,
+        message: Option<String>,
+    },
+    /// A customer-facing update on the status page.
+    PublicUpdate(String),
 }
 
 /// What became of a request.
@@ -355,6 +363,21 @@ impl Incidents {
                     }
                     i.page(team, message.clone(), actor, at)
                 }
+                Request::Public {
+                    components,
+                    message,
+                } => {
+                    let components = components
+                        .iter()
+                        .map(|c| policy.component(c))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| Rejected::NotSetUp(e.0))?;
+                    let message = message
+                        .clone()
+                        .unwrap_or_else(|| crate::domain::status_page::first_message(&components));
+                    i.make_public(&components, message, actor, at)
+                }
+                Request::PublicUpdate(message) => i.public_update(message.clone(), actor, at),
             }?;
             // Every change by people is news: counted against the cadence of the
             // incident as it was.

@@ -64,6 +64,13 @@ pub enum Command {
     },
     /// `link INJECTION`: this drill detected that injection (a villain's correction).
     Link(i64),
+    /// `public [component:NAME…] [MESSAGE]`: on the status page.
+    Public {
+        components: Vec<String>,
+        message: Option<String>,
+    },
+    /// `update MESSAGE`: a customer-facing update on the status page.
+    PublicUpdate(String),
     /// `followup TEXT [@owner]`.
     Followup {
         text: String,
@@ -108,6 +115,8 @@ impl Command {
             Command::GamedayVillains(_) => "gameday_villain",
             Command::Inject { .. } => "inject",
             Command::Link(_) => "link",
+            Command::Public { .. } => "public",
+            Command::PublicUpdate(_) => "public_update",
             Command::Followup { .. } => "followup",
             Command::Followups => "followups",
             Command::Done(_) => "done",
@@ -135,6 +144,8 @@ impl Command {
                 | Command::Edit { .. }
                 | Command::Invite(_)
                 | Command::Link(_)
+                | Command::Public { .. }
+                | Command::PublicUpdate(_)
         )
     }
 }
@@ -153,6 +164,7 @@ pub const USAGE: &str = "\
 • `/incident class NAME`: the incident's failure class
 • `/incident invite TEAM|@user…`: pull a team's people or someone into the incident's channel
 • `/incident page TEAM [MESSAGE]`: page a team's on-call (PagerDuty, Opsgenie)
+• `/incident public [component:NAME] [MESSAGE]`, `/incident update MESSAGE`: put the incident on the public status page, tell customers more
 • `/incident drill [sev1..sev4] [team:NAME] TITLE`: declare a drill (a game day's exercise)
 • `/incident gameday start NAME [mode:dnd]`, `/incident gameday end`: frame a game day (`mode:dnd`: villains inject faults, detection is timed from them)
 • `/incident gameday villain @user…`, `/incident inject [team:NAME] DESCRIPTION`, `/incident link INJECTION`: a game day's villains name villains, record an injection (only they see it), link a drill to its injection
@@ -342,6 +354,32 @@ pub fn parse(text: &str, roles: &[RoleName]) -> Result<Invocation, Invalid> {
                 team: team.unwrap_or_else(Team::unassigned),
                 description: injection_text(description, "description")?,
             }
+        }
+        "public" => {
+            let mut components = vec![];
+            let mut rest = rest;
+            loop {
+                let (word, after) = next_word(rest);
+                match word.strip_prefix("component:") {
+                    Some(name) if !name.is_empty() => components.push(name.to_owned()),
+                    _ => break,
+                }
+                rest = after;
+            }
+            Command::Public {
+                components,
+                message: (!rest.is_empty())
+                    .then(|| Incident::parse_note(rest))
+                    .transpose()?,
+            }
+        }
+        "update" => {
+            if rest.is_empty() {
+                return Err(Invalid(
+                    "`update MESSAGE`: what customers should read on the status page".into(),
+                ));
+            }
+            Command::PublicUpdate(Incident::parse_note(rest)?)
         }
         "link" => {
             let (n, after) = next_word(rest);
@@ -571,6 +609,22 @@ mod tests {
         assert!(err("inject team:payments").contains("DESCRIPTION"));
         assert!(err("4 inject X").contains("takes no incident number"));
         assert_eq!(cmd("link #7"), Command::Link(7));
+        assert_eq!(
+            cmd("public component:checkout component:api Payments fail"),
+            Command::Public {
+                components: vec!["checkout".into(), "api".into()],
+                message: Some("Payments fail".into())
+            }
+        );
+        assert_eq!(
+            cmd("public"),
+            Command::Public {
+                components: vec![],
+                message: None
+            }
+        );
+        assert_eq!(cmd("update Fixed"), Command::PublicUpdate("Fixed".into()));
+        assert!(err("update").contains("status page"));
         assert!(err("link seven").contains("injection's number"));
     }
 

@@ -299,6 +299,14 @@ async fn about(
         Command::Note(text) => Request::Note(text),
         Command::Page { team, message } => Request::Page { team, message },
         Command::Edit { field, text } => Request::Edit { field, text },
+        Command::Public {
+            components,
+            message,
+        } => Request::Public {
+            components,
+            message,
+        },
+        Command::PublicUpdate(message) => Request::PublicUpdate(message),
         // `execute` sends only commands about one incident here.
         _ => return Ok(Reply::ephemeral(USAGE)),
     };

@@ -389,6 +389,9 @@ pub fn told(incident: &Incident, event: &Event) -> String {
             ":pencil2: {who} changed the {} of {name}:",
             event.field().unwrap_or("?")
         ),
+        EventKind::Public => {
+            format!(":globe_with_meridians: {who} told customers of {name} on the status page:")
+        }
         EventKind::Page => format!(
             ":pager: {who} paged team *{}* for {name}.",
             escape(event.to.as_deref().unwrap_or("?"))

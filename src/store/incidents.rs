@@ -18,7 +18,7 @@ const MAX_ATTEMPTS: usize = 32;
 pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
      investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
      version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates, \
-     summary, impact";
+     summary, impact, public_at, components";
 
 /// A new incident, as declared.
 #[derive(Debug, Clone)]
@@ -543,7 +543,7 @@ impl Store {
                  investigating_at = $6, mitigated_at = $7, resolved_at = $8, postmortem_at = $9, \
                  closed_at = $10, postmortem_url = $11, version = version + 1, \
                  last_event_at = $12, updates = $13, late_updates = $14, summary = $15, \
-                 impact = $16 WHERE id = $1 AND version = $2",
+                 impact = $16, public_at = $17, components = $18 WHERE id = $1 AND version = $2",
             )
             .bind(id)
             .bind(before.version)
@@ -561,6 +561,8 @@ impl Store {
             .bind(after.updates.late)
             .bind(after.summary.as_deref())
             .bind(after.impact.as_deref())
+            .bind(after.public_at)
+            .bind(Some(after.components.join(",")).filter(|c| !c.is_empty()))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -728,5 +730,68 @@ impl Store {
                 .push(user);
         }
         Ok(found)
+    }
+}
+
+/// A `public` event as the status page reads it: incident, time, actor, message.
+type PublicSaid = (i64, DateTime<Utc>, String, Option<String>);
+
+impl Store {
+    /// Incidents on the status page at `now`: made public, neither private nor drills,
+    /// not resolved or resolved within `status_page::RESOLVED_SHOWN`; with their `public`
+    /// events (only those).
+    pub async fn public_incidents(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Incident, Vec<Event>)>, StoreError> {
+        let since = now - crate::domain::status_page::RESOLVED_SHOWN;
+        let (rows, said): (Vec<IncidentRow>, Vec<PublicSaid>) = with_db!(self, read pool => {
+            let rows: Vec<IncidentRow> = sqlx::query_as(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE public_at IS NOT NULL \
+                 AND NOT private AND NOT drill AND (resolved_at IS NULL OR resolved_at >= $1) \
+                 ORDER BY opened_at DESC LIMIT 200"
+            ))
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            let said = if rows.is_empty() {
+                vec![]
+            } else {
+                let mut query = QueryBuilder::new(
+                    "SELECT incident_id, at, actor, note FROM events WHERE kind = 'public' \
+                     AND incident_id IN (",
+                );
+                let mut ids = query.separated(", ");
+                for row in &rows {
+                    ids.push_bind(row.id);
+                }
+                query.push(") ORDER BY at");
+                query.build_query_as().fetch_all(pool).await?
+            };
+            (rows, said)
+        });
+        rows.into_iter()
+            .map(|row| {
+                let id = row.id;
+                let events = said
+                    .iter()
+                    .filter(|(of, ..)| *of == id)
+                    .map(|(_, at, actor, note)| {
+                        Ok(Event {
+                            at: *at,
+                            kind: EventKind::Public,
+                            actor: actor
+                                .parse()
+                                .map_err(|_| StoreError::Corrupt(format!("actor `{actor}`")))?,
+                            from: None,
+                            to: None,
+                            role: None,
+                            note: note.clone(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((row.into_incident(vec![])?, events))
+            })
+            .collect()
     }
 }

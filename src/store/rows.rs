@@ -42,6 +42,8 @@ pub(super) struct IncidentRow {
     late_updates: i64,
     summary: Option<String>,
     impact: Option<String>,
+    public_at: Option<DateTime<Utc>>,
+    components: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,6 +101,11 @@ impl IncidentRow {
             team: self.team.as_deref().map(|t| parse(t, "team")).transpose()?,
             summary: self.summary,
             impact: self.impact,
+            public_at: self.public_at,
+            components: self
+                .components
+                .map(|c| c.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
         })
     }
 }

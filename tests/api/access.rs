@@ -36,6 +36,8 @@ fn listed(command: &Command) {
         | Command::GamedayVillains(_)
         | Command::Inject { .. }
         | Command::Link(_)
+        | Command::Public { .. }
+        | Command::PublicUpdate(_)
         | Command::Followup { .. }
         | Command::Followups
         | Command::Done(_)
@@ -46,7 +48,7 @@ fn listed(command: &Command) {
     }
 }
 
-const ALL: [&str; 23] = [
+const ALL: [&str; 25] = [
     "help",
     "open_modal",
     "declare",
@@ -63,6 +65,8 @@ const ALL: [&str; 23] = [
     "gameday_villain",
     "inject",
     "link",
+    "public",
+    "public_update",
     "followup",
     "followups",
     "done",
@@ -93,6 +97,8 @@ const TABLE: &[(&str, bool)] = &[
     ("{id} impact everyone", true),
     ("{id} invite <@U0OUT>", true),
     ("{id} link 1", true),
+    ("{id} public Payroll is late", true),
+    ("{id} update Payroll is fixed", true),
     ("help", false),
     ("list", false),
     ("open", false),

@@ -41,6 +41,7 @@ mod slack_jobs;
 mod slash_commands;
 mod socket_mode;
 mod stats;
+mod status_page;
 mod store;
 mod streams;
 mod teams;
