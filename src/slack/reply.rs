@@ -133,20 +133,24 @@ pub fn nudge(incident: &Incident, reminder: &Reminder) -> String {
             lead,
             every_minutes,
         } => {
-            let who = match lead.as_deref().and_then(|u| u.parse::<SlackUserId>().ok()) {
-                Some(lead) => format!("{}, time for an update", mention(&lead)),
-                None => "Time for an update, and nobody leads yet: \
-                         `/incident lead @someone`"
-                    .to_owned(),
-            };
-            format!(
-                ":hourglass: {} has had no news for {} (updates are due every {} at {}). {who}: \
-                 `/incident note …` or a move.",
+            let due = format!(
+                ":hourglass: {} has had no news for {} (updates are due every {} at {})",
                 name(incident),
                 minutes(*every_minutes),
                 minutes(*every_minutes),
                 incident.severity,
-            )
+            );
+            match lead.as_deref().and_then(|u| u.parse::<SlackUserId>().ok()) {
+                Some(lead) => format!(
+                    "{due}. {}, time for an update: `/incident note …` or a move.",
+                    mention(&lead)
+                ),
+                None => format!(
+                    "{due}, and nobody leads it. Someone take the lead (`/incident lead @me` \
+                     or *Take the lead* on the summary), then post an update: \
+                     `/incident note …` or a move."
+                ),
+            }
         }
         Reminder::Postmortem { waiting_days } => format!(
             ":memo: The postmortem of {} has waited {waiting_days} day{}: write it up, then \
@@ -375,9 +379,14 @@ pub fn told(incident: &Incident, event: &Event) -> String {
             event.to.as_deref().unwrap_or("?"),
         ),
         EventKind::Role => format!(
-            "{} is now *{}* of {name}, assigned by {who}.",
+            "{} is now *{}* of {name}{}, assigned by {who}.",
             event.to.as_deref().map(mention).unwrap_or_default(),
             event.role.as_ref().map(|r| r.as_str()).unwrap_or("?"),
+            event
+                .from
+                .as_deref()
+                .map(|was| format!(" (taking over from {})", mention(was)))
+                .unwrap_or_default(),
         ),
         EventKind::Note => format!("{who} added a note to {name}:"),
         EventKind::Alert => format!(":rotating_light: {who} on {name}:"),
@@ -529,6 +538,43 @@ mod tests {
             assert!(!text.contains("<https://evil"), "{text}");
             assert!(text.contains("&lt;!channel&gt; &lt;https://evil|click&gt; &amp; co"));
         }
+    }
+
+    #[test]
+    fn a_new_lead_is_told_who_led_before_and_a_nudge_without_one_asks_for_one() {
+        let i = incident("DB down");
+        let at = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let (ana, li): (SlackUserId, SlackUserId) =
+            ("U0ANA".parse().unwrap(), "U0LI".parse().unwrap());
+        let lead: crate::domain::RoleName = "lead".parse().unwrap();
+        let first = i.assign(&lead, &ana, &ana.clone().into(), at).unwrap();
+        let said = told(&first.after, &first.event);
+        assert!(!said.contains("taking over"), "{said}");
+        let second = first
+            .after
+            .assign(&lead, &li, &li.clone().into(), at)
+            .unwrap();
+        let said = told(&second.after, &second.event);
+        assert!(
+            said.contains("*lead*") && said.contains("(taking over from <@U0ANA>)"),
+            "{said}"
+        );
+
+        let nobody = Reminder::Update {
+            lead: None,
+            every_minutes: 15,
+        };
+        let said = nudge(&i, &nobody);
+        assert!(
+            said.contains("and nobody leads it. Someone take the lead"),
+            "{said}"
+        );
+        assert!(!said.contains(": `/incident lead"), "{said}");
+        let asked = Reminder::Update {
+            lead: Some("U0ANA".into()),
+            every_minutes: 15,
+        };
+        assert!(nudge(&i, &asked).contains("<@U0ANA>, time for an update: `/incident note …`"));
     }
 
     #[test]
