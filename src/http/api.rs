@@ -80,9 +80,24 @@ pub async fn holder(
 
 /// The holder of token `given`, if it has `scope`: the operator's, or a scoped one.
 pub async fn token_holder(state: &AppState, given: &str, scope: Scope) -> Result<Holder, ApiError> {
+    match token_scopes(state, given).await? {
+        (holder, scopes) if scopes.contains(&scope) => Ok(holder),
+        (holder, _) => Err(ApiError::Forbidden(format!(
+            "token {} does not have the `{scope}` scope this route needs",
+            match holder {
+                Holder::Operator => tokens::OPERATOR.to_owned(),
+                Holder::Token(name) => name,
+            }
+        ))),
+    }
+}
+
+/// The holder of token `given` and its scopes (the operator's has them all); 401 when
+/// it is unknown or revoked.
+pub async fn token_scopes(state: &AppState, given: &str) -> Result<(Holder, Vec<Scope>), ApiError> {
     if let Some(operator) = &state.settings.secrets.api_token {
         if super::session::is_token(operator, given) {
-            return Ok(Holder::Operator);
+            return Ok((Holder::Operator, Scope::ALL.to_vec()));
         }
     }
     match state
@@ -90,10 +105,7 @@ pub async fn token_holder(state: &AppState, given: &str, scope: Scope) -> Result
         .use_token(&tokens::hash(given), crate::now())
         .await?
     {
-        Some((name, scopes)) if scopes.contains(&scope) => Ok(Holder::Token(name)),
-        Some((name, _)) => Err(ApiError::Forbidden(format!(
-            "token {name} does not have the `{scope}` scope this route needs"
-        ))),
+        Some((name, scopes)) => Ok((Holder::Token(name), scopes)),
         None => Err(ApiError::Unauthorized(
             "unknown or revoked API token (POMPIER_API_TOKEN, or one made with `pompier tokens create`)"
                 .into(),

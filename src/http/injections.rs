@@ -13,7 +13,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{holder, token_holder, Holder};
+use super::api::{holder, token_scopes, Holder};
+use super::writes::actor;
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::gameday::{injection_text, Injection};
@@ -37,37 +38,18 @@ async fn reporter(
         .find_map(|pair| pair.strip_prefix("token="));
     let holder = match in_query {
         None => holder(headers, state, Scope::Gameday).await?,
-        Some(token) => {
-            let holder = token_holder(state, token, Scope::Gameday).await?;
-            let Holder::Token(name) = &holder else {
+        Some(token) => match token_scopes(state, token).await? {
+            (Holder::Token(name), scopes) if scopes == [Scope::Gameday] => Holder::Token(name),
+            _ => {
                 return Err(ApiError::Forbidden(
-                    "`?token=` takes a token whose only scope is `gameday` \
+                    "`?token=` takes only a token whose sole scope is `gameday` \
                      (`pompier tokens create NAME --scope gameday`), never the operator's"
                         .into(),
-                ));
-            };
-            let only_gameday = state
-                .store
-                .tokens()
-                .await?
-                .iter()
-                .any(|t| &t.name == name && t.scopes == [Scope::Gameday]);
-            if !only_gameday {
-                return Err(ApiError::Forbidden(format!(
-                    "token {name} has other scopes than `gameday`: `?token=` takes only a \
-                     token whose sole scope is `gameday`"
-                )));
+                ))
             }
-            holder
-        }
+        },
     };
-    Ok(format!(
-        "token:{}",
-        match holder {
-            Holder::Operator => crate::tokens::OPERATOR.to_owned(),
-            Holder::Token(name) => name,
-        }
-    ))
+    Ok(actor(&holder).to_string())
 }
 
 fn gameday_ref(id: &str) -> Result<GamedayRef, ApiError> {

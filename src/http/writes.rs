@@ -60,7 +60,7 @@ fn note(body: &Value, name: &str) -> Result<Option<String>, ApiError> {
 }
 
 /// The actor a token's changes are recorded as: `token:NAME` (`token:admin`).
-fn actor(holder: &Holder) -> Actor {
+pub(super) fn actor(holder: &Holder) -> Actor {
     Actor::Token(match holder {
         Holder::Operator => crate::tokens::OPERATOR.into(),
         Holder::Token(name) => name.clone(),
