@@ -73,6 +73,7 @@ impl App {
                 .is_some()
                 .then_some(settings.jira.incident_min_severity),
             invites: settings.invites(),
+            duties: settings.policy().duties.into_keys().collect(),
         };
         let incidents = Incidents::new(
             store.clone(),

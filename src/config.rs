@@ -189,6 +189,12 @@ pub struct JobSettings {
 pub struct LifecycleSettings {
     pub postmortem_optional: Vec<Severity>,
     pub roles: Vec<String>,
+    /// What each severity means, shown in the form, `help` and the summary.
+    #[serde(default)]
+    pub severities: std::collections::BTreeMap<Severity, String>,
+    /// What each role expects, told to whoever takes it (a direct message).
+    #[serde(default)]
+    pub role_duties: std::collections::BTreeMap<String, String>,
     pub failure_classes: Vec<String>,
     /// Minutes between updates by severity (0: no cadence).
     pub sev1_update_minutes: u64,
@@ -657,6 +663,20 @@ impl Settings {
                 .iter()
                 .map(|c| c.to_lowercase())
                 .collect(),
+            severities: self
+                .lifecycle
+                .severities
+                .iter()
+                .map(|(s, what)| (*s, what.trim().chars().take(75).collect()))
+                .filter(|(_, what): &(Severity, String)| !what.is_empty())
+                .collect(),
+            duties: self
+                .lifecycle
+                .role_duties
+                .iter()
+                .map(|(role, duty)| (role.to_lowercase(), duty.trim().to_owned()))
+                .filter(|(_, duty)| !duty.is_empty())
+                .collect(),
         }
     }
 
@@ -800,7 +820,17 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.slack.api_url, "https://slack.com/api");
         assert_eq!(s.slack.announce_channel, None);
-        assert_eq!(s.policy(), Policy::default());
+        let policy = s.policy();
+        assert_eq!(policy.severities.len(), 4, "each severity explained");
+        assert!(policy.duties.contains_key("lead") && policy.duties.contains_key("comms"));
+        assert_eq!(
+            Policy {
+                severities: Default::default(),
+                duties: Default::default(),
+                ..policy
+            },
+            Policy::default()
+        );
         assert!(s.secrets.api_token.is_none());
     }
 

@@ -121,11 +121,28 @@ pub enum SlackJob {
     PostEvent {
         event: Event,
     },
-    /// Announce the new incident in the announce channel.
+    /// Announce the new incident in the announce channel: one message, its `ts`
+    /// recorded, edited in place as the incident changes.
     AnnounceDeclared,
-    /// Announce `event` (a status or severity change) in the announce channel.
+    /// Bring the announcement up to date and tell `event` (a status, severity or title
+    /// change) in its thread; a SEV1 or SEV2 resolved is also shown in the channel.
     AnnounceEvent {
         event: Event,
+    },
+    /// Bring the announcement up to date (a new lead, impact, team). A later one
+    /// supersedes one still waiting.
+    RefreshAnnouncement,
+    /// Tell `user`, seeing it alone in `channel` (where they opened the declare form),
+    /// where the incident's channel is.
+    TellDeclarer {
+        channel: String,
+        user: String,
+    },
+    /// Tell `user`, in a direct message, that they hold `role` of the incident and what
+    /// it expects (`lifecycle.role_duties`).
+    TellRole {
+        user: String,
+        role: String,
     },
     ArchiveChannel,
     /// Add the message `ts` of `channel` (pinned with 📌 by `by`) to the timeline: its
@@ -247,6 +264,9 @@ impl SlackJob {
             SlackJob::PostEvent { .. } => "post_event",
             SlackJob::AnnounceDeclared => "announce_declared",
             SlackJob::AnnounceEvent { .. } => "announce_event",
+            SlackJob::RefreshAnnouncement => "refresh_announcement",
+            SlackJob::TellRole { .. } => "tell_role",
+            SlackJob::TellDeclarer { .. } => "tell_declarer",
             SlackJob::ArchiveChannel => "archive_channel",
             SlackJob::CaptureMessage { .. } => "capture_message",
             SlackJob::Post { .. } => "post",
@@ -290,6 +310,15 @@ impl Job {
         matches!(self, Job::Slack(SlackJob::CreateChannel))
     }
 
+    /// Whether a later job of its kind makes it pointless (it shows the state as it is
+    /// when it runs): queuing one marks those still waiting done.
+    pub fn superseded_by_later(&self) -> bool {
+        matches!(
+            self,
+            Job::Slack(SlackJob::UpdateSummary | SlackJob::RefreshAnnouncement)
+        )
+    }
+
     pub fn to_payload(&self) -> String {
         serde_json::to_string(self).expect("a job serializes")
     }
@@ -308,6 +337,8 @@ pub struct Effects {
     /// When Jira is configured: incidents at this severity or worse get an issue.
     pub jira: Option<Severity>,
     pub invites: Invites,
+    /// Roles whose new holder is told what the role expects (`lifecycle.role_duties`).
+    pub duties: Vec<String>,
 }
 
 /// Who is pulled into an incident's channel (`[teams.NAME]`, `[invite]`).
@@ -504,6 +535,13 @@ impl Paging {
 pub const NO_CONFLUENCE: &str = ":memo: No postmortem page was drafted: Confluence is not \
      configured on this pompier (CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN and the space).";
 
+/// Whether `event` changes what the announcement shows besides status, severity and
+/// title: the lead, the impact.
+fn shown_on_the_announcement(event: &Event) -> bool {
+    (event.kind == EventKind::Role && event.role.as_ref().map(|r| r.as_str()) == Some("lead"))
+        || event.field() == Some("impact")
+}
+
 impl Effects {
     /// A new incident: its channel, people in, topic, pinned summary, announcement, in
     /// that order, all queued at once so later changes' jobs come after them.
@@ -557,6 +595,16 @@ impl Effects {
                 }
                 .into(),
             );
+            let role = event.role.as_ref().map(|r| r.as_str());
+            if let Some(role) = role.filter(|r| self.duties.iter().any(|d| d == r)) {
+                jobs.push(
+                    SlackJob::TellRole {
+                        user: user.clone(),
+                        role: role.to_owned(),
+                    }
+                    .into(),
+                );
+            }
         }
         jobs.push(
             SlackJob::PostEvent {
@@ -566,18 +614,19 @@ impl Effects {
         );
         // A note too: the summary says when the next update is due.
         jobs.push(SlackJob::UpdateSummary.into());
-        if self.announce
-            && change.after.drill.is_none()
-            && !change.after.private
-            && (matches!(event.kind, EventKind::Status | EventKind::Severity)
-                || event.field() == Some("title"))
-        {
-            jobs.push(
-                SlackJob::AnnounceEvent {
-                    event: event.clone(),
-                }
-                .into(),
-            );
+        if self.announce && change.after.drill.is_none() && !change.after.private {
+            if matches!(event.kind, EventKind::Status | EventKind::Severity)
+                || event.field() == Some("title")
+            {
+                jobs.push(
+                    SlackJob::AnnounceEvent {
+                        event: event.clone(),
+                    }
+                    .into(),
+                );
+            } else if shown_on_the_announcement(event) {
+                jobs.push(SlackJob::RefreshAnnouncement.into());
+            }
         }
         if self.archive_on_close && change.after.status == Status::Closed {
             jobs.push(SlackJob::ArchiveChannel.into());

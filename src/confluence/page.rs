@@ -378,6 +378,7 @@ fn sample() -> Incident {
         milestones: crate::domain::Milestones::opened(t),
         postmortem_url: None,
         summary_ts: None,
+        announce_ts: None,
         version: 0,
         drill: None,
         failure_class: None,

@@ -89,6 +89,8 @@ pub struct Incident {
     pub postmortem_url: Option<String>,
     /// The `ts` of the pinned summary message in the incident's channel, once posted.
     pub summary_ts: Option<String>,
+    /// The `ts` of its one announcement in the announce channel, once posted.
+    pub announce_ts: Option<String>,
     /// Bumped by every stored change; writers compare-and-set on it.
     pub version: i64,
     /// Set when the incident is a drill: declared to train, out of the statistics.
@@ -645,6 +647,7 @@ pub fn example() -> Incident {
         milestones: Milestones::opened(DateTime::from_timestamp(0, 0).unwrap()),
         postmortem_url: None,
         summary_ts: None,
+        announce_ts: None,
         version: 0,
         drill: None,
         failure_class: None,

@@ -143,6 +143,11 @@ pub struct Policy {
     pub cadence: super::cadence::Cadence,
     /// The status page's components (`status_page.components`), lowercase.
     pub components: Vec<String>,
+    /// What each severity means (`lifecycle.severities`), shown where one is chosen.
+    pub severities: std::collections::BTreeMap<Severity, String>,
+    /// What each role expects of its holder (`lifecycle.role_duties`), told to them
+    /// in a direct message when they take it.
+    pub duties: std::collections::BTreeMap<String, String>,
 }
 
 /// Failure classes a team starts with: what most postmortems come down to.
@@ -180,6 +185,14 @@ impl Policy {
         )))
     }
 
+    /// `SEV1 — Customers cannot pay`, or `SEV1` when it has no description.
+    pub fn severity_label(&self, severity: Severity) -> String {
+        match self.severities.get(&severity) {
+            Some(what) => format!("{severity} — {what}"),
+            None => severity.to_string(),
+        }
+    }
+
     pub fn postmortem_is_optional(&self, severity: Severity) -> bool {
         self.postmortem_optional.contains(&severity)
     }
@@ -192,6 +205,8 @@ impl Default for Policy {
             failure_classes: DEFAULT_FAILURE_CLASSES.map(String::from).to_vec(),
             cadence: Default::default(),
             components: vec![],
+            severities: Default::default(),
+            duties: Default::default(),
         }
     }
 }

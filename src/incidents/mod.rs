@@ -199,12 +199,20 @@ impl Incidents {
     /// Declares `new` (with its delivery key and first events, if any); a delivery
     /// already acted on is `StoreError::Duplicate`.
     pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
-        let jobs = self.effects.on_declare(
+        let mut jobs = self.effects.on_declare(
             new.severity,
             new.drill.is_some(),
             new.private,
             new.team.as_ref(),
         );
+        if let (Some(channel), Actor::Slack(user)) = (&new.tell_in, &new.declared_by) {
+            // Right after the channel is made: the declarer is waiting for it.
+            let tell = crate::outbox::SlackJob::TellDeclarer {
+                channel: channel.clone(),
+                user: user.to_string(),
+            };
+            jobs.insert(1, tell.into());
+        }
         let incident = self.store.declare(new, &jobs).await?;
         self.jobs_queued.notify_waiters();
         if let Err(e) = self.detect(&incident).await {
@@ -434,18 +442,18 @@ impl Incidents {
         self.effects.invites.teams.keys().cloned().collect()
     }
 
-    /// Whether `team` is configured (`[teams.NAME]`); `Err` lists those that are.
+    /// Whether `team` may be an incident's: one of those configured (`[teams.NAME]`),
+    /// or any name when none is (a label, inviting nobody). `Err` lists the teams.
     pub fn check_team(&self, team: &Team) -> Result<(), String> {
         let invites = &self.effects.invites;
-        if invites.knows(team) {
+        if invites.knows(team) || invites.teams.is_empty() {
             return Ok(());
         }
         let known: Vec<&str> = invites.teams.keys().map(Team::as_str).collect();
-        Err(if known.is_empty() {
-            format!("unknown team `{team}`: no team is configured (`[teams.NAME]`)")
-        } else {
-            format!("unknown team `{team}`: the teams are {}", known.join(", "))
-        })
+        Err(format!(
+            "unknown team `{team}`: the teams are {}",
+            known.join(", ")
+        ))
     }
 
     /// Why `team` cannot be paged, and which can.

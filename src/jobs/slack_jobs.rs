@@ -122,17 +122,12 @@ impl SlackJobs {
                 self.post_text(run, channel(&incident)?.as_str(), &text)
                     .await
             }
-            SlackJob::AnnounceDeclared => {
-                let mut text = reply::announced_declaration(&incident);
-                if let Some(link) = blocks::page_link(&incident, self.public_url.as_deref()) {
-                    text.push(' ');
-                    text.push_str(&link);
-                }
-                self.announce(run, &text).await
-            }
-            SlackJob::AnnounceEvent { event } => {
-                self.announce(run, &reply::announced(&incident, event))
-                    .await
+            SlackJob::AnnounceDeclared => self.announce_declared(&incident, run).await,
+            SlackJob::AnnounceEvent { event } => self.announce_event(&incident, event, run).await,
+            SlackJob::RefreshAnnouncement => self.refresh_announcement(&incident).await,
+            SlackJob::TellRole { user, role } => self.tell_role(&incident, user, role, run).await,
+            SlackJob::TellDeclarer { channel, user } => {
+                self.tell_declarer(&incident, channel, user).await
             }
             SlackJob::Announce { text } => self.announce(run, text).await,
             // Taken above, before an incident is read: it has none.
@@ -218,9 +213,6 @@ impl SlackJobs {
     }
 
     async fn summary(&self, incident: &Incident) -> Result<Vec<serde_json::Value>, JobError> {
-        let allowed = incident
-            .status
-            .allowed_next(incident.severity, &self.policy);
         // When the next update is due, as of this summary (a note moves it too).
         let next_update = match self.policy.cadence.due(incident, None) {
             Some((due, Nudge::Update { .. })) => Some(due),
@@ -235,7 +227,7 @@ impl SlackJobs {
         Ok(blocks::summary(
             incident,
             self.public_url.as_deref(),
-            &allowed,
+            &self.policy,
             next_update,
             &blocks::Linked {
                 alerts: &alerts,
@@ -272,6 +264,119 @@ impl SlackJobs {
         self.post_text(run, &channel, &text).await
     }
 
+    /// Posts the incident's one announcement and records its `ts` (a retry finds the
+    /// message an earlier attempt posted).
+    async fn announce_declared(&self, incident: &Incident, run: Run) -> Result<(), JobError> {
+        let Some(announce) = &self.announce_channel else {
+            return Ok(());
+        };
+        if incident.announce_ts.is_some() {
+            return Ok(());
+        }
+        let (text, blocks) =
+            blocks::announcement(incident, &self.policy, self.public_url.as_deref());
+        let message = json!({"channel": announce, "text": text, "blocks": blocks});
+        let ts = self.post(run, message).await?;
+        self.store.set_announce_ts(incident.id, &ts).await?;
+        Ok(())
+    }
+
+    /// The announcement edited to show the incident as it is now.
+    async fn refresh_announcement(&self, incident: &Incident) -> Result<(), JobError> {
+        let (Some(announce), Some(ts)) = (&self.announce_channel, &incident.announce_ts) else {
+            return Ok(());
+        };
+        let (text, blocks) =
+            blocks::announcement(incident, &self.policy, self.public_url.as_deref());
+        self.slack
+            .call(
+                "chat.update",
+                &json!({"channel": announce, "ts": ts, "text": text, "blocks": blocks}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The announcement brought up to date and `event` told in its thread; a SEV1 or
+    /// SEV2 reaching `resolved` is shown in the channel too. An incident announced
+    /// before announcements were kept in place gets a message of its own, as then.
+    async fn announce_event(
+        &self,
+        incident: &Incident,
+        event: &crate::domain::Event,
+        run: Run,
+    ) -> Result<(), JobError> {
+        let Some(announce) = &self.announce_channel else {
+            return Ok(());
+        };
+        let Some(parent) = &incident.announce_ts else {
+            return self
+                .post_text(run, announce.as_str(), &reply::announced(incident, event))
+                .await;
+        };
+        self.refresh_announcement(incident).await?;
+        let text = reply::told(incident, event);
+        let broadcast = event.kind == crate::domain::EventKind::Status
+            && event.to.as_deref() == Some(crate::domain::Status::Resolved.as_str())
+            && incident.severity <= crate::domain::Severity::Sev2;
+        let message = json!({"channel": announce, "thread_ts": parent,
+                             "reply_broadcast": broadcast,
+                             "text": truncate(&text, 4000), "blocks": blocks::message(&text)});
+        self.post(run, message).await.map(|_| ())
+    }
+
+    /// Tells `user`, seeing it alone in `channel`, where the incident they declared is.
+    /// Slack refusing (they left, the bot is not in that channel) ends it: it is a
+    /// courtesy, and the channel is in their sidebar anyway.
+    async fn tell_declarer(
+        &self,
+        incident: &Incident,
+        channel: &str,
+        user: &str,
+    ) -> Result<(), JobError> {
+        let text = reply::declared_where(incident);
+        let asked = json!({"channel": channel, "user": user, "text": text,
+                           "blocks": blocks::message(&text)});
+        match self.slack.call("chat.postEphemeral", &asked).await {
+            Err(SlackError::Refused { code, .. }) => {
+                tracing::info!(%code, "cannot tell the declarer where the channel is");
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    /// Tells `user`, in a direct message, that they hold `role` and what it expects.
+    async fn tell_role(
+        &self,
+        incident: &Incident,
+        user: &str,
+        role: &str,
+        run: Run,
+    ) -> Result<(), JobError> {
+        // Still theirs: a role passed on before this ran is told to its new holder.
+        if incident
+            .roles
+            .iter()
+            .all(|(r, u)| r.as_str() != role || u.as_str() != user)
+        {
+            return Ok(());
+        }
+        let Some(duty) = self.policy.duties.get(role) else {
+            return Ok(());
+        };
+        let opened = self
+            .slack
+            .call("conversations.open", &json!({"users": user}))
+            .await?;
+        let dm = opened["channel"]["id"]
+            .as_str()
+            .ok_or_else(|| JobError::Permanent("conversations.open returned no channel".into()))?
+            .to_owned();
+        let text = reply::role_duty(incident, role, duty);
+        self.post_text(run, &dm, &text).await
+    }
+
     async fn announce(&self, run: Run, text: &str) -> Result<(), JobError> {
         match &self.announce_channel {
             Some(announce) => self.post_text(run, announce.as_str(), text).await,
@@ -290,7 +395,8 @@ impl SlackJobs {
     async fn post(&self, run: Run, mut message: serde_json::Value) -> Result<String, JobError> {
         let channel = message["channel"].as_str().unwrap_or_default().to_owned();
         if run.attempt > 1 {
-            if let Some(ts) = self.posted_by(&channel, run.job_id).await {
+            let thread = message["thread_ts"].as_str();
+            if let Some(ts) = self.posted_by(&channel, thread, run.job_id).await {
                 return Ok(ts);
             }
         }
@@ -303,20 +409,24 @@ impl SlackJobs {
             .ok_or_else(|| JobError::Permanent("chat.postMessage returned no ts".into()))
     }
 
-    /// The `ts` of the recent message in `channel` posted for job `job_id`, if Slack
-    /// lets this bot read the channel's history (scope `channels:history`).
-    async fn posted_by(&self, channel: &str, job_id: i64) -> Option<String> {
-        let history = self
-            .slack
-            .call_form(
-                "conversations.history",
-                &[
-                    ("channel", channel),
-                    ("limit", "100"),
-                    ("include_all_metadata", "true"),
-                ],
-            )
-            .await;
+    /// The `ts` of the recent message in `channel` (in `thread` when given) posted for
+    /// job `job_id`, if Slack lets this bot read the channel's history (scope
+    /// `channels:history`, `im:history` for a direct message).
+    async fn posted_by(&self, channel: &str, thread: Option<&str>, job_id: i64) -> Option<String> {
+        let mut asked = vec![
+            ("channel", channel),
+            ("limit", "100"),
+            ("include_all_metadata", "true"),
+        ];
+        // A reply is not in the channel's history: it is in its thread's.
+        let method = match thread {
+            Some(ts) => {
+                asked.push(("ts", ts));
+                "conversations.replies"
+            }
+            None => "conversations.history",
+        };
+        let history = self.slack.call_form(method, &asked).await;
         let history = match history {
             Ok(history) => history,
             Err(e) => {

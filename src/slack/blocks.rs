@@ -8,7 +8,7 @@ use super::names::truncate;
 use super::reply::local_time;
 use super::text::{escape, mention};
 use crate::domain::paging::Page;
-use crate::domain::{Incident, Severity, Status};
+use crate::domain::{Incident, Policy, Severity, Status};
 use crate::store::{AlertRecord, JiraIssue};
 
 pub const MAX_HEADER: usize = 150;
@@ -55,10 +55,11 @@ pub struct Linked<'a> {
 pub fn summary(
     incident: &Incident,
     public_url: Option<&str>,
-    allowed: &[Status],
+    policy: &Policy,
     next_update: Option<DateTime<Utc>>,
     linked: &Linked,
 ) -> Vec<Value> {
+    let allowed = incident.status.allowed_next(incident.severity, policy);
     let Linked {
         alerts,
         pages,
@@ -69,7 +70,10 @@ pub fn summary(
         MAX_HEADER,
     );
     let mut fields = vec![
-        format!("*Severity*\n{}", incident.severity),
+        format!(
+            "*Severity*\n{}",
+            escape(&policy.severity_label(incident.severity))
+        ),
         format!("*Status*\n{}", incident.status),
     ];
     for (role, user) in &incident.roles {
@@ -150,11 +154,62 @@ pub fn summary(
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": truncate(&links.join(" · "), MAX_SECTION)}]
     }));
-    if let Some(actions) = buttons(incident, allowed) {
+    if let Some(actions) = buttons(incident, &allowed) {
         blocks.push(actions);
     }
     blocks.truncate(MAX_BLOCKS);
     blocks
+}
+
+/// The incident's one announcement, edited in place as it changes: what, how bad,
+/// where it stands, who leads, who is affected, where to go, how long it has been open.
+pub fn announcement(
+    incident: &Incident,
+    policy: &Policy,
+    public_url: Option<&str>,
+) -> (String, Vec<Value>) {
+    let icon = match incident.status {
+        Status::Open | Status::Investigating => ":rotating_light:",
+        Status::Mitigated => ":large_yellow_circle:",
+        Status::Resolved | Status::Postmortem | Status::Closed => ":white_check_mark:",
+    };
+    let mut lines = vec![format!(
+        "{icon} {} · {} · *{}*",
+        super::reply::name(incident),
+        escape(&policy.severity_label(incident.severity)),
+        incident.status
+    )];
+    let mut facts = vec![
+        match incident.roles.iter().find(|(r, _)| r.as_str() == "lead") {
+            Some((_, lead)) => format!("Lead: {}", mention(lead)),
+            None => "Lead: nobody yet".to_owned(),
+        },
+    ];
+    if let Some(channel) = &incident.channel_id {
+        facts.push(format!("<#{channel}>"));
+    }
+    if let Some(team) = &incident.team {
+        facts.push(format!("Team: {}", escape(team.as_str())));
+    }
+    let m = &incident.milestones;
+    match (m.opened_at, m.resolved_at) {
+        (Some(opened), Some(resolved)) => facts.push(format!(
+            "resolved after {}",
+            crate::domain::gameday::report::duration((resolved - opened).num_seconds() as f64)
+        )),
+        (Some(opened), None) => facts.push(format!("open since {}", local_time(opened))),
+        _ => {}
+    }
+    lines.push(facts.join(" · "));
+    if let Some(impact) = &incident.impact {
+        lines.push(format!("*Impact:* {}", escape(impact)));
+    }
+    let text = truncate(&lines.join("\n"), MAX_SECTION);
+    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
+    if let Some(link) = page_link(incident, public_url) {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]}));
+    }
+    (summary_text(incident), blocks)
 }
 
 /// Alert groups named on the summary; the rest are counted.
@@ -306,7 +361,7 @@ mod tests {
         let blocks = summary(
             &incident("DB down"),
             None,
-            &[],
+            &Policy::default(),
             None,
             &Linked {
                 alerts: &alerts,
@@ -329,7 +384,7 @@ mod tests {
         let blocks = summary(
             &incident("DB down"),
             Some("https://pompier.example.com/"),
-            &[Status::Mitigated, Status::Resolved],
+            &Policy::default(),
             DateTime::from_timestamp(1_700_000_900, 0),
             &Linked {
                 pages: &[crate::domain::paging::Page {
@@ -378,7 +433,7 @@ mod tests {
         assert!(!serde_json::to_string(&summary(
             &incident("x"),
             None,
-            &[],
+            &Policy::default(),
             None,
             &Linked::default()
         ))
@@ -389,7 +444,13 @@ mod tests {
     #[test]
     fn hostile_and_huge_text_stays_escaped_and_within_limits() {
         let title = format!("<!channel> <https://evil|click> {}", "🔥".repeat(300));
-        let blocks = summary(&incident(&title), None, &[], None, &Linked::default());
+        let blocks = summary(
+            &incident(&title),
+            None,
+            &Policy::default(),
+            None,
+            &Linked::default(),
+        );
         assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
         assert!(summary_text(&incident(&title))
             .starts_with("Incident #42 &lt;!channel&gt; &lt;https://evil|click&gt;"));

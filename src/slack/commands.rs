@@ -93,6 +93,21 @@ pub async fn answer(
     )
 }
 
+/// The usage, then what each severity means when the team said.
+fn help(policy: &crate::domain::Policy) -> Reply {
+    let mut text = USAGE.to_owned();
+    if !policy.severities.is_empty() {
+        text.push_str("\n*Severities*");
+        for severity in Severity::ALL {
+            text.push_str(&format!(
+                "\n• {}",
+                crate::slack::text::escape(&policy.severity_label(severity))
+            ));
+        }
+    }
+    Reply::ephemeral(text)
+}
+
 /// Most incidents `/incident list` shows.
 const LIST_LIMIT: u32 = 20;
 
@@ -131,15 +146,19 @@ pub async fn execute(
         new
     };
     let declaring = match inv.command {
-        Command::Help => return Ok(Some(Reply::ephemeral(USAGE))),
+        Command::Help => return Ok(Some(help(incidents.policy()))),
         Command::OpenModal { severity } => {
             let trigger = caller.trigger_id.as_deref();
-            return Ok(
-                open_modal(slack, trigger, None, severity, None, &incidents.teams())
-                    .await
-                    .err()
-                    .map(Reply::ephemeral),
-            );
+            let teams = incidents.teams();
+            let form = super::modal::Form {
+                severity,
+                from: caller.channel.as_ref().map(|c| c.as_str()),
+                ..super::interactions::form(incidents, &teams)
+            };
+            return Ok(open_modal(slack, trigger, &form)
+                .await
+                .err()
+                .map(Reply::ephemeral));
         }
         Command::Declare {
             severity,

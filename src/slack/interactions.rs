@@ -23,10 +23,7 @@ const OPEN_DEADLINE: Duration = Duration::from_millis(2500);
 pub async fn open_modal(
     slack: Option<&SlackClient>,
     trigger_id: Option<&str>,
-    prefill: Option<&str>,
-    severity: Option<Severity>,
-    origin: Option<&Origin>,
-    teams: &[crate::domain::Team],
+    form: &modal::Form<'_>,
 ) -> Result<(), String> {
     let Some(slack) = slack else {
         return Err(
@@ -40,8 +37,7 @@ pub async fn open_modal(
                     `/incident open [sev1..sev4] TITLE`."
             .into());
     };
-    let request =
-        json!({"trigger_id": trigger_id, "view": modal::view(prefill, severity, origin, teams)});
+    let request = json!({"trigger_id": trigger_id, "view": modal::view(form)});
     let call = slack.call("views.open", &request);
     match tokio::time::timeout(OPEN_DEADLINE, call).await {
         Ok(Ok(_)) => Ok(()),
@@ -56,6 +52,15 @@ pub async fn open_modal(
                        `/incident open [sev1..sev4] TITLE`."
                 .into(),
         ),
+    }
+}
+
+/// The declare form as this pompier's teams and severities make it.
+pub fn form<'a>(incidents: &Incidents, teams: &'a [crate::domain::Team]) -> modal::Form<'a> {
+    modal::Form {
+        teams,
+        policy: incidents.policy().clone(),
+        ..modal::Form::default()
     }
 }
 
@@ -82,8 +87,8 @@ pub async fn handle(
     let trigger = payload["trigger_id"].as_str();
     match payload["type"].as_str().unwrap_or_default() {
         "shortcut" => {
-            if let Err(why) = open_modal(slack, trigger, None, None, None, &incidents.teams()).await
-            {
+            let teams = incidents.teams();
+            if let Err(why) = open_modal(slack, trigger, &form(incidents, &teams)).await {
                 tracing::warn!(%why, "global shortcut");
             }
             Ok((Answer::Empty, None))
@@ -105,16 +110,13 @@ pub async fn handle(
                 }),
                 cut: false,
             };
-            let follow = match open_modal(
-                slack,
-                trigger,
-                Some(&origin.text),
-                None,
-                Some(&origin),
-                &incidents.teams(),
-            )
-            .await
-            {
+            let teams = incidents.teams();
+            let form = modal::Form {
+                prefill: Some(&origin.text),
+                origin: Some(&origin),
+                ..form(incidents, &teams)
+            };
+            let follow = match open_modal(slack, trigger, &form).await {
                 Ok(()) => None,
                 Err(text) => payload["response_url"].as_str().map(|url| FollowUp {
                     response_url: url.to_owned(),
@@ -145,9 +147,8 @@ pub async fn handle(
                 .or_else(|| payload["container"]["channel_id"].as_str())
                 .and_then(|c| c.parse().ok());
             if action["action_id"] == super::home::OPEN_DECLARE {
-                if let Err(why) =
-                    open_modal(slack, trigger, None, None, None, &incidents.teams()).await
-                {
+                let teams = incidents.teams();
+                if let Err(why) = open_modal(slack, trigger, &form(incidents, &teams)).await {
                     tracing::warn!(%why, "the Home tab's Declare button");
                 }
                 return Ok((Answer::Empty, None));
@@ -201,6 +202,8 @@ async fn submit(
     new.private = submission.private;
     // A team no longer configured is none: the incident is declared all the same.
     new.team = submission.team.filter(|t| incidents.check_team(t).is_ok());
+    // Told where its channel is, where the form was opened (as `/incident open` is).
+    new.tell_in = submission.from.filter(|c| c.starts_with(['C', 'G', 'D']));
     if let Some(origin) = &submission.origin {
         let note = origin.note();
         new.first_events.push(Event {
@@ -236,6 +239,13 @@ async fn submit(
             user: lead,
         };
         incidents.apply(&member, &assign).await?;
+    }
+    if let Some(impact) = submission.impact {
+        let said = Request::Edit {
+            field: crate::domain::incident::Field::Impact,
+            text: impact,
+        };
+        incidents.apply(&member, &said).await?;
     }
     if let Some(details) = submission.description {
         incidents.apply(&member, &Request::Note(details)).await?;
@@ -314,7 +324,7 @@ async fn open_edit(
             "The form needs SLACK_BOT_TOKEN; use `/incident title|summary|impact`.".into(),
         ));
     };
-    let view = modal::edit_view(member.incident());
+    let view = modal::edit_view(member.incident(), incidents.policy());
     match slack
         .call("views.open", &json!({"trigger_id": trigger, "view": view}))
         .await

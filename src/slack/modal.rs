@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::names::truncate;
-use crate::domain::{Incident, Severity, SlackUserId};
+use crate::domain::{Incident, Policy, Severity, SlackUserId, Team};
 
 pub const CALLBACK_ID: &str = "declare_incident";
 
@@ -86,35 +86,88 @@ pub struct Submission {
     pub lead: Option<SlackUserId>,
     pub origin: Option<Origin>,
     pub private: bool,
-    /// The team chosen in the form's select (of the configured teams).
-    pub team: Option<crate::domain::Team>,
+    /// The team chosen in the form's select (of the configured teams), or typed.
+    pub team: Option<Team>,
+    /// Who is affected, when the declarer says.
+    pub impact: Option<String>,
+    /// The conversation the form was opened from: the declarer is told there where the
+    /// incident's channel is.
+    pub from: Option<String>,
 }
 
 fn plain(text: &str) -> Value {
     json!({"type": "plain_text", "text": text})
 }
 
-fn severity_option(s: Severity) -> Value {
-    json!({"text": plain(s.as_str()), "value": s.as_str()})
+/// A severity as an option: its name and, when configured, what it means.
+fn severity_option(s: Severity, policy: &Policy) -> Value {
+    json!({"text": plain(&truncate(&policy.severity_label(s), 75)), "value": s.as_str()})
 }
 
-/// The modal, its title prefilled (from a message), carrying `origin` to the submission.
-pub fn view(
-    prefill: Option<&str>,
-    severity: Option<Severity>,
-    origin: Option<&Origin>,
-    teams: &[crate::domain::Team],
-) -> Value {
+fn severity_options(policy: &Policy) -> Vec<Value> {
+    Severity::ALL
+        .iter()
+        .map(|s| severity_option(*s, policy))
+        .collect()
+}
+
+/// What the declare form is opened with.
+#[derive(Debug, Clone, Default)]
+pub struct Form<'a> {
+    /// The title, from the message a shortcut declares from.
+    pub prefill: Option<&'a str>,
+    pub severity: Option<Severity>,
+    /// The message a shortcut declares from.
+    pub origin: Option<&'a Origin>,
+    /// The conversation the form was opened from (`/incident`): the declarer is told
+    /// there where the incident's channel is.
+    pub from: Option<&'a str>,
+    /// The configured teams: a select of them, else a free text field.
+    pub teams: &'a [Team],
+    /// What each severity means.
+    pub policy: Policy,
+}
+
+/// `private_metadata` when the form is opened from a conversation, not a message.
+#[derive(Serialize, Deserialize)]
+struct From {
+    from: String,
+}
+
+/// The modal, its title prefilled (from a message), carrying where it was opened from
+/// to the submission.
+pub fn view(form: &Form) -> Value {
     let mut title = json!({"type": "plain_text_input", "action_id": "title",
                            "max_length": crate::domain::incident::MAX_TITLE_CHARS});
-    if let Some(text) = prefill.map(|t| truncate(t.lines().next().unwrap_or_default().trim(), 150))
+    if let Some(text) = form
+        .prefill
+        .map(|t| truncate(t.lines().next().unwrap_or_default().trim(), 150))
     {
         if !text.is_empty() {
             title["initial_value"] = json!(text);
         }
     }
-    let metadata = origin.map(Origin::metadata).unwrap_or_default();
-    let mut view = json!({
+    let metadata = match (form.origin, form.from) {
+        (Some(origin), _) => origin.metadata(),
+        (None, Some(from)) => serde_json::to_string(&From { from: from.into() })
+            .expect("a conversation id serializes"),
+        (None, None) => String::new(),
+    };
+    let note = crate::domain::incident::MAX_NOTE_CHARS;
+    // A select of the configured teams (Slack allows 100 options), else a name typed.
+    let team = if form.teams.is_empty() {
+        json!({"type": "input", "block_id": "team", "optional": true,
+               "label": plain("Service or team"),
+               "hint": plain("A short name (letters, digits, - and _), shown on the announcement."),
+               "element": {"type": "plain_text_input", "action_id": "team", "max_length": 40}})
+    } else {
+        let option = |t: &Team| json!({"text": plain(t.as_str()), "value": t.as_str()});
+        json!({"type": "input", "block_id": "team", "optional": true,
+               "label": plain("Service or team (its people are invited)"),
+               "element": {"type": "static_select", "action_id": "team",
+                           "options": form.teams.iter().take(100).map(option).collect::<Vec<_>>()}})
+    };
+    json!({
         "type": "modal",
         "callback_id": CALLBACK_ID,
         "title": plain("Declare an incident"),
@@ -125,11 +178,15 @@ pub fn view(
             {"type": "input", "block_id": "title", "label": plain("What is happening?"), "element": title},
             {"type": "input", "block_id": "severity", "label": plain("Severity"),
              "element": {"type": "static_select", "action_id": "severity",
-                         "initial_option": severity_option(severity.unwrap_or(Severity::DEFAULT)),
-                         "options": Severity::ALL.map(severity_option)}},
+                         "initial_option": severity_option(form.severity.unwrap_or(Severity::DEFAULT), &form.policy),
+                         "options": severity_options(&form.policy)}},
+            team,
+            {"type": "input", "block_id": "impact", "optional": true, "label": plain("Who is affected"),
+             "element": {"type": "plain_text_input", "action_id": "impact", "multiline": true,
+                         "max_length": note}},
             {"type": "input", "block_id": "description", "optional": true, "label": plain("Details"),
              "element": {"type": "plain_text_input", "action_id": "description", "multiline": true,
-                         "max_length": crate::domain::incident::MAX_NOTE_CHARS}},
+                         "max_length": note}},
             {"type": "input", "block_id": "lead", "optional": true, "label": plain("Incident lead"),
              "element": {"type": "users_select", "action_id": "lead"}},
             {"type": "input", "block_id": "private", "optional": true, "label": plain("Visibility"),
@@ -137,27 +194,14 @@ pub fn view(
                          "options": [{"text": plain("Private: a private channel, not announced"),
                                       "value": "private"}]}},
         ]
-    });
-    // A select of the configured teams (Slack allows 100 options).
-    if !teams.is_empty() {
-        let option =
-            |t: &crate::domain::Team| json!({"text": plain(t.as_str()), "value": t.as_str()});
-        let team = json!({"type": "input", "block_id": "team", "optional": true,
-                          "label": plain("Team (its people are invited)"),
-                          "element": {"type": "static_select", "action_id": "team",
-                                      "options": teams.iter().take(100).map(option).collect::<Vec<_>>()}});
-        if let Some(blocks) = view["blocks"].as_array_mut() {
-            blocks.insert(2, team);
-        }
-    }
-    view
+    })
 }
 
 /// The *Edit* form's callback id; its `private_metadata` is the incident's number.
 pub const EDIT_ID: &str = "edit_incident";
 
 /// The *Edit* form of `incident`, prefilled with its title, summary, impact, severity.
-pub fn edit_view(incident: &Incident) -> Value {
+pub fn edit_view(incident: &Incident, policy: &Policy) -> Value {
     let text = |id: &str, value: Option<&str>, multiline: bool, max: usize| {
         let mut element = json!({"type": "plain_text_input", "action_id": id,
                                  "multiline": multiline, "max_length": max});
@@ -183,8 +227,8 @@ pub fn edit_view(incident: &Incident) -> Value {
              "element": text("impact", incident.impact.as_deref(), true, note)},
             {"type": "input", "block_id": "severity", "label": plain("Severity"),
              "element": {"type": "static_select", "action_id": "severity",
-                         "initial_option": severity_option(incident.severity),
-                         "options": Severity::ALL.map(severity_option)}},
+                         "initial_option": severity_option(incident.severity, policy),
+                         "options": severity_options(policy)}},
         ]
     })
 }
@@ -267,24 +311,35 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
     let severity = severity
         .map_err(|e| errors.insert("severity", capitalised(&e.0)))
         .ok();
-    let description = text("description");
-    let description = if description.trim().is_empty() {
-        None
-    } else {
-        match Incident::parse_note(&description) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                errors.insert("description", capitalised(&e.0.replace("note", "text")));
-                None
-            }
+    let mut note = |block: &'static str| {
+        let given = text(block);
+        if given.trim().is_empty() {
+            return None;
         }
+        Incident::parse_note(&given)
+            .map_err(|e| errors.insert(block, capitalised(&e.0.replace("note", "text"))))
+            .ok()
     };
+    let description = note("description");
+    let impact = note("impact");
     let lead = values["lead"]["lead"]["selected_user"]
         .as_str()
         .and_then(|u| u.parse().ok());
-    let team = values["team"]["team"]["selected_option"]["value"]
-        .as_str()
-        .and_then(|t| t.parse().ok());
+    let team = match values["team"]["team"]["selected_option"]["value"].as_str() {
+        Some(chosen) => chosen.parse().ok(),
+        None => {
+            let typed = text("team");
+            let typed = typed.trim();
+            match typed.is_empty() {
+                true => None,
+                false => typed
+                    .to_lowercase()
+                    .parse::<Team>()
+                    .map_err(|e| errors.insert("team", capitalised(&e.0)))
+                    .ok(),
+            }
+        }
+    };
     let private = values["private"]["private"]["selected_options"]
         .as_array()
         .is_some_and(|chosen| chosen.iter().any(|o| o["value"] == "private"));
@@ -295,9 +350,13 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
             format!("The form carries more than Slack allows ({MAX_METADATA_CHARS} characters): open it again."),
         );
     }
-    let origin = Some(metadata)
+    let origin: Option<Origin> = Some(metadata)
         .filter(|m| !m.is_empty())
         .and_then(|m| serde_json::from_str(m).ok());
+    let from = match &origin {
+        Some(origin) => Some(origin.channel.clone()),
+        None => serde_json::from_str::<From>(metadata).ok().map(|f| f.from),
+    };
     match (title, severity) {
         (Some(title), Some(severity)) if errors.is_empty() => Ok(Submission {
             title,
@@ -307,6 +366,8 @@ pub fn submission(view: &Value) -> Result<Submission, BTreeMap<&'static str, Str
             origin,
             private,
             team,
+            impact,
+            from,
         }),
         _ => Err(errors),
     }
@@ -343,15 +404,22 @@ mod tests {
             permalink: None,
             cut: false,
         };
-        let v = view(Some("DB down\nsecond line"), None, Some(&origin), &[]);
+        let v = view(&Form {
+            prefill: Some("DB down\nsecond line"),
+            origin: Some(&origin),
+            ..Form::default()
+        });
         assert!(v["title"]["text"].as_str().unwrap().chars().count() <= 24);
         let teams = ["payments".parse().unwrap()];
-        let with_teams = view(None, None, None, &teams);
+        let with_teams = view(&Form {
+            teams: &teams,
+            ..Form::default()
+        });
         assert_eq!(
             with_teams["blocks"][2]["element"]["options"][0]["value"],
             "payments"
         );
-        assert!(v.to_string().find("\"team\"").is_none());
+        assert_eq!(v["blocks"][2]["element"]["type"], "plain_text_input");
         assert_eq!(v["blocks"][0]["element"]["initial_value"], "DB down");
         assert_eq!(v["blocks"][1]["element"]["initial_option"]["value"], "SEV3");
         assert!(v["private_metadata"].as_str().unwrap().len() <= 3000);

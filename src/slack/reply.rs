@@ -451,13 +451,23 @@ pub fn announced(incident: &Incident, event: &Event) -> String {
     }
 }
 
-/// A new incident, announced in the announce channel.
-pub fn announced_declaration(incident: &Incident) -> String {
+/// Told to whoever declared from the form, where they opened it.
+pub fn declared_where(incident: &Incident) -> String {
     format!(
-        ":rotating_light: New incident {} ({}) declared by {}.",
+        ":rotating_light: {} ({}) is declared.",
+        name_and_channel(incident),
+        incident.severity
+    )
+}
+
+/// Told to the new holder of `role`: the incident, its channel, what the role expects.
+pub fn role_duty(incident: &Incident, role: &str, duty: &str) -> String {
+    format!(
+        ":wave: You are the *{}* of {} ({}).\n{}",
+        escape(role),
         name_and_channel(incident),
         incident.severity,
-        incident.declared_by.mention(),
+        escape(duty)
     )
 }
 
@@ -532,7 +542,15 @@ mod tests {
             declared(&incident, true).text,
             shown(&shown_one).text,
             list(std::slice::from_ref(&incident), false).text,
-            announced_declaration(&incident),
+            declared_where(&incident),
+            role_duty(&incident, "lead", "Lead"),
+            crate::slack::blocks::announcement(&incident, &Default::default(), None)
+                .1
+                .first()
+                .unwrap()["text"]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
         ] {
             assert!(!text.contains("<!channel>"), "{text}");
             assert!(!text.contains("<https://evil"), "{text}");
@@ -597,6 +615,6 @@ mod tests {
         })
         .text;
         assert!(status.contains("<!date^1700000100^"), "{status}");
-        assert!(announced_declaration(&i).contains("*#1 DB down* in <#C0INC>"));
+        assert!(declared_where(&i).contains("*#1 DB down* in <#C0INC>"));
     }
 }

@@ -17,7 +17,7 @@ const MAX_ATTEMPTS: usize = 32;
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, title, severity, status, channel_id, declared_by, opened_at, \
      investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, \
-     version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates, \
+     announce_ts, version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates, \
      summary, impact, public_at, components";
 
 /// A new incident, as declared.
@@ -45,6 +45,9 @@ pub struct NewIncident {
     /// The alert group waiting in triage it is declared from: one declared already
     /// makes it a `Duplicate`.
     pub from_triage: Option<i64>,
+    /// The Slack conversation (a form opened there) where the declarer is told, once
+    /// the channel exists, where it is.
+    pub tell_in: Option<String>,
 }
 
 impl NewIncident {
@@ -62,6 +65,7 @@ impl NewIncident {
             answers: None,
             alert: None,
             from_triage: None,
+            tell_in: None,
         }
     }
 
@@ -451,6 +455,11 @@ impl Store {
     /// Records the `ts` of the incident's pinned summary message.
     pub async fn set_summary_ts(&self, id: IncidentId, ts: &str) -> Result<(), StoreError> {
         self.set_column(id, "summary_ts", ts).await
+    }
+
+    /// Records the `ts` of the incident's announcement.
+    pub async fn set_announce_ts(&self, id: IncidentId, ts: &str) -> Result<(), StoreError> {
+        self.set_column(id, "announce_ts", ts).await
     }
 
     /// Sets `column` (a name from this file, never user input) of incident `id`.

@@ -18,21 +18,23 @@ pub(super) const HOLDS_BACK: &str = "create_channel";
 
 /// Queues `$job` for incident `$id` on executor `$ex`, due at `$now`: `pending` when the
 /// incident has no unfinished job for that service (nor a dead one that holds the rest
-/// back), else `queued` behind them. A summary update supersedes the ones still queued.
+/// back), else `queued` behind them. A summary or announcement refresh supersedes the ones
+/// of its kind still queued.
 macro_rules! insert_job {
     ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
         let job: &crate::outbox::Job = $job;
         let service = job.service().as_str();
-        if matches!(job, crate::outbox::Job::Slack(crate::outbox::SlackJob::UpdateSummary)) {
+        if job.superseded_by_later() {
             sqlx::query(
                 "UPDATE jobs SET state = 'done', finished_at = $3, \
                  last_error = 'superseded by a later update' \
-                 WHERE incident_id = $1 AND service = $2 AND kind = 'update_summary' \
+                 WHERE incident_id = $1 AND service = $2 AND kind = $4 \
                  AND state = 'queued'",
             )
             .bind($id)
             .bind(service)
             .bind($now)
+            .bind(job.kind())
             .execute(&mut *$ex)
             .await?;
         }

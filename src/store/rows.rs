@@ -31,6 +31,7 @@ pub(super) struct IncidentRow {
     closed_at: Option<DateTime<Utc>>,
     postmortem_url: Option<String>,
     summary_ts: Option<String>,
+    announce_ts: Option<String>,
     version: i64,
     drill: bool,
     team: Option<String>,
@@ -80,6 +81,7 @@ impl IncidentRow {
             },
             postmortem_url: self.postmortem_url,
             summary_ts: self.summary_ts,
+            announce_ts: self.announce_ts,
             version: self.version,
             drill: match self.drill {
                 false => None,

@@ -33,24 +33,30 @@ async fn an_incidents_slack_effects_keep_the_order_of_its_changes(backend: Backe
             "chat.postMessage",
             "chat.postMessage",
             "chat.update",
+            "chat.update",
             "chat.postMessage",
         ]
     );
     let channel = app.slack.channels()[0].id.clone();
-    let announced = texts(&app, ANNOUNCE);
-    assert_eq!(announced.len(), 2);
-    assert!(announced[0].contains("New incident"), "{announced:?}");
-    for text in &announced {
-        assert!(
-            text.contains(&format!("*#{id} Checkout returns 500*"))
-                && text.contains(&format!("<#{channel}>")),
-            "named by number, title and channel: {text}"
-        );
+    // One announcement, edited in place; the change is a reply in its thread.
+    let announced = app.slack.top_level(ANNOUNCE);
+    assert_eq!(announced.len(), 1);
+    let now = app.slack.current(ANNOUNCE, &announced[0].ts).to_string();
+    for part in [
+        format!("*#{id} Checkout returns 500*"),
+        format!("<#{channel}>"),
+        "*investigating*".into(),
+        "SEV2".into(),
+        "Lead: nobody yet".into(),
+        "open since <!date^".into(),
+    ] {
+        assert!(now.contains(&part), "{part} in {now}");
     }
-    assert!(
-        announced[1].contains("now *investigating*"),
-        "{announced:?}"
-    );
+    let replies = app.slack.thread(ANNOUNCE, &announced[0].ts);
+    assert_eq!(replies.len(), 1);
+    let reply = replies[0].body["text"].as_str().unwrap();
+    assert!(reply.contains("now *investigating*"), "{reply}");
+    assert_eq!(replies[0].body["reply_broadcast"], false);
 }
 
 async fn a_change_made_in_its_channel_shows_there_once(backend: Backend) {

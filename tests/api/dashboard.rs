@@ -180,7 +180,7 @@ async fn slack_messages_link_to_the_incidents_page(backend: Backend) {
     let channel = app.slack.channels()[0].id.clone();
     let summary = app.slack.messages_in(&channel)[0].body.to_string();
     assert!(summary.contains(&link), "{summary}");
-    let announced = app.slack.messages_in("C0ANNOUNCE")[0].body["text"].to_string();
+    let announced = app.slack.messages_in("C0ANNOUNCE")[0].body.to_string();
     assert!(announced.contains(&link), "{announced}");
 }
 

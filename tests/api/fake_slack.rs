@@ -72,6 +72,8 @@ struct Slack {
     groups: HashMap<String, Vec<String>>,
     /// Home tabs published: (user, view).
     homes: Vec<(String, Value)>,
+    /// `chat.postEphemeral` messages.
+    ephemerals: Vec<Message>,
 }
 
 #[derive(Clone)]
@@ -195,12 +197,16 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
     match method {
         "auth.test" => ok(json!({"user_id": BOT_USER, "user": "pompier", "team": "Acme"})),
         "conversations.replies" => {
+            // The message and, when it starts a thread, its replies.
             let ts = body["ts"].as_str().unwrap_or_default();
             let found: Vec<Value> = s
                 .messages
                 .iter()
-                .filter(|m| m.channel == channel && m.ts == ts)
-                .map(|m| json!({"ts": m.ts, "text": m.body["text"], "user": m.body["user"]}))
+                .filter(|m| m.channel == channel && (m.ts == ts || m.body["thread_ts"] == ts))
+                .map(|m| {
+                    json!({"ts": m.ts, "text": m.body["text"], "user": m.body["user"],
+                                "metadata": m.body["metadata"]})
+                })
                 .collect();
             if !known && found.is_empty() {
                 return refuse("channel_not_found");
@@ -265,14 +271,18 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
             ok(json!({"channels": channels, "response_metadata": {"next_cursor": ""}}))
         }
         "conversations.history" => {
-            if !known && !channel.starts_with("C0ANN") {
+            if !known && !channel.starts_with("C0ANN") && !channel.starts_with('D') {
                 return refuse("channel_not_found");
             }
+            // A thread's replies are not in the channel's history, unless broadcast.
             let messages: Vec<Value> = s
                 .messages
                 .iter()
                 .rev()
-                .filter(|m| m.channel == channel)
+                .filter(|m| {
+                    m.channel == channel
+                        && (m.body["thread_ts"].is_null() || m.body["reply_broadcast"] == true)
+                })
                 .map(
                     |m| json!({"ts": m.ts, "text": m.body["text"], "metadata": m.body["metadata"]}),
                 )
@@ -392,9 +402,47 @@ fn answer(fake: &FakeSlack, method: &str, body: Value) -> Response {
             c.archived = true;
             ok(json!({}))
         }
+        "chat.postEphemeral" => {
+            // Seen by `user` alone, who must be in the channel (real Slack refuses
+            // otherwise): a channel this fake did not make is one the test's users type
+            // in. Kept apart from the channel's messages.
+            let user = body["user"].as_str().unwrap_or_default();
+            let outside = s
+                .channels
+                .iter()
+                .any(|c| c.id == channel && !c.members.iter().any(|m| m == user));
+            if user.is_empty() || outside {
+                return refuse("user_not_in_channel");
+            }
+            s.ephemerals.push(Message {
+                channel: channel.clone(),
+                ts: format!("1700000000.{n:06}"),
+                body,
+            });
+            ok(json!({"message_ts": format!("1700000000.{n:06}")}))
+        }
+        "conversations.open" => {
+            // A direct message with one user: `D` and the user's id.
+            let users = body["users"].as_str().unwrap_or_default();
+            if users.is_empty() || users.contains(',') {
+                return refuse("invalid_arguments");
+            }
+            ok(json!({"channel": {"id": format!("D{users}")}}))
+        }
         "chat.postMessage" | "chat.update" => {
-            if !known && !channel.starts_with("C0ANN") {
+            // `D…`: a direct message opened with `conversations.open`; `C0ANN…`: the
+            // announce channel, which the bot posts in without joining.
+            if !known && !channel.starts_with("C0ANN") && !channel.starts_with('D') {
                 return refuse("channel_not_found");
+            }
+            if let Some(parent) = body["thread_ts"].as_str() {
+                if !s
+                    .messages
+                    .iter()
+                    .any(|m| m.channel == channel && m.ts == parent)
+                {
+                    return refuse("thread_not_found");
+                }
             }
             if !valid_blocks(&body["blocks"]) {
                 return refuse("invalid_blocks");
@@ -484,6 +532,37 @@ impl FakeSlack {
 
     pub fn channels(&self) -> Vec<Channel> {
         self.state.lock().unwrap().channels.clone()
+    }
+
+    /// What `chat.postEphemeral` showed, in order.
+    pub fn ephemerals(&self) -> Vec<Message> {
+        self.state.lock().unwrap().ephemerals.clone()
+    }
+
+    /// The messages of `channel` that are not replies in a thread.
+    pub fn top_level(&self, channel: &str) -> Vec<Message> {
+        let mut all = self.messages_in(channel);
+        all.retain(|m| m.body["thread_ts"].is_null());
+        all
+    }
+
+    /// The replies in the thread of message `ts` of `channel`, in order.
+    pub fn thread(&self, channel: &str, ts: &str) -> Vec<Message> {
+        let mut all = self.messages_in(channel);
+        all.retain(|m| m.body["thread_ts"] == ts);
+        all
+    }
+
+    /// Message `ts` of `channel` as it reads now: its last edit, or as posted.
+    pub fn current(&self, channel: &str, ts: &str) -> Value {
+        let s = self.state.lock().unwrap();
+        let edited = s.updates.iter().rev();
+        let posted = s.messages.iter();
+        edited
+            .chain(posted)
+            .find(|m| m.channel == channel && m.ts == ts)
+            .map(|m| m.body.clone())
+            .unwrap_or(Value::Null)
     }
 
     pub fn messages_in(&self, channel: &str) -> Vec<Message> {

@@ -13,6 +13,7 @@ mod queue;
 mod access;
 mod alertmanager;
 mod alerts;
+mod announce;
 mod api_incidents;
 mod bad_input;
 mod bounds;

@@ -8,6 +8,7 @@ use std::path::Path;
 const METHODS: &[(&str, &str)] = &[
     ("auth.test", ""),
     ("chat.getPermalink", ""),
+    ("chat.postEphemeral", "chat:write"),
     ("chat.postMessage", "chat:write"),
     ("chat.update", "chat:write"),
     ("conversations.archive", "channels:manage"),
@@ -15,6 +16,7 @@ const METHODS: &[(&str, &str)] = &[
     ("conversations.history", "channels:history"),
     ("conversations.invite", "channels:manage"),
     ("conversations.list", "channels:read"),
+    ("conversations.open", "im:write"),
     ("conversations.rename", "channels:manage"),
     ("conversations.replies", "channels:history"),
     ("conversations.setTopic", "channels:manage"),
@@ -44,6 +46,8 @@ const OTHER_SCOPES: &[&str] = &[
     "groups:write",
     // A follow-up owner's email in `users.info`, for their Jira account.
     "users:read.email",
+    // A retried direct message first looks for the one an earlier attempt posted.
+    "im:history",
 ];
 
 fn source() -> String {

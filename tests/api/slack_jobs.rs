@@ -94,10 +94,14 @@ async fn a_declaration_makes_exactly_the_expected_calls_once(backend: Backend) {
     }
     let announced = app.slack.messages_in(ANNOUNCE);
     assert_eq!(announced.len(), 1);
-    assert!(announced[0].body["text"]
-        .as_str()
-        .unwrap()
+    assert!(announced[0]
+        .body
+        .to_string()
         .contains(&format!("<#{}>", channels[0].id)));
+    assert_eq!(
+        incident.announce_ts.as_deref(),
+        Some(announced[0].ts.as_str())
+    );
     assert!(job_states(&app, id)
         .await
         .iter()
@@ -138,7 +142,8 @@ async fn a_change_is_posted_announced_and_updates_the_pinned_summary(backend: Ba
     assert_eq!(posted.len(), 4, "{posted:?}");
     assert!(posted[0].contains("now *investigating*") && posted[0].contains("looking"));
     assert!(posted[1].contains("<@U0777> is now *lead*"));
-    let updates = app.slack.updates();
+    let mut updates = app.slack.updates();
+    updates.retain(|u| u.channel == channel);
     assert_eq!(
         updates.len(),
         1,
@@ -155,11 +160,17 @@ async fn a_change_is_posted_announced_and_updates_the_pinned_summary(backend: Ba
         members.contains(&"U0777".to_string()),
         "the new lead is invited"
     );
-    assert_eq!(
-        app.slack.messages_in(ANNOUNCE).len(),
-        1 + 3,
-        "declaration and three status changes"
-    );
+    // One announcement, now showing the end; the three moves in its thread (a SEV3:
+    // not broadcast), the new lead shown on it.
+    let announced = app.slack.top_level(ANNOUNCE);
+    assert_eq!(announced.len(), 1, "one announcement");
+    let replies = app.slack.thread(ANNOUNCE, &announced[0].ts);
+    assert_eq!(replies.len(), 3, "three status changes in its thread");
+    assert!(replies.iter().all(|r| r.body["reply_broadcast"] == false));
+    let now = app.slack.current(ANNOUNCE, &announced[0].ts).to_string();
+    for part in ["*closed*", "Lead: <@U0777>", "resolved after"] {
+        assert!(now.contains(part), "{part} in {now}");
+    }
     assert!(
         app.slack.channels()[0].archived,
         "closing archives the channel"

@@ -31,6 +31,7 @@ async fn incident(app: &TestApp, severity: Severity, opened: i64, moves: &[(Stat
                 answers: None,
                 alert: None,
                 from_triage: None,
+                tell_in: None,
                 title: format!("{severity} at {opened}"),
                 severity,
                 declared_by: user().into(),
@@ -204,6 +205,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     answers: None,
                     alert: None,
                     from_triage: None,
+                    tell_in: None,
                     title: title.to_string(),
                     severity: if n == 0 {
                         Severity::Sev1
@@ -231,6 +233,7 @@ async fn the_csv_round_trips_and_follows_the_filters(backend: Backend) {
                     answers: None,
                     alert: None,
                     from_triage: None,
+                    tell_in: None,
                     title: format!("Bulk {n}"),
                     severity: Severity::Sev4,
                     declared_by: user().into(),
