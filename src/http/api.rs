@@ -348,6 +348,33 @@ where
     Ok(())
 }
 
+/// Reads `key=value` into `filter` when it says which incidents (`status`, `severity`
+/// as comma-separated lists, `team`, `class`, `q` for text in the title,
+/// `include_drills`); `false` for any other key. Empty values are no filter.
+pub fn parse_slice(key: &str, value: &str, filter: &mut Filter) -> Result<bool, ApiError> {
+    let value = value.trim();
+    match key {
+        "status" => parse_list("status", value, &mut filter.statuses)?,
+        "severity" => parse_list("severity", value, &mut filter.severities)?,
+        "include_drills" => filter.drills = parse_flag("include_drills", value)?,
+        "team" | "class" | "q" if value.is_empty() => {}
+        "team" => {
+            filter.team = Some(value.to_lowercase().parse().map_err(
+                |e: crate::domain::Invalid| ApiError::BadRequest(format!("`team`: {e}")),
+            )?)
+        }
+        "class" => filter.class = Some(value.to_lowercase().chars().take(64).collect()),
+        "q" => {
+            if value.chars().count() > 100 {
+                return Err(ApiError::BadRequest("`q` is at most 100 characters".into()));
+            }
+            filter.text = Some(value.to_owned())
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// `true` or `false` (also `1`/`0`).
 pub fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
@@ -365,9 +392,10 @@ pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
         ..Filter::default()
     };
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if parse_slice(&key, &value, &mut filter)? {
+            continue;
+        }
         match key.as_ref() {
-            "status" => parse_list("status", &value, &mut filter.statuses)?,
-            "severity" => parse_list("severity", &value, &mut filter.severities)?,
             "from" => filter.from = Some(parse_time("from", &value)?),
             "to" => filter.to = Some(parse_time("to", &value)?),
             "limit" => {
@@ -376,7 +404,6 @@ pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
                 })?;
                 filter.limit = limit.min(MAX_LIMIT);
             }
-            "include_drills" => filter.drills = parse_flag("include_drills", &value)?,
             "cursor" => {
                 filter.after = Some(Cursor::decode(&value).ok_or_else(|| {
                     ApiError::BadRequest("`cursor` is not a `next_cursor` this API gave".into())

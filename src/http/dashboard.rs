@@ -45,6 +45,7 @@ fn pages() -> &'static Environment<'static> {
             ),
             ("gameday.html", include_str!("../../templates/gameday.html")),
             ("status.html", include_str!("../../templates/status.html")),
+            ("error.html", include_str!("../../templates/error.html")),
             (
                 "gameday_board.html",
                 include_str!("../../templates/gameday_board.html"),
@@ -62,6 +63,35 @@ pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
         .and_then(|t| t.render(ctx))
         .map(Html)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("page {name}: {e}")))
+}
+
+/// An error as a browser wants it: a page saying what went wrong, with its status.
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(e: E) -> PageError {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.0.parts();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::BAD_REQUEST => "That cannot be shown",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "Not allowed",
+        };
+        let page = render(
+            "error.html",
+            context! { title => title, message => message, signed_in => true },
+        );
+        match page {
+            Ok(page) => (status, page).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
 }
 
 /// Someone signed in: with the session cookie or the `Authorization: Bearer` header.
@@ -272,24 +302,101 @@ fn range(query: Option<&str>) -> Result<Range, ApiError> {
     Ok((from, to, preset))
 }
 
+/// What the dashboard was asked for beyond its range, as a query string to carry on
+/// (range links, the CSV export).
+fn slice_query(query: Option<&str>) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if matches!(k.as_ref(), "severity" | "status" | "team" | "class" | "q") && !v.is_empty() {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.finish()
+}
+
+/// `−18%`, `+5%`, `=` against the previous period; `None` when it had nothing.
+fn change(now: Option<f64>, before: Option<f64>) -> Option<Value> {
+    let (now, before) = (now?, before?);
+    if before <= 0.0 {
+        return None;
+    }
+    let percent = ((now - before) / before * 100.0).round();
+    let text = match percent {
+        p if p > 0.0 => format!("+{p}%"),
+        p if p < 0.0 => format!("−{}%", -p),
+        _ => "=".to_owned(),
+    };
+    // Fewer incidents and shorter times are better.
+    let trend = match percent {
+        p if p > 0.0 => "worse",
+        p if p < 0.0 => "better",
+        _ => "same",
+    };
+    Some(context! { text => text, trend => trend })
+}
+
 pub async fn dashboard(
     _: Viewer,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Html<String>, ApiError> {
-    let (from, to, preset) = range(query.as_deref())?;
+) -> Response {
+    let query = query.as_deref();
+    match dashboard_page(&state, query).await {
+        Ok(page) => page.into_response(),
+        // A bad filter or range: said on the page, with the form to fix it.
+        Err(PageError(ApiError::BadRequest(why))) => {
+            let page = render(
+                "dashboard.html",
+                context! { signed_in => true, problem => why, range_label => "?",
+                ranges => [7, 30, 90, 365].map(|d| context! { days => d, on => false }) },
+            );
+            match page {
+                Ok(page) => (StatusCode::BAD_REQUEST, page).into_response(),
+                Err(e) => PageError(e).into_response(),
+            }
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<String>, PageError> {
+    let (from, to, preset) = range(query)?;
     // Drills stay out of the dashboard: the game day's scoreboard shows them.
-    let drills = false;
-    let stats = compute(&state.store, Asked { from, to, drills }).await?;
-    let recent = state
-        .store
-        .list(&Filter {
-            from: Some(from),
-            to: Some(to),
-            limit: 25,
-            ..Filter::default()
-        })
-        .await?;
+    let mut filter = Filter::default();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k != "include_drills" {
+            super::api::parse_slice(&k, &v, &mut filter)?;
+        }
+    }
+    let asked = Asked {
+        from,
+        to,
+        filter: filter.clone(),
+    };
+    // The previous period of the same length, just before this one, for each card's
+    // change.
+    let before = from - (to - from);
+    let before_end = from - Duration::microseconds(1);
+    let (stats, previous, recent, teams, by_team) = tokio::try_join!(
+        compute(&state.store, &asked),
+        async { Ok(state.store.tally(before, before_end, &filter).await?) },
+        async {
+            Ok::<_, ApiError>(
+                state
+                    .store
+                    .list(&Filter {
+                        from: Some(from),
+                        to: Some(to),
+                        limit: 25,
+                        ..filter.clone()
+                    })
+                    .await?,
+            )
+        },
+        async { Ok::<_, ApiError>(state.store.teams_seen().await?) },
+        async { Ok::<_, ApiError>(state.store.count_by_team(from, to, &filter).await?) },
+    )?;
+    let previous = previous.stats(before, before_end, 0);
     let median = |s: &crate::domain::stats::Summary| {
         s.median.map(charts::duration).unwrap_or_else(|| "—".into())
     };
@@ -303,6 +410,7 @@ pub async fn dashboard(
                 severity => i.severity.as_str(),
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),
+                team => i.team.as_ref().map(|t| t.to_string()),
                 opened_at => i.milestones.opened_at.map(at),
                 resolve => i.milestones.time_to(Status::Resolved)
                     .map(|d| charts::duration(d.num_seconds() as f64))
@@ -310,6 +418,51 @@ pub async fn dashboard(
             }
         })
         .collect();
+    let slice = slice_query(query);
+    let range_query = match preset {
+        Some(days) => format!("days={days}"),
+        None => format!(
+            "from={}&to={}",
+            from.format("%Y-%m-%d"),
+            to.format("%Y-%m-%d")
+        ),
+    };
+    let policy = state.incidents.policy();
+    let mut team_names: Vec<String> = state
+        .incidents
+        .teams()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    team_names.extend(teams);
+    team_names.sort();
+    team_names.dedup();
+    let chosen = |list: &[&str], on: Option<&str>| -> Vec<Value> {
+        list.iter()
+            .map(|v| context! { value => v, on => on == Some(*v) })
+            .collect()
+    };
+    let one = |v: &[String]| (v.len() == 1).then(|| v[0].clone());
+    let severity_on = one(&filter
+        .severities
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect::<Vec<_>>());
+    let status_on = one(&filter
+        .statuses
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect::<Vec<_>>());
+    let team_on = filter.team.as_ref().map(|t| t.to_string());
+    let classes: Vec<&str> = policy.failure_classes.iter().map(String::as_str).collect();
+    let times = |s: &crate::domain::stats::Stats| {
+        [
+            s.times.time_to_acknowledge.median,
+            s.times.time_to_mitigate.median,
+            s.times.time_to_resolve.median,
+        ]
+    };
+    let (now_t, before_t) = (times(&stats), times(&previous));
     render(
         "dashboard.html",
         context! {
@@ -318,13 +471,40 @@ pub async fn dashboard(
                 Some(days) => format!("last {days} days"),
                 None => format!("{} to {}", from.format("%Y-%m-%d"), to.format("%Y-%m-%d")),
             },
-            ranges => [7, 30, 90, 365].map(|d| context! { days => d, on => preset == Some(d) }),
+            ranges => [7, 30, 90, 365].map(|d| context! {
+                days => d, on => preset == Some(d),
+                href => if slice.is_empty() { format!("/dashboard?days={d}") } else { format!("/dashboard?days={d}&{slice}") },
+            }),
             from_date => from.format("%Y-%m-%d").to_string(),
             to_date => to.format("%Y-%m-%d").to_string(),
+            preset => preset,
+            filters => context! {
+                severities => chosen(&Severity::ALL.map(|s| s.as_str()), severity_on.as_deref()),
+                statuses => chosen(&Status::ALL.map(|s| s.as_str()), status_on.as_deref()),
+                teams => chosen(&team_names.iter().map(String::as_str).collect::<Vec<_>>(), team_on.as_deref()),
+                classes => chosen(&classes, filter.class.as_deref()),
+                q => filter.text.clone().unwrap_or_default(),
+                any => !slice.is_empty(),
+            },
+            csv_href => format!("/dashboard/incidents.csv?from={}&to={}{}{}",
+                from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).replace('+', "%2B"),
+                to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).replace('+', "%2B"),
+                if slice.is_empty() { "" } else { "&" }, slice),
+            // The filters, kept by the dates form.
+            kept => form_urlencoded::parse(slice.as_bytes())
+                .map(|(k, v)| context! { name => k.into_owned(), value => v.into_owned() })
+                .collect::<Vec<_>>(),
+            previous_label => format!("{} to {}", before.format("%Y-%m-%d"), from.format("%Y-%m-%d")),
             medians => context! {
                 acknowledge => median(&stats.times.time_to_acknowledge),
                 mitigate => median(&stats.times.time_to_mitigate),
                 resolve => median(&stats.times.time_to_resolve),
+            },
+            changes => context! {
+                total => change(Some(stats.total as f64), Some(previous.total as f64)),
+                acknowledge => change(now_t[0], before_t[0]),
+                mitigate => change(now_t[1], before_t[1]),
+                resolve => change(now_t[2], before_t[2]),
             },
             followups => stats.followups.as_ref().map(|f| context! {
                 open => f.open,
@@ -339,18 +519,36 @@ pub async fn dashboard(
                 statuses => Value::from_safe_string(charts::statuses(&stats.by_status)),
                 coverage => Value::from_safe_string(charts::coverage(stats.postmortem_coverage)),
             },
-            severities => Severity::ALL.map(|s| context! { name => s.as_str(), colour => charts::colour(s.as_str()) }),
+            severities => Severity::ALL.map(|s| context! {
+                name => s.as_str(), colour => charts::colour(s.as_str()),
+                means => policy.severities.get(&s).cloned(),
+            }),
+            by_team => by_team.iter().map(|(team, n)| context! {
+                team => team, n => n,
+                href => format!("/dashboard?{range_query}&team={}", form_urlencoded::byte_serialize(team.as_bytes()).collect::<String>()),
+            }).collect::<Vec<_>>(),
             stats => Value::from_serialize(&stats),
             recent => recent,
         },
     )
+    .map_err(PageError)
+}
+
+/// `GET /dashboard/incidents.csv`: the export, for whoever is signed in (the session
+/// or a `read` token), with the dashboard's range and filters.
+pub async fn incidents_csv(
+    _: Viewer,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    Ok(super::stats::export(&state, query.as_deref()).await?)
 }
 
 pub async fn incident(
     _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let id: IncidentId = id
         .parse()
         .map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
@@ -451,4 +649,5 @@ pub async fn incident(
             },
         },
     )
+    .map_err(PageError)
 }

@@ -44,8 +44,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// Its HTTP status, and what the client is told (a 5xx's cause goes to the log).
+    pub fn parts(self) -> (StatusCode, String) {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -65,6 +66,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        (status, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.parts();
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body is not read: this connection cannot carry another

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/status/feed.atom", get(status_page::atom))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/incidents/{id}", get(dashboard::incident))
+        .route("/dashboard/incidents.csv", get(dashboard::incidents_csv))
         .route(
             "/dashboard/login",
             get(dashboard::login_form).post(dashboard::login),
@@ -144,15 +145,17 @@ async fn measure(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
 }
 
 /// Every error is JSON with a reason, the framework's own included (405, 413, a path
-/// that does not parse, a body that does not deserialize).
+/// that does not parse, a body that does not deserialize), except the pages made for
+/// browsers, which stay HTML.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    let kind = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .unwrap_or_default();
+    let kept = kind.starts_with("application/json") || kind.starts_with("text/html");
+    if !(status.is_client_error() || status.is_server_error()) || kept {
         return response;
     }
     let (parts, body) = response.into_parts();

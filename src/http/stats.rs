@@ -8,7 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::stream;
 
-use super::api::{parse_filter, parse_flag, parse_time, Authorized};
+use super::api::{parse_filter, parse_slice, parse_time, Authorized};
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::followup;
@@ -19,50 +19,51 @@ use crate::store::{Filter, Store};
 
 /// What a manager asked for: `from`/`to` (RFC 3339), by default the last 30 days, and
 /// whether drills count (`include_drills`, by default not).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Range {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    pub drills: bool,
+    /// Which incidents of the range (severity, status, team, class, title, drills).
+    pub filter: Filter,
 }
 
 pub fn parse_range(query: Option<&str>) -> Result<Range, ApiError> {
-    let (mut from, mut to, mut drills) = (None, None, false);
+    let (mut from, mut to, mut filter) = (None, None, Filter::default());
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if parse_slice(&key, &value, &mut filter)? {
+            continue;
+        }
         match key.as_ref() {
             "from" => from = Some(parse_time("from", &value)?),
             "to" => to = Some(parse_time("to", &value)?),
-            "include_drills" => drills = parse_flag("include_drills", &value)?,
             _ => {}
         }
     }
     let to = to.unwrap_or_else(crate::now);
     let from = from.unwrap_or(to - Duration::days(30));
     crate::domain::stats::check_range(from, to).map_err(ApiError::BadRequest)?;
-    Ok(Range { from, to, drills })
+    Ok(Range { from, to, filter })
 }
 
-/// The statistics of the incidents of `range`.
-pub async fn compute(store: &Store, range: Range) -> Result<Stats, ApiError> {
-    let Range { from, to, drills } = range;
+pub async fn compute(store: &Store, range: &Range) -> Result<Stats, ApiError> {
+    let Range { from, to, filter } = range;
     let (tally, open_now, followups) = tokio::try_join!(
-        store.tally(from, to, drills),
-        store.open_now(drills),
+        store.tally(*from, *to, filter),
+        store.open_now(filter),
         store.open_followups()
     )?;
-    let mut stats = tally.stats(from, to, open_now);
+    let mut stats = tally.stats(*from, *to, open_now);
     stats.followups = Some(followup::open_at(&followups, crate::now()));
     Ok(stats)
 }
 
-/// `GET /api/v1/stats`.
 pub async fn stats(
     _: Authorized,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, ApiError> {
     Ok(Json(
-        compute(&state.store, parse_range(query.as_deref())?).await?,
+        compute(&state.store, &parse_range(query.as_deref())?).await?,
     ))
 }
 
@@ -181,7 +182,12 @@ pub async fn incidents_csv(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut filter = parse_filter(query.as_deref())?;
+    export(&state, query.as_deref()).await
+}
+
+/// The CSV of the incidents `query` filters, streamed.
+pub async fn export(state: &AppState, query: Option<&str>) -> Result<Response, ApiError> {
+    let mut filter = parse_filter(query)?;
     filter.limit = 500;
     let header = csv_chunk([CSV_HEADER.map(str::to_owned).to_vec()])
         .map_err(|e| ApiError::Internal(e.into()))?;

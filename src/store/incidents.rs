@@ -90,6 +90,65 @@ pub struct Filter {
     pub after: Option<Cursor>,
     /// Drills too (left out by default).
     pub drills: bool,
+    /// Only this team's.
+    pub team: Option<Team>,
+    /// Only this failure class's.
+    pub class: Option<String>,
+    /// Only those whose title holds this text, in any case (never a private one: its
+    /// title is its members').
+    pub text: Option<String>,
+}
+
+/// Pushes onto `$query` the conditions of `$filter` on which incidents (severity,
+/// status, team, class, title, drills), not its range or page. Every value is bound.
+macro_rules! push_slice {
+    ($query:expr, $filter:expr) => {{
+        let filter: &crate::store::Filter = $filter;
+        if !filter.drills {
+            $query.push(" AND NOT drill");
+        }
+        if !filter.statuses.is_empty() {
+            $query.push(" AND status IN (");
+            let mut list = $query.separated(", ");
+            for status in &filter.statuses {
+                list.push_bind(status.as_str());
+            }
+            $query.push(")");
+        }
+        if !filter.severities.is_empty() {
+            $query.push(" AND severity IN (");
+            let mut list = $query.separated(", ");
+            for severity in &filter.severities {
+                list.push_bind(severity.as_str());
+            }
+            $query.push(")");
+        }
+        if let Some(team) = &filter.team {
+            $query.push(" AND team = ").push_bind(team.to_string());
+        }
+        if let Some(class) = &filter.class {
+            $query
+                .push(" AND failure_class = ")
+                .push_bind(class.clone());
+        }
+        if let Some(text) = &filter.text {
+            $query
+                .push(" AND NOT private AND LOWER(title) LIKE ")
+                .push_bind(crate::store::incidents::like(text))
+                .push(" ESCAPE '\\'");
+        }
+    }};
+}
+
+/// `text` as a LIKE pattern matching titles that hold it (lowercase, `%` and `_`
+/// taken literally).
+pub(crate) fn like(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 impl Default for Filter {
@@ -103,6 +162,9 @@ impl Default for Filter {
             limit: 50,
             after: None,
             drills: false,
+            team: None,
+            class: None,
+            text: None,
         }
     }
 }
@@ -606,25 +668,7 @@ impl Store {
             let mut query = QueryBuilder::new(format!(
                 "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
             ));
-            if !filter.drills {
-                query.push(" AND NOT drill");
-            }
-            if !filter.statuses.is_empty() {
-                query.push(" AND status IN (");
-                let mut list = query.separated(", ");
-                for status in &filter.statuses {
-                    list.push_bind(status.as_str());
-                }
-                query.push(")");
-            }
-            if !filter.severities.is_empty() {
-                query.push(" AND severity IN (");
-                let mut list = query.separated(", ");
-                for severity in &filter.severities {
-                    list.push_bind(severity.as_str());
-                }
-                query.push(")");
-            }
+            push_slice!(query, filter);
             if let Some(from) = filter.from {
                 query.push(" AND opened_at >= ").push_bind(from);
             }

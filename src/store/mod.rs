@@ -110,6 +110,7 @@ mod jobs;
 mod followups;
 mod gamedays;
 mod idempotency;
+#[macro_use]
 mod incidents;
 mod jira;
 mod pages;

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Db, Store, StoreError};
+use sqlx::QueryBuilder;
+
+use super::{Db, Filter, Store, StoreError};
 use crate::domain::stats::{Facts, Tally};
 use crate::domain::{Milestones, Status};
 
@@ -42,26 +44,33 @@ struct Row {
     late_updates: i64,
 }
 
-/// The condition that leaves drills out, unless they are wanted.
-fn scope(drills: bool) -> &'static str {
-    if drills {
-        ""
-    } else {
-        " AND NOT drill"
-    }
-}
-
 impl Store {
-    /// The incidents opened from `from` to `to` (inclusive), tallied; drills only when
-    /// `drills` says so.
+    /// The incidents opened from `from` to `to` (inclusive) that `filter` keeps (its
+    /// severities, statuses, team, class, title text; drills only when it says so),
+    /// tallied.
     pub async fn tally(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        drills: bool,
+        filter: &Filter,
     ) -> Result<Tally, StoreError> {
         let mut tally = Tally::default();
-        let scope = scope(drills);
+        // `SELECT {what} FROM incidents` in the range and the filter, then `{tail}`.
+        macro_rules! sliced {
+            ($what:expr, $tail:expr) => {{
+                let mut query = QueryBuilder::new(format!(
+                    "SELECT {} FROM incidents WHERE opened_at >= ",
+                    $what
+                ));
+                query
+                    .push_bind(from)
+                    .push(" AND opened_at <= ")
+                    .push_bind(to);
+                push_slice!(query, filter);
+                query.push($tail);
+                query
+            }};
+        }
         match &self.db {
             Db::Postgres(pool) => {
                 // date_part is a float8 already (EXTRACT is a slower numeric), exact to
@@ -72,11 +81,10 @@ impl Store {
                          FILTER (WHERE {column} IS NOT NULL), '{{}}')"
                     )
                 };
-                let sql = format!(
-                    "SELECT severity, status, COUNT(*) AS n, \
+                let what = format!(
+                    "severity, status, COUNT(*) AS n, \
                      SUM(updates)::BIGINT AS updates, SUM(late_updates)::BIGINT AS late, {} AS acknowledge, {} AS mitigate, \
-                     {} AS resolve, COUNT(postmortem_at) AS postmortems FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY severity, status",
+                     {} AS resolve, COUNT(postmortem_at) AS postmortems",
                     duration("investigating_at"),
                     duration("mitigated_at"),
                     duration("resolved_at")
@@ -84,26 +92,18 @@ impl Store {
                 // Scans of the range side by side on their own connections. The classes
                 // are counted apart: grouped with severity and status, the planner
                 // expects thousands of groups and sorts them on disk (3× slower).
-                let groups = sqlx::query_as::<_, Group>(&sql)
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(pool);
-                let days = format!(
-                    "SELECT (opened_at AT TIME ZONE 'UTC')::DATE AS day, severity, COUNT(*) \
-                     FROM incidents WHERE opened_at >= $1 AND opened_at <= $2{scope} \
-                     GROUP BY day, severity"
+                let mut groups = sliced!(what, " GROUP BY severity, status");
+                let groups = groups.build_query_as::<Group>().fetch_all(pool);
+                let mut days = sliced!(
+                    "(opened_at AT TIME ZONE 'UTC')::DATE AS day, severity, COUNT(*)",
+                    " GROUP BY day, severity"
                 );
-                let days = sqlx::query_as::<_, (NaiveDate, String, i64)>(&days)
-                    .bind(from)
-                    .bind(to)
+                let days = days
+                    .build_query_as::<(NaiveDate, String, i64)>()
                     .fetch_all(pool);
-                let classes = format!(
-                    "SELECT failure_class, COUNT(*) FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2{scope} GROUP BY failure_class"
-                );
-                let classes = sqlx::query_as::<_, (Option<String>, i64)>(&classes)
-                    .bind(from)
-                    .bind(to)
+                let mut classes = sliced!("failure_class, COUNT(*)", " GROUP BY failure_class");
+                let classes = classes
+                    .build_query_as::<(Option<String>, i64)>()
                     .fetch_all(pool);
                 let (groups, days, classes) = tokio::try_join!(groups, days, classes)?;
                 for (class, n) in classes {
@@ -126,15 +126,12 @@ impl Store {
                 }
             }
             Db::Sqlite { read, .. } => {
-                let rows: Vec<Row> = sqlx::query_as(&format!(
-                    "SELECT severity, status, opened_at, investigating_at, mitigated_at, \
-                     resolved_at, postmortem_at, failure_class, updates, late_updates FROM incidents \
-                     WHERE opened_at >= $1 AND opened_at <= $2{scope}"
-                ))
-                .bind(from)
-                .bind(to)
-                .fetch_all(read)
-                .await?;
+                let mut rows = sliced!(
+                    "severity, status, opened_at, investigating_at, mitigated_at, \
+                     resolved_at, postmortem_at, failure_class, updates, late_updates",
+                    ""
+                );
+                let rows: Vec<Row> = rows.build_query_as().fetch_all(read).await?;
                 for r in rows {
                     tally.add(&Facts {
                         severity: parse(&r.severity)?,
@@ -156,15 +153,45 @@ impl Store {
         Ok(tally)
     }
 
-    /// Incidents not yet resolved, whenever opened; drills only when `drills` says so.
-    pub async fn open_now(&self, drills: bool) -> Result<u64, StoreError> {
-        let scope = scope(drills);
+    /// Incidents not yet resolved, whenever opened, that `filter` keeps.
+    pub async fn open_now(&self, filter: &Filter) -> Result<u64, StoreError> {
         let n: i64 = with_db!(self, read pool => {
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM incidents WHERE {ACTIVE}{scope}"))
-                .fetch_one(pool)
-                .await?
+            let mut query = QueryBuilder::new(format!("SELECT COUNT(*) FROM incidents WHERE {ACTIVE}"));
+            push_slice!(query, filter);
+            query.build_query_scalar().fetch_one(pool).await?
         });
         Ok(n as u64)
+    }
+
+    /// How many incidents of the range `filter` keeps each team had, most first (at most
+    /// 50 teams; incidents of no team are left out).
+    pub async fn count_by_team(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        filter: &Filter,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            let mut query = QueryBuilder::new(
+                "SELECT team, COUNT(*) AS n FROM incidents WHERE team IS NOT NULL AND opened_at >= ",
+            );
+            query.push_bind(from).push(" AND opened_at <= ").push_bind(to);
+            push_slice!(query, filter);
+            query.push(" GROUP BY team ORDER BY n DESC, team LIMIT 50");
+            query.build_query_as().fetch_all(pool).await?
+        }))
+    }
+
+    /// The teams incidents were declared for, by name (at most 100).
+    pub async fn teams_seen(&self) -> Result<Vec<String>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT team FROM incidents WHERE team IS NOT NULL AND NOT drill \
+                 ORDER BY team LIMIT 100",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// Incidents by status and severity, all of them (for metrics): an index-only scan

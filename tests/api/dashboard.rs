@@ -47,7 +47,8 @@ async fn the_dashboard_wants_a_session_or_the_token(backend: Backend) {
     let r = login(&app, &client, "wrong").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().get(SET_COOKIE).is_none());
-    assert!(r.text().await.unwrap().contains("not this pompier"));
+    let said = r.text().await.unwrap();
+    assert!(said.contains("not this pompier"), "{said}");
     // The right one: a signed, HttpOnly, SameSite cookie, and back where one was going.
     let r = login(&app, &client, API_TOKEN).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -184,7 +185,193 @@ async fn slack_messages_link_to_the_incidents_page(backend: Backend) {
     assert!(announced.contains(&link), "{announced}");
 }
 
+/// 2026-11-16 00:00 UTC.
+fn t(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_794_787_200 + secs, 0).unwrap()
+}
+
+/// An incident of `team`, opened at `t(opened)`, resolved `resolved` seconds later.
+async fn seeded(app: &TestApp, title: &str, sev: &str, team: &str, opened: i64, resolved: i64) {
+    use pompier::domain::{Policy, SlackUserId, Status};
+    let by: SlackUserId = "U0MGR".parse().unwrap();
+    let mut new = pompier::store::NewIncident::new(
+        title.trim_start_matches("private ").into(),
+        sev.parse().unwrap(),
+        by.clone(),
+        t(opened),
+    );
+    new.team = Some(team.parse().unwrap());
+    new.private = title.starts_with("private ");
+    let i = app.store.declare(new, &[]).await.unwrap();
+    app.store
+        .change(
+            i.id,
+            |inc| {
+                inc.move_to(
+                    Status::Resolved,
+                    &by.clone().into(),
+                    None,
+                    t(opened + resolved),
+                    &Policy::default(),
+                )
+            },
+            |_| vec![],
+        )
+        .await
+        .unwrap();
+}
+
+async fn the_dashboard_filters_compares_exports_and_explains(backend: Backend) {
+    let app = spawn_app(backend).await;
+    seeded(&app, "Checkout down", "SEV1", "payments", 0, 1000).await;
+    seeded(&app, "Search slow", "SEV2", "search", 100, 2000).await;
+    seeded(
+        &app,
+        "private Payroll checkout leak",
+        "SEV2",
+        "payments",
+        200,
+        500,
+    )
+    .await;
+    // The previous week: one payments incident, resolved in 2000 s.
+    seeded(&app, "Old checkout", "SEV1", "payments", -3 * 86400, 2000).await;
+    let week = "from=2026-11-16&to=2026-11-22";
+
+    let page = app
+        .page_text(&format!("/dashboard?{week}&team=payments"))
+        .await
+        .replace("&#x2f;", "/");
+    assert!(
+        page.contains("Checkout down") && !page.contains("Search slow"),
+        "{page}"
+    );
+    assert!(!page.contains("Payroll"), "a private title is its members'");
+    assert!(
+        page.contains("<option value=\"payments\" selected>"),
+        "the filter stays chosen"
+    );
+    // Two payments incidents this week against one before; resolve medians 500 and
+    // 1000 s → 750 s against 2000 s.
+    assert!(
+        page.contains("<span class=\"change worse\">+100%</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span class=\"change better\">−63%</span>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"definitions\"") && page.contains("declared → investigating"));
+    // Ranges carry the filter; the export link carries range and filter.
+    assert!(
+        page.contains("href=\"/dashboard?days=7&amp;team=payments\""),
+        "{page}"
+    );
+    let csv = page
+        .split("id=\"csv-link\"")
+        .next()
+        .and_then(|before| before.rsplit("href=\"").next())
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        csv.starts_with("/dashboard/incidents.csv?") && csv.contains("team=payments"),
+        "{csv}"
+    );
+
+    // Text in the title: never a private incident's.
+    let page = app
+        .page_text(&format!("/dashboard?{week}&q=CHECKOUT"))
+        .await;
+    assert!(page.contains("Checkout down") && !page.contains("Search slow"));
+    assert!(
+        page.contains(">1</div><div class=\"what\">declared in range"),
+        "{page}"
+    );
+    let page = app
+        .page_text(&format!("/dashboard?{week}&severity=SEV2"))
+        .await;
+    assert!(page.contains("Search slow") && !page.contains("Checkout down"));
+    // Per team: each team counted, linked to its own view.
+    let page = app.page_text(&format!("/dashboard?{week}")).await;
+    let page = page.replace("&#x2f;", "/");
+    assert!(
+        page.contains("&amp;team=search\">search</a></td><td>1</td>"),
+        "{page}"
+    );
+
+    // The export works with a signed-in session, with the filters.
+    let client = no_redirects();
+    let r = login(&app, &client, API_TOKEN).await;
+    let cookie = r.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = client
+        .get(app.url(&csv))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with("id,title,"), "{body}");
+    assert!(
+        body.contains("Checkout down") && !body.contains("Search slow"),
+        "{body}"
+    );
+    assert_eq!(body.lines().count(), 1 + 2, "{body}");
+
+    // Browsers get pages, not JSON: a bad filter, a missing incident.
+    for (path, status, says) in [
+        (
+            format!("/dashboard?{week}&team=Not%20a%20team!"),
+            StatusCode::BAD_REQUEST,
+            "team",
+        ),
+        (
+            "/dashboard/incidents/999".to_owned(),
+            StatusCode::NOT_FOUND,
+            "#999 does not exist",
+        ),
+    ] {
+        let r = client
+            .get(app.url(&path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("<!doctype html>") && page.contains(says),
+            "{page}"
+        );
+    }
+    // A wrong token on the sign-in form: the form again, one line.
+    let r = login(&app, &client, "wrong").await;
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("id=\"login-error\"") && page.contains("<form"),
+        "{page}"
+    );
+}
+
 crate::on_both_backends!(
+    the_dashboard_filters_compares_exports_and_explains,
     slack_messages_link_to_the_incidents_page,
     the_dashboard_wants_a_session_or_the_token,
     what_people_typed_is_shown_never_run,

@@ -75,7 +75,7 @@ async fn follow_ups_round_trip_into_the_api_stats_and_the_postmortem_page(backen
     assert!(stats["followups"]["oldest"].as_f64().unwrap() >= 0.0);
     let page = app.page_text("/dashboard").await;
     assert!(
-        page.contains("id=\"card-followups\"><div class=\"n\">2</div>"),
+        page.contains("id=\"card-followups\" title=\"Follow-up actions not done, of every incident\"><div class=\"n\">2</div>"),
         "{page}"
     );
 
