@@ -35,6 +35,8 @@ pub struct AppState {
     pub streams: Arc<crate::streams::Streams>,
     /// The app's Home tab.
     pub home: Arc<crate::slack::home::Home>,
+    /// People's names, for pages and exports.
+    pub people: crate::people::People,
 }
 
 /// The state, and the job worker that serves it.
@@ -118,6 +120,10 @@ impl App {
             ),
             None => None,
         };
+        let people = crate::people::People {
+            store: store.clone(),
+            slack: slack.clone(),
+        };
         // Every outside service, with its handler where it is configured.
         let mut handlers = Registry::default();
         handlers.register(
@@ -141,8 +147,7 @@ impl App {
                 store: store.clone(),
                 effects,
                 template,
-                slack: slack.clone(),
-                names: Default::default(),
+                people: people.clone(),
             }),
             "CONFLUENCE_BASE_URL, CONFLUENCE_API_TOKEN or the space (CONFLUENCE_SPACE_ID, \
              or CONFLUENCE_SPACE_KEY on Data Center) is not set",
@@ -212,6 +217,7 @@ impl App {
         );
         let state = AppState {
             home,
+            people,
             store,
             incidents,
             alerts,

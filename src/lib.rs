@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod outbox;
 pub mod paging;
+pub mod people;
 pub mod shutdown;
 pub mod slack;
 pub mod socket;

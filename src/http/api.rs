@@ -159,6 +159,10 @@ pub struct IncidentJson {
     /// Its Jira issue, once made (one incident's JSON only).
     #[serde(skip_serializing_if = "Option::is_none")]
     jira: Option<Option<JiraIssue>>,
+    /// The Slack names of the people it mentions, by user id (one incident's JSON only;
+    /// one Slack cannot tell yet is left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Serialize)]
@@ -264,6 +268,7 @@ impl IncidentJson {
             alerts: None,
             pages: None,
             jira: None,
+            names: None,
             timeline: timeline.map(|t| t.into_iter().map(EventJson::from).collect()),
         }
     }
@@ -454,8 +459,25 @@ pub async fn get_incident(
     let id: IncidentId = id
         .parse()
         .map_err(|e: crate::domain::Invalid| ApiError::BadRequest(e.0))?;
-    Ok(Json(incident_json(&state, id, &who.holder).await?))
+    let mut json = incident_json(&state, id, &who.holder).await?;
+    // The ids stay; their names come beside them.
+    let mut ids: Vec<&str> = vec![json.declared_by.as_str()];
+    ids.extend(json.roles.values().map(String::as_str));
+    ids.extend(json.participants.iter().flatten().map(String::as_str));
+    ids.extend(json.timeline.iter().flatten().map(|e| e.actor.as_str()));
+    ids.extend(
+        json.followups
+            .iter()
+            .flatten()
+            .filter_map(|f| f.owner.as_deref()),
+    );
+    let names = state.people.names(ids, NAMES_DEADLINE).await;
+    json.names = Some(names.into_iter().collect());
+    Ok(Json(json))
 }
+
+/// How long the API waits for names read from Slack (ids stand alone meanwhile).
+const NAMES_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Incident `id` whole, with its timeline, people and follow-ups, as `holder` may see it.
 pub async fn incident_json(

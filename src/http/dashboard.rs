@@ -302,6 +302,9 @@ fn range(query: Option<&str>) -> Result<Range, ApiError> {
     Ok((from, to, preset))
 }
 
+/// How long a page waits for names read from Slack (ids show meanwhile).
+const NAMES_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// What the dashboard was asked for beyond its range, as a query string to carry on
 /// (range links, the CSV export).
 fn slice_query(query: Option<&str>) -> String {
@@ -559,15 +562,60 @@ pub async fn incident(
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
     // A private incident's timeline and alerts are its members' (they tell what it is
     // about).
-    let (timeline, alerts, issues) = if i.private {
-        (Vec::new(), Vec::new(), Vec::new())
+    let ids = [id];
+    let (timeline, alerts, issues, followups, mut joined, pages) = if i.private {
+        Default::default()
     } else {
         tokio::try_join!(
             state.store.timeline(id),
             state.store.alerts_of(id),
-            state.store.jira_issues(id)
+            state.store.jira_issues(id),
+            state.store.followups(id),
+            state.store.participants(&ids),
+            state.store.pages_of(id),
         )?
     };
+    let joined = joined.remove(&id).unwrap_or_default();
+    // Everyone shown, by name where Slack says it.
+    let mut ids: Vec<String> = vec![i.declared_by.to_string()];
+    ids.extend(i.roles.values().map(|u| u.to_string()));
+    ids.extend(timeline.iter().map(|e| e.actor.to_string()));
+    ids.extend(joined.iter().map(|u| u.to_string()));
+    ids.extend(
+        followups
+            .iter()
+            .filter_map(|f| f.owner.as_ref().map(|u| u.to_string())),
+    );
+    let names = if i.private {
+        Default::default()
+    } else {
+        state
+            .people
+            .names(ids.iter().map(String::as_str), NAMES_DEADLINE)
+            .await
+    };
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let followups: Vec<Value> = followups
+        .iter()
+        .map(|f| {
+            context! {
+                number => f.number, text => plain(&f.text),
+                owner => f.owner.as_ref().map(|u| name(u.as_str())),
+                done => f.done_at.map(at),
+                jira => f.jira.as_ref().map(|j| context! { key => j.key, url => j.url }),
+            }
+        })
+        .collect();
+    let pages: Vec<Value> = pages
+        .iter()
+        .map(|p| {
+            context! {
+                service => p.service, state => p.state.as_str(),
+                team => p.team.as_ref().map_or("on-call".to_owned(), |t| t.to_string()),
+            }
+        })
+        .collect();
+    let joined: Vec<String> = joined.iter().map(|u| name(u.as_str())).collect();
     let jira = issues
         .iter()
         .find(|(n, _)| *n == 0)
@@ -623,7 +671,7 @@ pub async fn incident(
                     .into_iter()
                     .flat_map(|n| n.lines().map(str::to_owned).collect::<Vec<_>>()),
             );
-            context! { at => at(e.at), who => e.actor.to_string(), what => what }
+            context! { at => at(e.at), who => name(&e.actor.to_string()), what => what }
         })
         .collect();
     render(
@@ -638,8 +686,15 @@ pub async fn incident(
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),
                 // A private incident's people and links are its members' too.
-                declared_by => (!i.private).then(|| i.declared_by.to_string()),
-                roles => i.roles.iter().filter(|_| !i.private).map(|(r, u)| context! { role => r.as_str(), user => u.as_str() }).collect::<Vec<_>>(),
+                declared_by => (!i.private).then(|| name(&i.declared_by.to_string())),
+                roles => i.roles.iter().filter(|_| !i.private).map(|(r, u)| context! { role => r.as_str(), user => name(u.as_str()) }).collect::<Vec<_>>(),
+                team => i.team.as_ref().map(|t| t.to_string()),
+                class => i.failure_class.clone().filter(|_| !i.private),
+                summary => i.summary.as_deref().filter(|_| !i.private).map(plain),
+                impact => i.impact.as_deref().filter(|_| !i.private).map(plain),
+                followups => followups,
+                pages => pages,
+                participants => joined,
                 channel_url => i.channel_id.as_ref().filter(|_| !i.private).map(|c| format!("https://slack.com/app_redirect?channel={c}")),
                 postmortem_url => i.postmortem_url.clone().filter(|_| !i.private),
                 jira => jira,

@@ -67,7 +67,7 @@ pub async fn stats(
     ))
 }
 
-const CSV_HEADER: [&str; 23] = [
+const CSV_HEADER: [&str; 26] = [
     "id",
     "title",
     "severity",
@@ -91,6 +91,9 @@ const CSV_HEADER: [&str; 23] = [
     "drill",
     "private",
     "jira",
+    "declared_by_name",
+    "lead_name",
+    "comms_name",
 ];
 
 /// A cell a spreadsheet shows as typed: one that starts like a formula gets a `'`.
@@ -102,8 +105,13 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// One incident's row; `jira`: its Jira issue's key, if it has one.
-fn csv_row(i: &Incident, jira: Option<&String>) -> Vec<String> {
+/// One incident's row; `jira`: its Jira issue's key, if it has one; `names`: people's
+/// Slack names by id.
+fn csv_row(
+    i: &Incident,
+    jira: Option<&String>,
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<String> {
     let m = &i.milestones;
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let secs = |s: Status| {
@@ -121,6 +129,10 @@ fn csv_row(i: &Incident, jira: Option<&String>) -> Vec<String> {
             .find(|(r, _)| r.as_str() == name)
             .map(|(_, u)| u.to_string())
             .unwrap_or_default()
+    };
+    let name = |id: &str| match names.get(id).filter(|_| open) {
+        Some(name) => cell(name),
+        None => String::new(),
     };
     vec![
         i.id.to_string(),
@@ -162,6 +174,9 @@ fn csv_row(i: &Incident, jira: Option<&String>) -> Vec<String> {
         i.drill.is_some().to_string(),
         i.private.to_string(),
         jira.filter(|_| open).cloned().unwrap_or_default(),
+        name(&i.declared_by.to_string()),
+        name(&role("lead")),
+        name(&role("comms")),
     ]
 }
 
@@ -185,6 +200,9 @@ pub async fn incidents_csv(
     export(&state, query.as_deref()).await
 }
 
+/// How long each page of the export waits for names read from Slack.
+const NAMES_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// The CSV of the incidents `query` filters, streamed.
 pub async fn export(state: &AppState, query: Option<&str>) -> Result<Response, ApiError> {
     let mut filter = parse_filter(query)?;
@@ -194,10 +212,11 @@ pub async fn export(state: &AppState, query: Option<&str>) -> Result<Response, A
     // The first page is read before answering, so a database error is a clean 5xx.
     let first = state.store.list(&filter).await?;
     let pages = stream::unfold(
-        (state.store.clone(), filter, Some(first), Some(header)),
-        |(store, mut filter, page, header)| async move {
+        (state.clone(), filter, Some(first), Some(header)),
+        |(state, mut filter, page, header)| async move {
+            let store = state.store.clone();
             if let Some(header) = header {
-                return Some((Ok(header), (store, filter, page, None)));
+                return Some((Ok(header), (state, filter, page, None)));
             }
             let page = match page {
                 Some(page) => page,
@@ -208,7 +227,7 @@ pub async fn export(state: &AppState, query: Option<&str>) -> Result<Response, A
                         return Some((
                             Err(std::io::Error::other(e.to_string())),
                             (
-                                store,
+                                state,
                                 Filter {
                                     after: None,
                                     ..filter
@@ -222,9 +241,26 @@ pub async fn export(state: &AppState, query: Option<&str>) -> Result<Response, A
                 None => return None,
             };
             let ids: Vec<_> = page.incidents.iter().map(|i| i.id).collect();
+            let people: Vec<String> = page
+                .incidents
+                .iter()
+                .flat_map(|i| {
+                    let mut them = vec![i.declared_by.to_string()];
+                    them.extend(i.roles.values().map(|u| u.to_string()));
+                    them
+                })
+                .collect();
+            let names = state
+                .people
+                .names(people.iter().map(String::as_str), NAMES_DEADLINE)
+                .await;
             let chunk = match store.jira_keys(&ids).await {
-                Ok(keys) => csv_chunk(page.incidents.iter().map(|i| csv_row(i, keys.get(&i.id))))
-                    .map_err(|e| std::io::Error::other(e.to_string())),
+                Ok(keys) => csv_chunk(
+                    page.incidents
+                        .iter()
+                        .map(|i| csv_row(i, keys.get(&i.id), &names)),
+                )
+                .map_err(|e| std::io::Error::other(e.to_string())),
                 Err(e) => {
                     tracing::error!(error = %e, "CSV export cut short");
                     Err(std::io::Error::other(e.to_string()))
@@ -232,11 +268,10 @@ pub async fn export(state: &AppState, query: Option<&str>) -> Result<Response, A
             };
             filter.after = page.next;
             let done = filter.after.is_none();
-            let state = (store, filter, None, None);
             if done && page.incidents.is_empty() {
                 return None;
             }
-            Some((chunk, state))
+            Some((chunk, (state, filter, None, None)))
         },
     );
     Ok((

@@ -3,7 +3,6 @@
 //! is recorded on the incident with a `postmortem` event, and the channel is told.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use super::{JobError, Run};
 use crate::confluence::{page, ConfluenceClient, ConfluenceError, Page, Template};
@@ -11,7 +10,6 @@ use crate::domain::{Actor, Incident, Rejected, SlackUserId};
 use futures_util::future::BoxFuture;
 
 use crate::outbox::{ConfluenceJob, Effects, Job, Service, SlackJob};
-use crate::slack::client::SlackClient;
 use crate::slack::text::escape;
 use crate::store::{Store, StoreError};
 
@@ -20,11 +18,12 @@ pub struct ConfluenceJobs {
     pub store: Store,
     pub effects: Effects,
     pub template: Template,
-    /// To show people by name (`users.info`), when a bot token is set.
-    pub slack: Option<SlackClient>,
-    /// Names already looked up, by user id.
-    pub names: Mutex<HashMap<String, String>>,
+    /// To show people by name.
+    pub people: crate::people::People,
 }
+
+/// How long a page waits for names read from Slack.
+const NAMES_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl From<ConfluenceError> for JobError {
     fn from(e: ConfluenceError) -> Self {
@@ -184,42 +183,11 @@ impl ConfluenceJobs {
         self.lookup(ids).await
     }
 
-    /// The names of Slack users `ids`, looked up once each (those not found are left out).
-    async fn lookup(&self, mut ids: Vec<String>) -> HashMap<String, String> {
-        ids.sort();
-        ids.dedup();
-        ids.retain(|id| id.parse::<SlackUserId>().is_ok());
-        if let Some(slack) = &self.slack {
-            for id in &ids {
-                if self.names.lock().expect("names").contains_key(id) {
-                    continue;
-                }
-                match slack.call_form("users.info", &[("user", id)]).await {
-                    Ok(info) => {
-                        let user = &info["user"];
-                        let name = [
-                            &user["profile"]["real_name"],
-                            &user["profile"]["display_name"],
-                            &user["real_name"],
-                            &user["name"],
-                        ]
-                        .into_iter()
-                        .find_map(|v| v.as_str().filter(|s| !s.is_empty()))
-                        .map(str::to_owned);
-                        if let Some(name) = name {
-                            self.names.lock().expect("names").insert(id.clone(), name);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(user = %id, error = %e, "cannot look up a user's name")
-                    }
-                }
-            }
-        }
-        let known = self.names.lock().expect("names");
-        ids.into_iter()
-            .filter_map(|id| known.get(&id).map(|n| (id, n.clone())))
-            .collect()
+    /// The names of Slack users `ids` (those not found are left out).
+    async fn lookup(&self, ids: Vec<String>) -> HashMap<String, String> {
+        self.people
+            .names(ids.iter().map(String::as_str), NAMES_DEADLINE)
+            .await
     }
 
     /// Tells the incident's channel why no page could be made.

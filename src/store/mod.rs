@@ -113,6 +113,7 @@ mod idempotency;
 #[macro_use]
 mod incidents;
 mod jira;
+mod names;
 mod pages;
 mod stats;
 mod token_cache;

@@ -72,6 +72,7 @@ async fn incidents_have_specs_json_shape(backend: Backend) {
         "jira",
         "summary",
         "impact",
+        "names",
     ];
     let mut sorted = keys.clone();
     sorted.sort();
@@ -99,7 +100,7 @@ async fn incidents_have_specs_json_shape(backend: Backend) {
     let listed = &list["incidents"][0];
     let mut without_timeline = one.clone();
     without_timeline.as_object_mut().unwrap().remove("timeline");
-    for one_only in ["followups", "alerts", "pages", "jira"] {
+    for one_only in ["followups", "alerts", "pages", "jira", "names"] {
         without_timeline.as_object_mut().unwrap().remove(one_only);
     }
     assert_eq!(listed, &without_timeline);

@@ -35,6 +35,7 @@ mod interactions;
 mod jira;
 mod manifest;
 mod metrics;
+mod names;
 mod paging;
 mod signature;
 mod slack_client;

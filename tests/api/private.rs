@@ -76,13 +76,23 @@ async fn a_private_incidents_title_leaks_nowhere(backend: Backend) {
     let csv = app.page_text("/api/v1/incidents.csv").await;
     let mut rows = csv.lines();
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
-    assert_eq!(&header[header.len() - 3..], ["drill", "private", "jira"]);
+    assert_eq!(
+        &header[header.len() - 6..],
+        [
+            "drill",
+            "private",
+            "jira",
+            "declared_by_name",
+            "lead_name",
+            "comms_name"
+        ]
+    );
     let private_row = rows.find(|r| r.starts_with("1,")).unwrap();
     assert!(
         !private_row.contains("U0") && !private_row.contains(&channel),
         "{private_row}"
     );
-    assert!(private_row.ends_with(",false,true,"), "{private_row}");
+    assert!(private_row.ends_with(",false,true,,,,"), "{private_row}");
     // The API, with the operator's token, says what it is.
     let json = app.incident_json(id).await;
     assert_eq!(
