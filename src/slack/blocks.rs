@@ -278,6 +278,8 @@ pub fn triage(alert: &AlertRecord, severity: Severity, group: i64) -> Vec<Value>
 pub const DECLARE_ALERT: &str = "declare_alert";
 /// The summary's *Edit* button: opens the form.
 pub const EDIT: &str = "edit";
+/// The summary's *Status page* button: opens the customer-facing update form.
+pub const STATUS_PAGE: &str = "status_page";
 
 /// The summary's buttons: the allowed next statuses, the severity, taking the lead.
 /// Each value is `{incident}:{what}`; none once the incident is closed.
@@ -308,6 +310,13 @@ fn buttons(incident: &Incident, allowed: &[Status]) -> Option<Value> {
         json!({"type": "button", "action_id": EDIT, "value": format!("{id}:edit"),
                          "text": {"type": "plain_text", "text": "Edit"}}),
     );
+    // Customers may hear of a public incident; never of a private one or a drill.
+    if !incident.private && incident.drill.is_none() {
+        elements.push(
+            json!({"type": "button", "action_id": STATUS_PAGE, "value": format!("{id}:public"),
+                   "text": {"type": "plain_text", "text": "Status page"}}),
+        );
+    }
     Some(json!({"type": "actions", "block_id": "incident_actions", "elements": elements}))
 }
 
@@ -377,6 +386,35 @@ mod tests {
         );
         assert!(all.contains("×5") && !all.contains("×6") && all.contains("and 2 more"));
         assert!(!all.contains("<!channel>"));
+    }
+
+    #[test]
+    fn only_a_public_incident_offers_the_status_page() {
+        let actions = |i: &Incident| -> Vec<String> {
+            let blocks = summary(i, None, &Policy::default(), None, &Linked::default());
+            blocks
+                .iter()
+                .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["action_id"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let public = incident("DB down");
+        assert!(actions(&public).contains(&STATUS_PAGE.to_owned()));
+        for hidden in [
+            Incident {
+                private: true,
+                ..public.clone()
+            },
+            Incident {
+                drill: Some(crate::domain::Drill {
+                    team: crate::domain::Team::unassigned(),
+                    gameday: None,
+                }),
+                ..public.clone()
+            },
+        ] {
+            assert!(!actions(&hidden).contains(&STATUS_PAGE.to_owned()));
+        }
     }
 
     #[test]

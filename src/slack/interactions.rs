@@ -131,6 +131,12 @@ pub async fn handle(
             };
             edit(incidents, &user, &payload["view"]).await
         }
+        "view_submission" if payload["view"]["callback_id"] == modal::PUBLIC_ID => {
+            let Some(user) = user else {
+                return Ok((Answer::Empty, None));
+            };
+            publish(incidents, &user, &payload["view"]).await
+        }
         "view_submission" if payload["view"]["callback_id"] == modal::CALLBACK_ID => {
             let Some(user) = user else {
                 return Ok((Answer::Empty, None));
@@ -154,14 +160,13 @@ pub async fn handle(
                 return Ok((Answer::Empty, None));
             }
             let said = if action["action_id"] == super::blocks::EDIT {
-                open_edit(
-                    incidents,
-                    slack,
-                    trigger,
-                    &Caller::slack(&user, channel),
-                    action,
-                )
-                .await?
+                let caller = Caller::slack(&user, channel);
+                let view = |i: &crate::domain::Incident| modal::edit_view(i, incidents.policy());
+                open_form(incidents, slack, trigger, &caller, action, view).await?
+            } else if action["action_id"] == super::blocks::STATUS_PAGE {
+                let caller = Caller::slack(&user, channel);
+                let view = |i: &crate::domain::Incident| modal::public_view(i, incidents.policy());
+                open_form(incidents, slack, trigger, &caller, action, view).await?
             } else if action["action_id"] == super::blocks::DECLARE_ALERT {
                 declare_alert(incidents, &user, action).await?
             } else {
@@ -300,14 +305,15 @@ async fn act(
     })
 }
 
-/// The summary's *Edit* button: the form, prefilled, for a member; anyone else hears
-/// of no such incident.
-async fn open_edit(
+/// A summary button's form (*Edit*, *Status page*), made by `view`, for a member;
+/// anyone else hears of no such incident.
+async fn open_form(
     incidents: &Incidents,
     slack: Option<&SlackClient>,
     trigger: Option<&str>,
     caller: &Caller,
     action: &Value,
+    view: impl Fn(&crate::domain::Incident) -> Value,
 ) -> Result<Option<String>, StoreError> {
     let value = action["value"].as_str().unwrap_or_default();
     let Some(id) = value
@@ -321,10 +327,11 @@ async fn open_edit(
     };
     let (Some(slack), Some(trigger)) = (slack, trigger) else {
         return Ok(Some(
-            "The form needs SLACK_BOT_TOKEN; use `/incident title|summary|impact`.".into(),
+            "The form needs SLACK_BOT_TOKEN; use `/incident title|summary|impact|public|update`."
+                .into(),
         ));
     };
-    let view = modal::edit_view(member.incident(), incidents.policy());
+    let view = view(member.incident());
     match slack
         .call("views.open", &json!({"trigger_id": trigger, "view": view}))
         .await
@@ -377,6 +384,45 @@ async fn edit(
         incidents.apply(&member, request).await?;
     }
     Ok((Answer::Empty, None))
+}
+
+/// The *Status page* form submitted by a member: the incident made public with the
+/// message and components, or, once public, an update. A refusal (a private
+/// incident, a drill, an unknown component) is said on the form.
+async fn publish(
+    incidents: &Incidents,
+    user: &SlackUserId,
+    view: &Value,
+) -> Result<(Answer, Option<FollowUp>), StoreError> {
+    let refuse = |said: String| {
+        Ok((
+            Answer::Json(json!({"response_action": "errors", "errors": {"message": said}})),
+            None,
+        ))
+    };
+    let (id, message, components) = match modal::public_submission(view) {
+        Ok(said) => said,
+        Err(errors) => {
+            return Ok((
+                Answer::Json(json!({"response_action": "errors", "errors": errors})),
+                None,
+            ))
+        }
+    };
+    let Some(member) = incidents.as_member(id, &Caller::slack(user, None)).await? else {
+        return refuse(reply::not_found(id).text);
+    };
+    let request = match member.incident().public_at {
+        None => Request::Public {
+            components,
+            message: Some(message),
+        },
+        Some(_) => Request::PublicUpdate(message),
+    };
+    match incidents.apply(&member, &request).await? {
+        crate::incidents::Outcome::Rejected(_, why) => refuse(why.to_string()),
+        _ => Ok((Answer::Empty, None)),
+    }
 }
 
 /// The *Declare* button of an alert group waiting in the triage channel: `value` is

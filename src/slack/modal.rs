@@ -233,6 +233,77 @@ pub fn edit_view(incident: &Incident, policy: &Policy) -> Value {
     })
 }
 
+/// The *Status page* form's callback id; its `private_metadata` is the incident's number.
+pub const PUBLIC_ID: &str = "status_page";
+
+/// The *Status page* form of `incident`: the message customers read and, the first
+/// time, the components it affects (of `status_page.components`).
+pub fn public_view(incident: &Incident, policy: &Policy) -> Value {
+    let first = incident.public_at.is_none();
+    let mut blocks = vec![json!({
+        "type": "input", "block_id": "message",
+        "label": plain(if first { "What customers read" } else { "An update for customers" }),
+        "hint": plain("Customer-facing words only: it is shown on the public status page."),
+        "element": {"type": "plain_text_input", "action_id": "message", "multiline": true,
+                    "max_length": crate::domain::incident::MAX_NOTE_CHARS}})];
+    if first && !policy.components.is_empty() {
+        let option = |c: &String| json!({"text": plain(c), "value": c});
+        let mut element = json!({"type": "checkboxes", "action_id": "components",
+            "options": policy.components.iter().take(10).map(option).collect::<Vec<_>>()});
+        let chosen: Vec<Value> = policy
+            .components
+            .iter()
+            .take(10)
+            .filter(|c| incident.components.contains(c))
+            .map(option)
+            .collect();
+        if !chosen.is_empty() {
+            element["initial_options"] = json!(chosen);
+        }
+        blocks.push(
+            json!({"type": "input", "block_id": "components", "optional": true,
+                           "label": plain("Affected components"), "element": element}),
+        );
+    }
+    json!({
+        "type": "modal",
+        "callback_id": PUBLIC_ID,
+        "title": plain(&truncate(&format!("Status page #{}", incident.id), 24)),
+        "submit": plain(if first { "Publish" } else { "Post update" }),
+        "close": plain("Cancel"),
+        "private_metadata": incident.id.to_string(),
+        "blocks": blocks,
+    })
+}
+
+/// What the *Status page* form says: the incident, the message, the components.
+pub fn public_submission(
+    view: &Value,
+) -> Result<(crate::domain::IncidentId, String, Vec<String>), BTreeMap<&'static str, String>> {
+    let values = &view["state"]["values"];
+    let id = view["private_metadata"]
+        .as_str()
+        .and_then(|m| m.parse().ok());
+    let message = values["message"]["message"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    let message = Incident::parse_note(message)
+        .map_err(|e| BTreeMap::from([("message", capitalised(&e.0.replace("note", "message")))]))?;
+    let components = values["components"]["components"]["selected_options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["value"].as_str().map(str::to_owned))
+        .collect();
+    match id {
+        Some(id) => Ok((id, message, components)),
+        None => Err(BTreeMap::from([(
+            "message",
+            "This form lost its incident: open it again.".to_owned(),
+        )])),
+    }
+}
+
 /// What the *Edit* form asks: the incident, then each field's new text (empty ones
 /// left as they are) and the severity.
 #[derive(Debug, PartialEq, Eq)]

@@ -127,6 +127,7 @@ const BUTTONS: &[(&str, &str)] = &[
     ("severity", "{id}:SEV1"),
     ("take_lead", "{id}:lead"),
     ("edit", "{id}:edit"),
+    ("status_page", "{id}:public"),
 ];
 
 /// Everything that tells of incident #1: its state, timeline, follow-ups and people.

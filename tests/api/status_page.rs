@@ -154,4 +154,79 @@ async fn customers_see_only_what_was_written_for_them(backend: Backend) {
     app.stop().await;
 }
 
-crate::on_both_backends!(customers_see_only_what_was_written_for_them);
+/// The *Status page* form submitted by `user` for incident `id`.
+async fn publish(app: &TestApp, user: &str, id: i64, message: &str, components: &[&str]) -> String {
+    let chosen: Vec<serde_json::Value> = components
+        .iter()
+        .map(|c| serde_json::json!({"value": c}))
+        .collect();
+    let payload = serde_json::json!({
+        "type": "view_submission", "trigger_id": "1.2.3", "user": {"id": user},
+        "view": {"id": format!("V0PUB{}", uuid::Uuid::new_v4().simple()), "callback_id": "status_page",
+                 "private_metadata": id.to_string(),
+                 "state": {"values": {
+                     "message": {"message": {"type": "plain_text_input", "value": message}},
+                     "components": {"components": {"type": "checkboxes", "selected_options": chosen}}}}}
+    });
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let r = app.post_signed("/slack/interactions", body).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+async fn the_summarys_button_publishes_then_updates(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[("POMPIER_STATUS_PAGE__COMPONENTS", "[checkout, search]")],
+    )
+    .await;
+    let id = app.declare("sev2 Search down").await;
+    app.slash("open private sev2 Payroll").await;
+    let private = pompier::domain::IncidentId(id.0 + 1);
+    app.run_pending_jobs().await;
+    let summary = app.slack.top_level(&app.slack.channels()[0].id)[0]
+        .body
+        .to_string();
+    assert!(summary.contains("\"status_page\""), "{summary}");
+    // The button opens the form for a member, with the components to tick.
+    app.click("U0456", "C0123", "status_page", &format!("{id}:public"))
+        .await;
+    let form = app.slack.views().pop().expect("the form").to_string();
+    assert!(
+        form.contains("What customers read") && form.contains("search"),
+        "{form}"
+    );
+
+    // An outsider's submission changes nothing; a member's publishes, then updates.
+    let said = publish(&app, "U0OUT", private.0, "Payroll is late", &[]).await;
+    assert!(said.contains("No incident"), "{said}");
+    assert_eq!(
+        publish(&app, "U0456", id.0, "Search is slow for some", &["search"]).await,
+        ""
+    );
+    assert_eq!(
+        publish(&app, "U0456", id.0, "A fix is rolling out", &[]).await,
+        ""
+    );
+    let (_, _, _, json) = get(&app, "/status.json").await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let shown = json.to_string();
+    assert!(
+        shown.contains("Search is slow for some") && shown.contains("A fix is rolling out"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Payroll"));
+    // A private incident is refused on the form, by its member too.
+    let said = publish(&app, "U0456", private.0, "Payroll is late", &[]).await;
+    assert!(
+        said.contains("response_action") && said.contains("private"),
+        "{said}"
+    );
+}
+
+crate::on_both_backends!(
+    customers_see_only_what_was_written_for_them,
+    the_summarys_button_publishes_then_updates,
+);
