@@ -199,6 +199,91 @@ async fn the_dashboard_works_in_a_real_browser() {
     )
     .unwrap();
 
+    // Filters: chosen in the form, kept in the address, applied to every figure.
+    browser
+        .find(Locator::Css("select[name='severity']"))
+        .await
+        .unwrap()
+        .select_by_value("SEV1")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("apply-filters"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !browser
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("severity=SEV1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the filter is in the address"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("recent"))
+        .await
+        .unwrap();
+    let sev1 = app.api_get("/api/v1/stats?severity=SEV1").await;
+    let total = browser
+        .find(Locator::Css("#card-total .n"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, sev1["total"].to_string());
+    let shown = browser
+        .find(Locator::Id("recent"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!shown.contains("SEV2") && shown.contains("SEV1"), "{shown}");
+    let csv = browser
+        .find(Locator::Id("csv-link"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(csv.contains("severity=SEV1"), "{csv}");
+
+    // On a phone (390 px wide): nothing wider than the screen, the cards two by two.
+    browser.set_window_size(390, 844).await.unwrap();
+    browser.goto(&app.url("/dashboard")).await.unwrap();
+    let fits = browser
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fits,
+        serde_json::json!(true),
+        "the page scrolls sideways at 390 px"
+    );
+    std::fs::write(
+        shots.join("dashboard-phone.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    browser.set_window_size(1280, 1700).await.unwrap();
+    browser.goto(&app.url("/dashboard")).await.unwrap();
+
     // An incident's page.
     browser
         .find(Locator::Css("#recent a[href^='/dashboard/incidents/']"))
