@@ -66,7 +66,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 fn warn_missing(settings: &Settings) {
     let s = &settings.secrets;
     if s.slack_signing_secret.is_none() {
-        tracing::warn!("SLACK_SIGNING_SECRET is not set: every /slack/* request is refused (401)");
+        tracing::warn!(
+            "SLACK_SIGNING_SECRET is not set: every /slack/* request is refused (401);              Socket Mode (SLACK_APP_TOKEN) needs none"
+        );
     }
     if s.slack_bot_token.is_none() {
         tracing::warn!(

@@ -10,13 +10,17 @@ const ENVIRONMENT: &str = "\
 Environment (all optional; pompier starts with none and says what is off):
   DATABASE_URL            sqlite://FILE (one instance) or postgres://… [default: sqlite://pompier.db]
   POMPIER_LISTEN          address to bind [default: 127.0.0.1:8080]
-  SLACK_SIGNING_SECRET    Slack app signing secret; without it /slack/* answers 401
+  SLACK_SIGNING_SECRET    Slack app signing secret, for Slack over HTTP; without it /slack/*
+                          answers 401 (Socket Mode needs none)
   SLACK_BOT_TOKEN         xoxb-… bot token; without it Slack jobs wait in the queue
   SLACK_API_URL           Slack Web API base [default: https://slack.com/api]
   SLACK_APP_TOKEN         xapp-… token: Slack traffic over Socket Mode, no public URL needed
   POMPIER_ANNOUNCE_CHANNEL  channel id where incidents are announced [default: none]
   POMPIER_PUBLIC_URL      base URL people reach pompier at [default: none]
-  POMPIER_API_TOKEN       bearer token for /api/*; unset, the API refuses all
+  POMPIER_API_TOKEN       bearer token for /api/* and the dashboard's sign-in; unset, both refuse all
+  CONFLUENCE_BASE_URL, CONFLUENCE_USER, CONFLUENCE_API_TOKEN  postmortem pages in Confluence
+  CONFLUENCE_SPACE_ID (Cloud) or CONFLUENCE_SPACE_KEY (Data Center), CONFLUENCE_PARENT_PAGE_ID
+                          where the pages go
   PAGERDUTY_ROUTING_KEY   Events API v2 integration key: incidents page through PagerDuty
   OPSGENIE_API_KEY        API integration key: incidents page through Opsgenie
   PAGERDUTY_API_TOKEN     REST API key: a team's escalation policy on-call is invited
