@@ -79,6 +79,9 @@ pub fn summary(
     for (role, user) in &incident.roles {
         fields.push(format!("*{}*\n{}", escape(role.as_str()), mention(user)));
     }
+    if let Some(team) = &incident.team {
+        fields.push(format!("*Team*\n{}", escape(team.as_str())));
+    }
     if let Some(class) = &incident.failure_class {
         fields.push(format!("*Failure class*\n{}", escape(class)));
     }

@@ -168,7 +168,10 @@ async fn the_form_asks_impact_and_team_explains_severities_and_says_where_the_ch
     }
     let summary = app.slack.top_level(&channel)[0].ts.clone();
     let summary = app.slack.current(&channel, &summary).to_string();
-    assert!(summary.contains("SEV3 — Minor"), "{summary}");
+    assert!(
+        summary.contains("SEV3 — Minor") && summary.contains("*Team*\\nsearch"),
+        "{summary}"
+    );
     // And help says what each severity means.
     let help = app.slash("help").await;
     assert!(
