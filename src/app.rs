@@ -124,14 +124,25 @@ impl App {
             store: store.clone(),
             slack: slack.clone(),
         };
+        let groups = slack
+            .clone()
+            .map(|slack| Arc::new(crate::slack::groups::UserGroups::new(slack)));
+        let incidents = incidents.with_permissions(
+            settings.permissions.clone(),
+            groups
+                .clone()
+                .map(|g| g as Arc<dyn crate::incidents::Groups>),
+        );
         // Every outside service, with its handler where it is configured.
         let mut handlers = Registry::default();
         handlers.register(
             Service::Slack,
             slack.clone().map(|slack| SlackJobs {
-                slack,
+                slack: slack.clone(),
                 oncall: oncall.take(),
-                groups: Default::default(),
+                groups: groups.clone().unwrap_or_else(|| {
+                    Arc::new(crate::slack::groups::UserGroups::new(slack.clone()))
+                }),
                 store: store.clone(),
                 announce_channel: settings.announce_channel(),
                 triage_channel: settings.alerts.triage_channel.clone(),

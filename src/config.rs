@@ -56,6 +56,9 @@ pub struct Settings {
     /// `[invite]`: who joins every public incident of a severity.
     pub invite: std::collections::BTreeMap<Severity, Vec<String>>,
     pub status_page: StatusPageSettings,
+    /// `[permissions]`: who may do what in Slack.
+    #[serde(default)]
+    pub permissions: crate::domain::permissions::Permissions,
     #[serde(skip)]
     pub secrets: Secrets,
 }
@@ -480,6 +483,11 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(bad) = self.permissions.invalid() {
+            return Err(ConfigError(format!(
+                "permissions: `{bad}` is not a Slack user id (U…, W…) or user group id (S…)"
+            )));
+        }
         let url = self.database_url.expose();
         if !(url.starts_with("postgres://")
             || url.starts_with("postgresql://")

@@ -231,6 +231,9 @@ pub enum Rejected {
     /// The request names something this pompier is not set up for.
     #[error("{0}")]
     NotSetUp(String),
+    /// `[permissions]` does not let the person asking do it.
+    #[error("{0}")]
+    Forbidden(#[from] super::permissions::Forbidden),
 }
 
 impl Incident {

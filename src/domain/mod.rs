@@ -26,6 +26,7 @@ pub mod ids;
 pub mod incident;
 pub mod lifecycle;
 pub mod paging;
+pub mod permissions;
 pub mod severity;
 pub mod stats;
 pub mod status_page;

@@ -6,6 +6,7 @@
 
 use super::Incidents;
 use crate::domain::gameday::{self, Injection, Mode};
+use crate::domain::permissions::Act;
 use crate::domain::{Gameday, Incident, IncidentId, SlackUserId};
 use crate::outbox::{ConfluenceJob, Job, SlackJob};
 use crate::store::{InjectionRef, NewInjection, StoreError};
@@ -27,6 +28,8 @@ pub enum Refused {
     NotADrill(IncidentId),
     /// A `started_at` more than an hour ago, or ahead.
     StartedAt,
+    /// `[permissions]` does not let them.
+    Forbidden(crate::domain::permissions::Forbidden),
 }
 
 /// Which game day an API caller means.
@@ -48,6 +51,10 @@ impl Incidents {
         by: &SlackUserId,
         channel: Option<&str>,
     ) -> Result<Result<Gameday, Refused>, StoreError> {
+        let actor = crate::domain::Actor::Slack(by.clone());
+        if let Err(why) = self.permitted(Act::StartGameday, &actor, None).await {
+            return Ok(Err(Refused::Forbidden(why)));
+        }
         Ok(self
             .store
             .start_gameday(name, mode, by.as_str(), channel, crate::now())
@@ -104,6 +111,12 @@ impl Incidents {
             Ok(day) => day,
             Err(refused) => return Ok(Err(refused)),
         };
+        for user in users {
+            let named = crate::domain::Actor::Slack(user.clone());
+            if let Err(why) = self.permitted(Act::BeVillain, &named, None).await {
+                return Ok(Err(Refused::Forbidden(why)));
+            }
+        }
         let users: Vec<String> = users.iter().map(|u| u.as_str().to_owned()).collect();
         self.store.add_villains(day.id, &users).await?;
         Ok(Ok(self.store.villains(day.id).await?))

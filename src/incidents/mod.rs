@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 pub use gamedays::{GamedayRef, Refused as GamedayRefused};
 
+use crate::domain::permissions::{Act, Forbidden, Permissions, Who};
 use crate::domain::{
     Actor, Change, ChannelId, Followup, Gameday, Incident, IncidentId, Policy, Rejected, RoleName,
     Severity, SlackUserId, Status, Team,
@@ -149,10 +150,21 @@ pub enum Found {
     NotNamed,
 }
 
+/// Reads a Slack user group's members (its implementation caches them).
+pub trait Groups: Send + Sync {
+    fn members<'a>(
+        &'a self,
+        group: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>;
+}
+
 #[derive(Clone)]
 pub struct Incidents {
     store: Store,
     policy: Arc<Policy>,
+    /// Who may do what (`[permissions]`), and where user groups are read.
+    permissions: Arc<Permissions>,
+    groups: Option<Arc<dyn Groups>>,
     roles: Arc<Vec<RoleName>>,
     effects: Arc<Effects>,
     /// Wakes this process's job workers when a change queued jobs.
@@ -170,10 +182,61 @@ impl Incidents {
         Incidents {
             store,
             policy: Arc::new(policy),
+            permissions: Arc::default(),
+            groups: None,
             roles: Arc::new(roles),
             effects: Arc::new(effects),
             jobs_queued,
         }
+    }
+
+    /// Who may do what, with user groups read through `groups` (none: a user group
+    /// lets nobody in).
+    pub fn with_permissions(
+        mut self,
+        permissions: Permissions,
+        groups: Option<Arc<dyn Groups>>,
+    ) -> Incidents {
+        self.permissions = Arc::new(permissions);
+        self.groups = groups;
+        self
+    }
+
+    /// The configured user groups `user` is in (one that cannot be read counts as not).
+    async fn groups_of(&self, user: &str) -> Vec<String> {
+        let mut theirs = vec![];
+        let Some(groups) = &self.groups else {
+            return theirs;
+        };
+        for group in self.permissions.groups() {
+            match groups.members(group).await {
+                Ok(members) if members.iter().any(|m| m == user) => theirs.push(group.to_owned()),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(%group, error = %e, "cannot read a user group: its members are refused")
+                }
+            }
+        }
+        theirs
+    }
+
+    /// Whether `actor` may do `act` (on `incident`): people in Slack by `[permissions]`;
+    /// tokens, alerts and pompier itself by their scopes, checked at the edge.
+    async fn permitted(
+        &self,
+        act: Act,
+        actor: &Actor,
+        incident: Option<&Incident>,
+    ) -> Result<(), Forbidden> {
+        let Some(user) = actor.slack_user() else {
+            return Ok(());
+        };
+        let groups = self.groups_of(user.as_str()).await;
+        let who = Who {
+            user: user.as_str(),
+            groups: &groups,
+        };
+        self.permissions.check(act, &who, incident)
     }
 
     /// The role names this team accepts: `lead`, `comms` and the configured ones.
@@ -199,6 +262,12 @@ impl Incidents {
     /// Declares `new` (with its delivery key and first events, if any); a delivery
     /// already acted on is `StoreError::Duplicate`.
     pub async fn declare_new(&self, new: NewIncident) -> Result<Incident, StoreError> {
+        // A drill is practice: any severity.
+        if new.severity == Severity::Sev1 && new.drill.is_none() {
+            self.permitted(Act::DeclareSev1, &new.declared_by, None)
+                .await
+                .map_err(|why| StoreError::Rejected(Rejected::Forbidden(why)))?;
+        }
         let mut jobs = self.effects.on_declare(
             new.severity,
             new.drill.is_some(),
@@ -357,10 +426,48 @@ impl Incidents {
         let actor = &member.actor;
         let at = crate::now();
         let policy = &self.policy;
+        // The asker's groups, read before: a change is decided without waiting.
+        let user = actor.slack_user().map(|u| u.as_str().to_owned());
+        let groups = match (
+            &user,
+            matches!(request, Request::Move { .. } | Request::Severity(_)),
+        ) {
+            (Some(user), true) => self.groups_of(user).await,
+            _ => vec![],
+        };
+        let allowed = |act: Act, i: &Incident| match &user {
+            Some(user) => {
+                let who = Who {
+                    user,
+                    groups: &groups,
+                };
+                self.permissions
+                    .check(act, &who, Some(i))
+                    .map_err(Rejected::Forbidden)
+            }
+            None => Ok(()),
+        };
         let decide = |i: &Incident| {
             let mut change = match request {
-                Request::Move { to, note } => i.move_to(*to, actor, note.clone(), at, policy),
-                Request::Severity(severity) => i.set_severity(*severity, actor, at),
+                Request::Move { to, note } => {
+                    allowed(
+                        Act::Move {
+                            from: i.status,
+                            to: *to,
+                        },
+                        i,
+                    )?;
+                    i.move_to(*to, actor, note.clone(), at, policy)
+                }
+                Request::Severity(severity) => {
+                    if *severity == Severity::Sev1
+                        && i.severity != Severity::Sev1
+                        && i.drill.is_none()
+                    {
+                        allowed(Act::DeclareSev1, i)?;
+                    }
+                    i.set_severity(*severity, actor, at)
+                }
                 Request::Assign { role, user } => i.assign(role, user, actor, at),
                 Request::Note(text) => i.add_note(text.clone(), actor, at),
                 Request::Alert(text) => return Ok(i.record_alert(text.clone(), actor, at)),

@@ -22,8 +22,6 @@ const MAX_TOPIC: usize = 250;
 const NAME_TRIES: u32 = 20;
 /// Users a `conversations.invite` names at most (Slack's docs say 100 and 1,000).
 const INVITE_BATCH: usize = 100;
-/// How long a user group's members are taken as read.
-const GROUP_FRESH: std::time::Duration = std::time::Duration::from_secs(600);
 /// Pages of `conversations.list` searched for a channel this bot made.
 const LIST_PAGES: usize = 20;
 
@@ -35,9 +33,8 @@ pub struct SlackJobs {
     pub slack: SlackClient,
     /// Who is on call, when `PAGERDUTY_API_TOKEN` is set.
     pub oncall: Option<crate::paging::oncall::OnCall>,
-    /// User groups' members as last read, and when.
-    pub groups:
-        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
+    /// User groups' members, read at most once every ten minutes.
+    pub groups: std::sync::Arc<crate::slack::groups::UserGroups>,
     pub store: Store,
     pub announce_channel: Option<ChannelId>,
     /// `alerts.triage_channel`: where alert groups routed with `declare = false` wait.
@@ -485,7 +482,7 @@ impl SlackJobs {
     }
 
     /// The members of `people` (user ids, and user groups read through
-    /// `usergroups.users.list`, each at most once every `GROUP_FRESH`), invited a
+    /// `usergroups.users.list`, each at most once every ten minutes), invited a
     /// hundred at a time with `force`, so one that cannot be invited holds back no other;
     /// they are named in the channel. Those invited are the incident's participants.
     async fn invite_people(
@@ -591,28 +588,9 @@ impl SlackJobs {
         Ok(Ok(users))
     }
 
-    /// The users of user group `group`, read at most once every `GROUP_FRESH`.
+    /// The users of user group `group`.
     async fn group_members(&self, group: &str) -> Result<Vec<String>, JobError> {
-        if let Some((at, users)) = self.groups.lock().expect("the group cache").get(group) {
-            if at.elapsed() < GROUP_FRESH {
-                return Ok(users.clone());
-            }
-        }
-        let read = self
-            .slack
-            .call_form("usergroups.users.list", &[("usergroup", group)])
-            .await?;
-        let users: Vec<String> = read["users"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|u| u.as_str().map(str::to_owned))
-            .collect();
-        self.groups
-            .lock()
-            .expect("the group cache")
-            .insert(group.to_owned(), (std::time::Instant::now(), users.clone()));
-        Ok(users)
+        Ok(self.groups.of(group).await?)
     }
 
     /// The channel takes the incident's present title (`inc-42-new-slug`, a suffix when

@@ -231,6 +231,7 @@ pub async fn execute(
     Ok(Some(match incidents.declare_new(declaring).await {
         Ok(incident) => reply::declared(&incident, slack.is_some()),
         Err(StoreError::Duplicate(_)) => reply::replayed(),
+        Err(StoreError::Rejected(why)) => reply::error(reply::capitalised(&why.to_string())),
         Err(e) => return Err(e),
     }))
 }

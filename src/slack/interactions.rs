@@ -228,6 +228,13 @@ async fn submit(
     let incident = match incidents.declare_new(new).await {
         Ok(incident) => incident,
         Err(StoreError::Duplicate(_)) => return Ok((Answer::Empty, None)),
+        Err(StoreError::Rejected(why)) => {
+            let said = reply::capitalised(&why.to_string());
+            return Ok((
+                Answer::Json(json!({"response_action": "errors", "errors": {"severity": said}})),
+                None,
+            ));
+        }
         Err(e) => return Err(e),
     };
     // The declarer is a member of what they declared.
@@ -435,7 +442,16 @@ async fn declare_alert(
     let Some(group) = action["value"].as_str().and_then(|v| v.parse().ok()) else {
         return Ok(None);
     };
-    Ok(Some(match incidents.declare_from_triage(group, user).await? {
+    let declared = match incidents.declare_from_triage(group, user).await {
+        Err(StoreError::Rejected(why)) => {
+            return Ok(Some(format!(
+                ":warning: {}.",
+                reply::capitalised(&why.to_string())
+            )))
+        }
+        other => other?,
+    };
+    Ok(Some(match declared {
         Some(Ok(incident)) => format!(
             ":white_check_mark: You declared incident #{} for this alert; its channel is on the way.",
             incident.id

@@ -5,6 +5,7 @@ pub mod client;
 pub mod command;
 pub mod commands;
 pub mod events;
+pub mod groups;
 pub mod home;
 pub mod interactions;
 pub mod modal;

@@ -74,6 +74,15 @@ fn headline(incident: &Incident) -> String {
     )
 }
 
+/// `text` with its first letter upper case.
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// A refusal or a parse error: one line, and where to look for more.
 pub fn error(why: impl std::fmt::Display) -> Reply {
     Reply::ephemeral(format!(":warning: {why}. See `/incident help`."))
@@ -312,6 +321,7 @@ pub fn gameday_refused(refused: &GamedayRefused) -> Reply {
             format!("Incident #{id} is not a drill of the running game day")
         }
         GamedayRefused::StartedAt => "An injection starts now, or less than an hour ago".to_owned(),
+        GamedayRefused::Forbidden(why) => capitalised(&why.to_string()),
     })
 }
 

@@ -37,6 +37,7 @@ mod manifest;
 mod metrics;
 mod names;
 mod paging;
+mod permissions;
 mod signature;
 mod slack_client;
 mod slack_jobs;
