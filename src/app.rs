@@ -206,6 +206,7 @@ impl App {
                     max: Duration::from_secs(jobs.backoff_max_secs),
                 },
                 keep_done: Duration::from_secs(jobs.keep_done_days.saturating_mul(86_400)),
+                keep_audit: Duration::from_secs(settings.audit.keep_days.saturating_mul(86_400)),
             },
             metrics.clone(),
             jobs_queued,

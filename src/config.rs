@@ -59,8 +59,17 @@ pub struct Settings {
     /// `[permissions]`: who may do what in Slack.
     #[serde(default)]
     pub permissions: crate::domain::permissions::Permissions,
+    pub audit: AuditSettings,
     #[serde(skip)]
     pub secrets: Secrets,
+}
+
+/// `[audit]`: the audit trail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Days an act is kept.
+    pub keep_days: u64,
 }
 
 /// `[status_page]`: the public status page (`/status`).

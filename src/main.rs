@@ -29,6 +29,39 @@ Environment (all optional; pompier starts with none and says what is off):
   POMPIER_<SECTION>__<KEY>  any other setting of config/default.toml, e.g. POMPIER_JOBS__CONCURRENCY=4
   RUST_LOG                log filter [default: info]";
 
+/// Prints the audit trail from `since` on, oldest first.
+async fn audit(store: &pompier::store::Store, since: Option<&str>) -> anyhow::Result<()> {
+    let since = match since {
+        None => pompier::now() - chrono::Duration::days(7),
+        Some(text) => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(day) => day.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+            Err(_) => chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|_| {
+                    anyhow::anyhow!("--since: `{text}` is not YYYY-MM-DD nor an RFC 3339 time")
+                })?
+                .to_utc(),
+        },
+    };
+    let mut after = 0;
+    loop {
+        let page = store.audit_since(since, after, 1000).await?;
+        for e in &page {
+            println!(
+                "{}  {:<24}  {:<20}  {:<16}  {}",
+                e.at.format("%Y-%m-%d %H:%M:%S"),
+                e.actor,
+                e.action,
+                e.origin,
+                e.detail
+            );
+        }
+        match page.last() {
+            Some(last) if page.len() == 1000 => after = last.id,
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// pompier: a Slack incident-management bot.
 ///
 /// Settings: config/default.toml (built in), then --config FILE, then environment
@@ -59,6 +92,12 @@ enum Command {
     /// Make, list and revoke scoped API tokens (`POMPIER_API_TOKEN` keeps every scope).
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The audit trail: sign-ins, tokens, job retries, exports, refusals, villains.
+    Audit {
+        /// From this day (YYYY-MM-DD) or time (RFC 3339) on [default: 7 days ago].
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +185,12 @@ fn main() -> ExitCode {
                 store.close().await;
                 result
             }
+            Command::Audit { since } => {
+                let store = pompier::open_store(&settings).await?;
+                let result = audit(&store, since.as_deref()).await;
+                store.close().await;
+                result
+            }
         }
     });
     match result {
@@ -228,6 +273,11 @@ async fn jobs(store: &pompier::store::Store, command: JobsCommand) -> anyhow::Re
                 }
             }
             let revived = store.retry_dead(id, pompier::now()).await?;
+            let said = match id {
+                Some(id) => format!("job {id}"),
+                None => format!("every dead job ({revived})"),
+            };
+            store.audit("cli", "jobs_retried", &said, "cli").await;
             println!("{revived} dead job(s) sent back to the queue");
         }
     }
@@ -255,6 +305,8 @@ async fn tokens(store: &pompier::store::Store, command: TokensCommand) -> anyhow
                 }
                 other => other?,
             }
+            let said = format!("{name} ({})", tokens::join(&parsed));
+            store.audit("cli", "token_created", &said, "cli").await;
             eprintln!(
                 "token {name} ({}); it is shown once, keep it now:",
                 tokens::join(&parsed)
@@ -285,6 +337,7 @@ async fn tokens(store: &pompier::store::Store, command: TokensCommand) -> anyhow
             if !store.revoke_token(&name, pompier::now()).await? {
                 anyhow::bail!("there is no valid token named {name} (see `pompier tokens list`)");
             }
+            store.audit("cli", "token_revoked", &name, "cli").await;
             println!("token {name} revoked");
         }
     }

@@ -106,10 +106,30 @@ pub async fn token_scopes(state: &AppState, given: &str) -> Result<(Holder, Vec<
         .await?
     {
         Some((name, scopes)) => Ok((Holder::Token(name), scopes)),
-        None => Err(ApiError::Unauthorized(
+        None => {
+            // Only a failure costs this look: a revoked token still in use is audited.
+            if let Some(name) = state.store.revoked_token(&tokens::hash(given)).await? {
+                let actor = format!("token:{name}");
+                state
+                    .store
+                    .audit(&actor, "revoked_token_used", "", "")
+                    .await;
+            }
+            Err(ApiError::Unauthorized(
             "unknown or revoked API token (POMPIER_API_TOKEN, or one made with `pompier tokens create`)"
                 .into(),
-        )),
+            ))
+        }
+    }
+}
+
+impl Holder {
+    /// As the audit trail names it: `operator` or `token:NAME`.
+    pub fn audit_name(&self) -> String {
+        match self {
+            Holder::Operator => tokens::OPERATOR.to_owned(),
+            Holder::Token(name) => format!("token:{name}"),
+        }
     }
 }
 
@@ -423,6 +443,43 @@ pub fn parse_filter(query: Option<&str>) -> Result<Filter, ApiError> {
         }
     }
     Ok(filter)
+}
+
+/// `GET /api/v1/audit?since=&after=&limit=`: the audit trail, oldest first, for the
+/// operator's token alone (scoped tokens get 403). `since`: RFC 3339, 7 days ago by
+/// default; `after`: the last `id` of the previous page.
+pub async fn audit(
+    who: Authorized,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if who.holder != Holder::Operator {
+        return Err(ApiError::Forbidden(
+            "the audit trail is for the operator's token (POMPIER_API_TOKEN)".into(),
+        ));
+    }
+    let (mut since, mut after, mut limit) =
+        (crate::now() - chrono::Duration::days(7), 0i64, 100i64);
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "since" => since = parse_time("since", &value)?,
+            "after" => {
+                after = value
+                    .parse()
+                    .map_err(|_| ApiError::BadRequest("`after` is an entry's `id`".into()))?
+            }
+            "limit" => {
+                limit = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| ApiError::BadRequest("`limit` is from 1 to 1000".into()))?
+            }
+            _ => {}
+        }
+    }
+    let entries = state.store.audit_since(since, after, limit).await?;
+    Ok(Json(serde_json::json!({ "entries": entries })))
 }
 
 /// `GET /api/v1/incidents`.

@@ -207,15 +207,24 @@ pub async fn login(
     };
     // The operator's token, or any with the `read` scope.
     let given = form.token.trim();
-    if super::api::token_holder(&state, given, Scope::Read)
-        .await
-        .is_err()
-    {
-        return again(
-            StatusCode::UNAUTHORIZED,
-            "That is not this pompier's token, nor one with the `read` scope.",
-        );
-    }
+    let origin = client.to_string();
+    let holder = match super::api::token_holder(&state, given, Scope::Read).await {
+        Ok(holder) => holder,
+        Err(_) => {
+            state
+                .store
+                .audit("unknown", "sign_in_failed", "dashboard", &origin)
+                .await;
+            return again(
+                StatusCode::UNAUTHORIZED,
+                "That is not this pompier's token, nor one with the `read` scope.",
+            );
+        }
+    };
+    state
+        .store
+        .audit(&holder.audit_name(), "sign_in", "dashboard", &origin)
+        .await;
     let expires = Utc::now().timestamp() + session::LIFETIME.as_secs() as i64;
     let secure = state
         .settings
@@ -542,8 +551,15 @@ async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<St
 pub async fn incidents_csv(
     _: Viewer,
     State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
+    let origin = remote.ip().to_string();
+    let said = query.as_deref().unwrap_or_default();
+    state
+        .store
+        .audit("dashboard session", "csv_export", said, &origin)
+        .await;
     Ok(super::stats::export(&state, query.as_deref()).await?)
 }
 

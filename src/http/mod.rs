@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/{what}", post(writes::change))
         .route("/api/v1/incidents.csv", get(stats::incidents_csv))
         .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/api/v1/webhooks/jira", post(webhooks::jira))
         .route("/api/v1/gamedays", get(gamedays::list))

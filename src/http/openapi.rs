@@ -138,6 +138,7 @@ fn schemas() -> Value {
             "next_cursor": {"type": ["string", "null"]}}},
         "AlertReceived": {"type": "object", "properties": {
             "incident": {"type": "integer"}, "created": {"type": "boolean"}}},
+        "Audit": {"type": "object", "properties": {"entries": {"type": "array", "items": {"type": "object"}}}},
         "Stats": {"type": "object", "description": "See SPEC: totals, by severity and status, per week, times to acknowledge, mitigate and resolve."},
         "Gameday": {"type": "object", "description": "A game day's board: `mode`, `teams` (with `score` and `time_to_detect`), `drills`, `injections` (their `description` and `target` hidden until it ends, without the `gameday` scope)."},
         "Injection": {"type": "object", "properties": {
@@ -228,8 +229,24 @@ fn paths() -> Value {
         "/api/v1/stats".into(),
         json!({
             "get": {"summary": "Manager statistics.", "tags": ["read"], "security": read(),
-                    "parameters": [query("from", "RFC 3339."), query("to", "RFC 3339.")],
+                    "parameters": [query("from", "RFC 3339."), query("to", "RFC 3339."),
+                                   query("severity", "Comma-separated severities."),
+                                   query("status", "Comma-separated statuses."),
+                                   query("team", "A team."), query("class", "A failure class."),
+                                   query("q", "Text in the title (never a private incident's).")],
                     "responses": {"200": ok("The statistics.", "Stats")}}
+        }),
+    );
+    paths.insert(
+        "/api/v1/audit".into(),
+        json!({
+            "get": {"summary": "The audit trail, oldest first (the operator's token only).",
+                    "tags": ["read"], "security": read(),
+                    "parameters": [query("since", "RFC 3339; 7 days ago by default."),
+                                   query("after", "The last `id` of the previous page."),
+                                   query("limit", "1 to 1000; 100 by default.")],
+                    "responses": {"200": ok("`entries`: id, at, actor, action, detail, origin.", "Audit"),
+                                  "403": {"description": "Not the operator's token."}}}
         }),
     );
     paths.insert(

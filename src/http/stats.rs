@@ -1,7 +1,7 @@
 //! `/api/v1/stats` and `/api/v1/incidents.csv`: what managers read.
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -193,10 +193,17 @@ fn csv_chunk(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, csv
 /// `GET /api/v1/incidents.csv`: the list's filters, every page of it, streamed a page
 /// at a time as the database gives it.
 pub async fn incidents_csv(
-    _: Authorized,
+    who: Authorized,
     State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let said = query.as_deref().unwrap_or_default();
+    let origin = remote.ip().to_string();
+    state
+        .store
+        .audit(&who.holder.audit_name(), "csv_export", said, &origin)
+        .await;
     export(&state, query.as_deref()).await
 }
 

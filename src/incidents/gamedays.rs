@@ -119,6 +119,10 @@ impl Incidents {
         }
         let users: Vec<String> = users.iter().map(|u| u.as_str().to_owned()).collect();
         self.store.add_villains(day.id, &users).await?;
+        let said = format!("game day {}: {}", day.id, users.join(", "));
+        self.store
+            .audit(by.as_str(), "villains_named", &said, "slack")
+            .await;
         Ok(Ok(self.store.villains(day.id).await?))
     }
 

@@ -236,7 +236,19 @@ impl Incidents {
             user: user.as_str(),
             groups: &groups,
         };
-        self.permissions.check(act, &who, incident)
+        let allowed = self.permissions.check(act, &who, incident);
+        if let Err(why) = &allowed {
+            self.refused(user.as_str(), why).await;
+        }
+        allowed
+    }
+
+    /// A permission refusal, into the audit trail.
+    async fn refused(&self, user: &str, why: &Forbidden) {
+        let said = format!("{} ({})", why.what, why.setting);
+        self.store
+            .audit(user, "permission_refused", &said, "slack")
+            .await;
     }
 
     /// The role names this team accepts: `lead`, `comms` and the configured ones.
@@ -508,7 +520,12 @@ impl Incidents {
                 self.jobs_queued.notify_waiters();
                 Ok(Outcome::Changed(Box::new(change)))
             }
-            Err(StoreError::Rejected(why)) => Ok(Outcome::Rejected(id, why)),
+            Err(StoreError::Rejected(why)) => {
+                if let (Rejected::Forbidden(forbidden), Some(user)) = (&why, &user) {
+                    self.refused(user, forbidden).await;
+                }
+                Ok(Outcome::Rejected(id, why))
+            }
             Err(StoreError::NotFound(id)) => Ok(Outcome::NotFound(id)),
             Err(e) => Err(e),
         }

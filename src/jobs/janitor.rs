@@ -1,5 +1,5 @@
 //! The janitor: every minute, forgets delivery and idempotency keys past their window
-//! and deletes finished jobs past their retention, until stopped.
+//! and deletes finished jobs and audit entries past their retention, until stopped.
 
 use std::time::Duration;
 
@@ -30,8 +30,14 @@ fn ago(window: Duration) -> chrono::DateTime<chrono::Utc> {
     crate::now() - chrono::Duration::from_std(window).unwrap_or_default()
 }
 
-/// Runs until `stopped`, keeping finished jobs `keep_done`.
-pub async fn run(store: Store, keep_done: Duration, mut stopped: watch::Receiver<bool>) {
+/// Runs until `stopped`, keeping finished jobs `keep_done` and the audit trail
+/// `keep_audit`.
+pub async fn run(
+    store: Store,
+    keep_done: Duration,
+    keep_audit: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     while !is_set(&stopped) {
         for (prefix, window) in DELIVERY_WINDOWS {
             if let Err(e) = store.forget_deliveries(prefix, ago(window)).await {
@@ -43,6 +49,9 @@ pub async fn run(store: Store, keep_done: Duration, mut stopped: watch::Receiver
             .await
         {
             tracing::warn!(error = %e, "cannot forget old idempotency keys");
+        }
+        if let Err(e) = store.purge_audit(ago(keep_audit)).await {
+            tracing::warn!(error = %e, "cannot delete the audit trail past its retention");
         }
         let before = ago(keep_done);
         loop {

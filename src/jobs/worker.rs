@@ -41,6 +41,8 @@ pub struct WorkerSettings {
     pub backoff: Backoff,
     /// How long finished jobs are kept.
     pub keep_done: Duration,
+    /// How long the audit trail is kept.
+    pub keep_audit: Duration,
 }
 
 /// Stop signals shared by the loops and their handle.
@@ -361,10 +363,14 @@ impl Worker {
         }
         let worker = self.clone();
         let stopped = self.signals.stop.subscribe();
-        let (store, keep_done) = (self.store.clone(), self.settings.keep_done);
+        let (store, keep_done, keep_audit) = (
+            self.store.clone(),
+            self.settings.keep_done,
+            self.settings.keep_audit,
+        );
         tasks.spawn(async move {
             worker.say_what_waits().await;
-            super::janitor::run(store, keep_done, stopped).await
+            super::janitor::run(store, keep_done, keep_audit, stopped).await
         });
         if let Some((incidents, every)) = self.sweep.clone() {
             let stopped = self.signals.stop.subscribe();

@@ -107,6 +107,7 @@ pub(crate) mod alerts;
 mod events;
 #[macro_use]
 mod jobs;
+mod audit;
 mod followups;
 mod gamedays;
 mod idempotency;
@@ -120,6 +121,7 @@ mod token_cache;
 mod tokens;
 
 pub use alerts::{ActiveAlert, AlertRecord, NewAlert};
+pub use audit::AuditEntry;
 pub use cursor::Cursor;
 pub use gamedays::{InjectionRef, NewInjection};
 pub use idempotency::{Claim, KEY_KEPT};

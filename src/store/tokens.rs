@@ -31,6 +31,19 @@ type Row = (
 const USE_RECORDED_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 impl Store {
+    /// The name of the revoked token whose hash is `hash`, if it is one (for the audit
+    /// trail: a revoked token still in use).
+    pub async fn revoked_token(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_scalar(
+                "SELECT name FROM api_tokens WHERE hash = $1 AND revoked_at IS NOT NULL",
+            )
+            .bind(hash)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     /// Stores a token named `name` whose SHA-256 is `hash`; `Duplicate` when the name is
     /// taken (revoked tokens keep theirs).
     pub async fn create_token(

@@ -15,6 +15,7 @@ mod alertmanager;
 mod alerts;
 mod announce;
 mod api_incidents;
+mod audit;
 mod bad_input;
 mod bounds;
 mod browser;
