@@ -144,6 +144,10 @@ pub struct HttpSettings {
     pub max_streams: usize,
     /// Live boards one dashboard session may hold open.
     pub max_streams_per_session: usize,
+    /// A dashboard session unused this long ends.
+    pub session_idle_minutes: u64,
+    /// A dashboard session ends this long after its sign-in, used or not.
+    pub session_max_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,6 +14,7 @@ use axum::Extension;
 use axum::Form;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use minijinja::{context, Environment, Value};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::charts;
@@ -114,30 +115,17 @@ impl FromRequestParts<AppState> for Viewer {
                 session: "bearer".into(),
             });
         }
-        // Sessions are signed with a key derived from the operator's token.
-        let Some(token) = &state.settings.secrets.api_token else {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                Html(
-                    "POMPIER_API_TOKEN is not set on this pompier, so the dashboard has no \
-                      sign-in; send a token with the `read` scope as `Authorization: Bearer`.",
-                ),
-            )
-                .into_response());
-        };
-        let cookie = headers
+        let id = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .filter_map(session::from_cookies)
-            .find(|value| {
-                session::verify(token, value, Utc::now().timestamp())
-                    && !state.streams.is_logged_out(value)
-            });
-        if let Some(value) = cookie {
-            return Ok(Viewer {
-                session: value.to_owned(),
-            });
+            .find_map(session::from_cookies);
+        if let Some(id) = id {
+            match live_session(state, &session::hash(id)).await {
+                Ok(Some(hash)) => return Ok(Viewer { session: hash }),
+                Ok(None) => {}
+                Err(e) => return Err(PageError(e.into()).into_response()),
+            }
         }
         let next = parts
             .uri
@@ -151,9 +139,37 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// Only a path of the dashboard: never a redirect elsewhere.
+/// The session whose id hashes to `hash`, if it is still open: not past its end, not
+/// idle too long, its token not revoked (or, for the operator's, not changed). Seen
+/// now (written at most once a minute).
+async fn live_session(
+    state: &AppState,
+    hash: &str,
+) -> Result<Option<String>, crate::store::StoreError> {
+    let Some(s) = state.store.session(hash).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let idle = Duration::minutes(state.settings.http.session_idle_minutes as i64);
+    let holder_valid = match s.holder == crate::tokens::OPERATOR {
+        true => state.settings.secrets.api_token.as_ref().is_some_and(|op| {
+            s.operator_print.as_deref() == Some(session::hash(op.expose_secret()).as_str())
+        }),
+        false => s.token_valid,
+    };
+    if s.expires_at <= now || s.seen_at + idle <= now || !holder_valid {
+        return Ok(None);
+    }
+    if now - s.seen_at > Duration::minutes(1) {
+        state.store.touch_session(hash, now).await?;
+    }
+    Ok(Some(hash.to_owned()))
+}
+
+/// Only a path of the dashboard or a game day board: never a redirect elsewhere.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with("/dashboard") && !next.starts_with("//") {
+    let ours = next.starts_with("/dashboard") || next.starts_with("/gameday/");
+    if ours && !next.starts_with("//") && !next.contains("\\") {
         next
     } else {
         "/dashboard"
@@ -182,35 +198,37 @@ pub async fn login(
     State(state): State<AppState>,
     Extension(attempts): Extension<Arc<session::Attempts>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let client = remote.ip();
     let next = safe_next(&form.next).to_owned();
-    let again = |status: StatusCode, error: &str| -> Result<Response, ApiError> {
+    let again = |status: StatusCode, error: &str| -> Result<Response, PageError> {
         let page = render(
             "login.html",
             context! { next => next.clone(), error => error, signed_in => false },
         )?;
         Ok((status, page).into_response())
     };
+    if !session::same_origin(&headers) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site; sign in from this page.",
+        );
+    }
     if !attempts.allow(client, std::time::Instant::now()) {
         return again(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many tries from here: wait a minute.",
         );
     }
-    let Some(token) = &state.settings.secrets.api_token else {
-        return again(
-            StatusCode::UNAUTHORIZED,
-            "POMPIER_API_TOKEN is not set on this pompier.",
-        );
-    };
     // The operator's token, or any with the `read` scope.
     let given = form.token.trim();
     let origin = client.to_string();
     let holder = match super::api::token_holder(&state, given, Scope::Read).await {
         Ok(holder) => holder,
         Err(_) => {
+            attempts.failed(client, std::time::Instant::now());
             state
                 .store
                 .audit("unknown", "sign_in_failed", "dashboard", &origin)
@@ -225,13 +243,32 @@ pub async fn login(
         .store
         .audit(&holder.audit_name(), "sign_in", "dashboard", &origin)
         .await;
-    let expires = Utc::now().timestamp() + session::LIFETIME.as_secs() as i64;
+    let (name, print) = match &holder {
+        super::api::Holder::Operator => (
+            crate::tokens::OPERATOR.to_owned(),
+            state
+                .settings
+                .secrets
+                .api_token
+                .as_ref()
+                .map(|op| session::hash(op.expose_secret())),
+        ),
+        super::api::Holder::Token(name) => (name.clone(), None),
+    };
+    let lifetime = std::time::Duration::from_secs(state.settings.http.session_max_hours * 3600);
+    let id = session::new_id();
+    let now = Utc::now();
+    let ends = now + Duration::from_std(lifetime).unwrap_or_default();
+    state
+        .store
+        .create_session(&session::hash(&id), &name, print.as_deref(), now, ends)
+        .await?;
     let secure = state
         .settings
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let cookie = session::cookie(&session::sign(token, expires), secure);
+    let cookie = session::cookie(&id, secure, lifetime);
     Ok((
         StatusCode::SEE_OTHER,
         [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
@@ -239,19 +276,28 @@ pub async fn login(
         .into_response())
 }
 
-/// Ends this session (and its live boards) on this instance, and its cookie.
+/// Ends this session, on every instance (and its live boards on this one), and its
+/// cookie. A post from another site ends nothing.
 pub async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    for value in headers
+    if !session::same_origin(&headers) {
+        return PageError(ApiError::Forbidden(
+            "this form was sent from another site".into(),
+        ))
+        .into_response();
+    }
+    for id in headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(session::from_cookies)
     {
-        if let Some(expires) = session::expires(value) {
-            state
-                .streams
-                .log_out(value, expires, Utc::now().timestamp());
+        let hash = session::hash(id);
+        if let Err(e) = state.store.end_session(&hash).await {
+            return PageError(e.into()).into_response();
         }
+        let now = Utc::now().timestamp();
+        let until = now + state.settings.http.session_max_hours as i64 * 3600;
+        state.streams.log_out(&hash, until, now);
     }
     (
         StatusCode::SEE_OTHER,

@@ -1,14 +1,15 @@
-//! The dashboard's session: a manager gives the API token once in a form; the server
-//! answers with a cookie it signed (HttpOnly, SameSite=Strict), valid 12 hours. The
-//! `Authorization: Bearer` header works too. Guessing the token through the form is
-//! slowed to a few tries a minute per client.
+//! The dashboard's session: a manager gives an API token once in a form; the server
+//! keeps a session (its id's hash, in the database) and answers with the id in a cookie
+//! (HttpOnly, SameSite=Strict, Secure over HTTPS). It ends when idle, when too old, at
+//! sign-out, or when its token is revoked, on every instance. The `Authorization:
+//! Bearer` header works too. Guessing a token is slowed to a few tries a minute per
+//! client.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -16,11 +17,8 @@ use subtle::ConstantTimeEq;
 /// The cookie's name.
 pub const COOKIE: &str = "pompier_session";
 /// How long a session lasts.
-pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Login attempts a client may make in a minute.
 const TRIES_PER_MINUTE: u32 = 5;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The token of an `Authorization: Bearer …` header (the scheme in any case).
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
@@ -37,49 +35,38 @@ pub fn is_token(expected: &SecretString, given: &str) -> bool {
     bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes()))
 }
 
-fn mac(token: &SecretString, claim: &str) -> HmacSha256 {
-    // A key of its own, derived from the token: changing the token ends every session.
-    let mut key =
-        HmacSha256::new_from_slice(token.expose_secret().as_bytes()).expect("any key length");
-    key.update(b"pompier dashboard session v1");
-    let key = key.finalize().into_bytes();
-    let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
-    mac.update(claim.as_bytes());
-    mac
+/// A new session id: 32 random bytes, hex. Only its hash is stored.
+pub fn new_id() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
 }
 
-/// A new session value that expires at `expires` (Unix seconds): `EXPIRES-NONCE.MAC`, the
-/// nonce making each sign-in a session of its own (one logs out alone).
-pub fn sign(token: &SecretString, expires: i64) -> String {
-    let claim = format!("{expires}-{:016x}", rand::random::<u64>());
-    format!(
-        "{claim}.{}",
-        hex::encode(mac(token, &claim).finalize().into_bytes())
-    )
+/// What the database keeps of a session id, or of the operator's token: its SHA-256.
+pub fn hash(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// When session `value` expires (Unix seconds), as it says; not a proof it is valid.
-pub fn expires(value: &str) -> Option<i64> {
-    let (claim, _) = value.split_once('.')?;
-    claim.split('-').next()?.parse().ok()
-}
-
-/// Whether `value` is a session this server signed that has not expired at `now`.
-pub fn verify(token: &SecretString, value: &str, now: i64) -> bool {
-    let Some((claim, signature)) = value.split_once('.') else {
+/// Whether a form post comes from a page of this pompier: its `Origin` (else its
+/// `Referer`) names the host it was sent to. A browser always sends one with a form;
+/// another site cannot make it name this one.
+pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(host) = get(axum::http::header::HOST) else {
         return false;
     };
-    let (Some(expires), Ok(signature)) = (expires(value), hex::decode(signature)) else {
-        return false;
-    };
-    expires > now && mac(token, claim).verify_slice(&signature).is_ok()
+    let from = get(axum::http::header::ORIGIN)
+        .filter(|o| *o != "null")
+        .or_else(|| get(axum::http::header::REFERER));
+    from.and_then(|url| url.split_once("://"))
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+        .is_some_and(|from| from.eq_ignore_ascii_case(host))
 }
 
 /// The session cookie to set; `secure` when people reach pompier over HTTPS.
-pub fn cookie(value: &str, secure: bool) -> String {
+pub fn cookie(value: &str, secure: bool, lifetime: Duration) -> String {
     format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        LIFETIME.as_secs(),
+        lifetime.as_secs(),
         if secure { "; Secure" } else { "" }
     )
 }
@@ -105,8 +92,20 @@ pub struct Attempts {
 }
 
 impl Attempts {
-    /// Counts an attempt by `client`; false when it has had its share this minute.
+    /// Whether `client` may try now: fewer than `TRIES_PER_MINUTE` failures in the
+    /// last minute. Only failures count.
     pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
+        let seen = self.seen.lock().expect("attempts");
+        match seen.get(&client) {
+            Some((start, n)) if now.duration_since(*start) < Duration::from_secs(60) => {
+                *n < TRIES_PER_MINUTE
+            }
+            _ => true,
+        }
+    }
+
+    /// Counts a failed try of `client`.
+    pub fn failed(&self, client: IpAddr, now: Instant) {
         let mut seen = self.seen.lock().expect("attempts");
         if seen.len() > 10_000 {
             seen.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
@@ -116,7 +115,6 @@ impl Attempts {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        entry.1 <= TRIES_PER_MINUTE
     }
 }
 
@@ -125,34 +123,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_signed_session_holds_until_it_expires_and_nothing_else_does() {
-        let token = SecretString::from("t0ken");
-        let value = sign(&token, 1_000);
-        assert!(verify(&token, &value, 999));
-        assert!(!verify(&token, &value, 1_000), "expired");
-        assert!(
-            !verify(&SecretString::from("other"), &value, 999),
-            "another token"
-        );
-        let forged = value.replacen("1000", "9999", 1);
-        assert!(
-            !verify(&token, &forged, 999),
-            "a later expiry is not signed"
-        );
-        assert_ne!(
-            sign(&token, 1_000),
-            value,
-            "each sign-in is its own session"
-        );
-        assert_eq!(expires(&value), Some(1_000));
-        for junk in ["", ".", "abc", "1000.zz", "1000", "1000-ab.zz"] {
-            assert!(!verify(&token, junk, 0), "{junk}");
-        }
+    fn ids_are_new_each_time_and_only_their_hash_is_kept() {
+        let (a, b) = (new_id(), new_id());
+        assert_ne!(a, b, "two sign-ins in the same second get two sessions");
+        assert_eq!(a.len(), 64);
+        assert_eq!(hash(&a), hash(&a));
+        assert_ne!(hash(&a), a);
         assert_eq!(
-            from_cookies(&format!("a=b; {COOKIE}={value}; c=d")),
-            Some(value.as_str())
+            from_cookies(&format!("a=b; {COOKIE}={a}; c=d")),
+            Some(a.as_str())
         );
-        assert!(cookie(&value, true).contains("HttpOnly; SameSite=Strict"));
+        let set = cookie(&a, true, Duration::from_secs(60));
+        assert!(
+            set.contains("HttpOnly; SameSite=Strict; Max-Age=60; Secure"),
+            "{set}"
+        );
+    }
+
+    #[test]
+    fn a_form_post_must_come_from_this_pompier() {
+        use axum::http::{header, HeaderMap, HeaderValue};
+        let headers = |pairs: &[(header::HeaderName, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in pairs {
+                h.insert(name.clone(), HeaderValue::from_static(value));
+            }
+            h
+        };
+        let host = (header::HOST, "pompier.acme.com");
+        assert!(same_origin(&headers(&[
+            host.clone(),
+            (header::ORIGIN, "https://pompier.acme.com")
+        ])));
+        assert!(same_origin(&headers(&[
+            host.clone(),
+            (header::REFERER, "https://pompier.acme.com/dashboard/login")
+        ])));
+        for bad in [
+            headers(&[host.clone(), (header::ORIGIN, "https://evil.example")]),
+            headers(&[host.clone(), (header::ORIGIN, "null")]),
+            headers(&[
+                host.clone(),
+                (header::ORIGIN, "https://pompier.acme.com.evil.example"),
+            ]),
+            headers(std::slice::from_ref(&host)),
+            headers(&[(header::ORIGIN, "https://pompier.acme.com")]),
+        ] {
+            assert!(!same_origin(&bad), "{bad:?}");
+        }
     }
 
     #[test]
@@ -162,8 +180,12 @@ mod tests {
         let t0 = Instant::now();
         for _ in 0..TRIES_PER_MINUTE {
             assert!(attempts.allow(me, t0));
+            attempts.failed(me, t0);
         }
-        assert!(!attempts.allow(me, t0));
+        assert!(
+            !attempts.allow(me, t0),
+            "only failures count, and five is the end"
+        );
         assert!(attempts.allow(other, t0));
         assert!(attempts.allow(me, t0 + Duration::from_secs(61)));
     }

@@ -50,6 +50,9 @@ pub async fn run(
         {
             tracing::warn!(error = %e, "cannot forget old idempotency keys");
         }
+        if let Err(e) = store.purge_sessions(crate::now()).await {
+            tracing::warn!(error = %e, "cannot delete ended dashboard sessions");
+        }
         if let Err(e) = store.purge_audit(ago(keep_audit)).await {
             tracing::warn!(error = %e, "cannot delete the audit trail past its retention");
         }

@@ -116,6 +116,7 @@ mod incidents;
 mod jira;
 mod names;
 mod pages;
+mod sessions;
 mod stats;
 mod token_cache;
 mod tokens;
@@ -128,6 +129,7 @@ pub use idempotency::{Claim, KEY_KEPT};
 pub use incidents::{Filter, NewIncident, Page};
 pub use jira::{JiraIntent, JiraIssue};
 pub use jobs::{ClaimedJob, Finish, JobRecord};
+pub use sessions::SessionRecord;
 pub use tokens::TokenRecord;
 
 #[derive(Clone)]

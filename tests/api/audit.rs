@@ -16,6 +16,7 @@ async fn each_act_is_recorded_and_read_by_the_operator_alone(backend: Backend) {
     for token in ["wrong", API_TOKEN] {
         client
             .post(app.url("/dashboard/login"))
+            .header("origin", app.address.clone())
             .form(&[("token", token), ("next", "/dashboard")])
             .send()
             .await

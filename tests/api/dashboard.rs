@@ -17,6 +17,7 @@ fn no_redirects() -> reqwest::Client {
 async fn login(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwest::Response {
     client
         .post(app.url("/dashboard/login"))
+        .header("origin", app.address.clone())
         .form(&[("token", token), ("next", "/dashboard?days=7")])
         .send()
         .await
@@ -82,6 +83,7 @@ async fn the_dashboard_wants_a_session_or_the_token(backend: Backend) {
     // Logging out ends it.
     let r = client
         .post(app.url("/dashboard/logout"))
+        .header("origin", app.address.clone())
         .header("cookie", &session)
         .send()
         .await
@@ -370,7 +372,108 @@ async fn the_dashboard_filters_compares_exports_and_explains(backend: Backend) {
     );
 }
 
+/// The session cookie `login` set.
+fn session_of(r: &reqwest::Response) -> String {
+    let set = r.headers()[SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn opens(app: &TestApp, client: &reqwest::Client, session: &str) -> bool {
+    let r = client
+        .get(app.url("/dashboard"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    r.status() == StatusCode::OK
+}
+
+async fn sessions_live_on_the_server_and_end_there(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = no_redirects();
+    // Two sign-ins at once: two sessions, each its own; successes use up no tries.
+    let mut sessions = vec![];
+    for _ in 0..7 {
+        let r = login(&app, &client, API_TOKEN).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        sessions.push(session_of(&r));
+    }
+    assert_ne!(sessions[0], sessions[1]);
+    assert!(opens(&app, &client, &sessions[0]).await);
+    // Ending one ends that one alone, for good.
+    let r = client
+        .post(app.url("/dashboard/logout"))
+        .header("origin", app.address.clone())
+        .header("cookie", &sessions[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !opens(&app, &client, &sessions[0]).await,
+        "the old cookie after logout"
+    );
+    assert!(opens(&app, &client, &sessions[1]).await);
+    // A post from another site ends nothing and signs no one in.
+    let r = client
+        .post(app.url("/dashboard/logout"))
+        .header("origin", "https://evil.example")
+        .header("cookie", &sessions[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(opens(&app, &client, &sessions[1]).await);
+    let r = client
+        .post(app.url("/dashboard/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("token", API_TOKEN), ("next", "/dashboard")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    // Idle too long: ended.
+    crate::queue::execute(
+        &app.db,
+        "UPDATE sessions SET seen_at = '2020-01-01T00:00:00Z'",
+    )
+    .await;
+    assert!(!opens(&app, &client, &sessions[1]).await, "idle");
+    // A token's session ends with the token.
+    let reader = app.token("reader", &[pompier::tokens::Scope::Read]).await;
+    let r = login(&app, &client, &reader).await;
+    let theirs = session_of(&r);
+    assert!(opens(&app, &client, &theirs).await);
+    crate::process::cli(&app.db, &["tokens", "revoke", "reader"]);
+    assert!(!opens(&app, &client, &theirs).await, "revoked");
+    // Sign-in returns to the page that asked, a game day board included.
+    let r = client
+        .post(app.url("/dashboard/login"))
+        .header("origin", app.address.clone())
+        .form(&[("token", API_TOKEN), ("next", "/gameday/3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[LOCATION], "/gameday/3");
+    // Every page says what it may load and that it is not to be framed.
+    for path in ["/dashboard/login", "/status", "/healthz"] {
+        let r = client.get(app.url(path)).send().await.unwrap();
+        let h = r.headers();
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+}
+
 crate::on_both_backends!(
+    sessions_live_on_the_server_and_end_there,
     the_dashboard_filters_compares_exports_and_explains,
     slack_messages_link_to_the_incidents_page,
     the_dashboard_wants_a_session_or_the_token,

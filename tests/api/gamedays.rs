@@ -138,6 +138,21 @@ async fn next_board(stream: &mut reqwest::Response, buffer: &mut String) -> Stri
     }
 }
 
+/// The Content-Security-Policy of page `path`.
+async fn page_csp(app: &TestApp, path: &str) -> String {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn a_game_days_scoreboard_ranks_teams_and_streams_changes(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = drill(&app, "team:payments Before the day").await;
@@ -210,7 +225,27 @@ async fn a_game_days_scoreboard_ranks_teams_and_streams_changes(backend: Backend
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Index &lt;gone&gt;") && html.contains("EventSource"));
+    assert!(html.contains("Index &lt;gone&gt;") && html.contains("src=\"/assets/board.js\""));
+    // Its script is pompier's own file: the page allows no inline script.
+    assert!(!html.contains("<script>"));
+    let csp = page_csp(&app, &format!("/gameday/{id}")).await;
+    let scripts = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"));
+    assert_eq!(scripts, Some("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let script = app
+        .client
+        .get(app.url("/assets/board.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(script.text().await.unwrap().contains("EventSource"));
     let mut stream = app
         .client
         .get(app.url(&format!("/gameday/{id}/stream")))

@@ -15,6 +15,7 @@ async fn session(app: &TestApp) -> String {
         .unwrap();
     let r = client
         .post(app.url("/dashboard/login"))
+        .header("origin", app.address.clone())
         .form(&[("token", API_TOKEN), ("next", "/dashboard")])
         .send()
         .await
@@ -82,6 +83,7 @@ async fn live_boards_are_capped_and_end_on_logout_and_on_stop(backend: Backend) 
     let out = app
         .client
         .post(app.url("/dashboard/logout"))
+        .header("origin", app.address.clone())
         .header("cookie", &first)
         .send()
         .await

@@ -76,6 +76,7 @@ async fn scoped_tokens_read_what_they_may_until_revoked(backend: Backend) {
     ] {
         let r = client
             .post(app.url("/dashboard/login"))
+            .header("origin", app.address.clone())
             .form(&[("token", token.as_str()), ("next", "/dashboard")])
             .send()
             .await
