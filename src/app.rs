@@ -37,6 +37,8 @@ pub struct AppState {
     pub home: Arc<crate::slack::home::Home>,
     /// People's names, for pages and exports.
     pub people: crate::people::People,
+    /// Refused tokens and sign-ins by client, this minute.
+    pub attempts: Arc<crate::http::Attempts>,
 }
 
 /// The state, and the job worker that serves it.
@@ -230,6 +232,7 @@ impl App {
         let state = AppState {
             home,
             people,
+            attempts: Arc::default(),
             store,
             incidents,
             alerts,

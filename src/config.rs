@@ -22,6 +22,7 @@ const NAMED_VARIABLES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database_url"),
     ("POMPIER_LISTEN", "listen"),
     ("POMPIER_PUBLIC_URL", "public_url"),
+    ("POMPIER_METRICS_LISTEN", "http.metrics_listen"),
     ("SLACK_API_URL", "slack.api_url"),
     ("POMPIER_ANNOUNCE_CHANNEL", "slack.announce_channel"),
     ("CONFLUENCE_BASE_URL", "confluence.base_url"),
@@ -148,6 +149,11 @@ pub struct HttpSettings {
     pub session_idle_minutes: u64,
     /// A dashboard session ends this long after its sign-in, used or not.
     pub session_max_hours: u64,
+    /// Proxies whose `X-Forwarded-For` is believed (their own addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// POMPIER_METRICS_LISTEN: `/metrics` on a listener of its own (and not on the
+    /// main one).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -153,6 +153,26 @@ pub async fn serve(
         until_set(&mut stopped).await;
         streams.end_all();
     });
+    // `/metrics` on a listener of its own, when asked: bound before serving, so a
+    // taken address stops the start.
+    if let Some(address) = settings.http.metrics_listen {
+        let metrics = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (POMPIER_METRICS_LISTEN)"))?;
+        tracing::info!(%address, "/metrics is served on its own listener");
+        let (router, http_settings, stopping) = (
+            http::metrics_router(state.clone()),
+            settings.http.clone(),
+            stopping.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) =
+                http::server::serve(metrics, router, &http_settings, stopping, grace).await
+            {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let http = http::server::serve(
         listener,
         http::router(state),

@@ -3,10 +3,9 @@
 //! byte comes from pompier, it works offline and without JavaScript. Templates go
 //! through minijinja, which escapes every value: a title like `<script>` is shown.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,6 +17,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::charts;
+use super::client::ClientIp;
 use super::session;
 use super::stats::{compute, Range as Asked};
 use super::ApiError;
@@ -196,12 +196,11 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
-    Extension(attempts): Extension<Arc<session::Attempts>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let client = remote.ip();
+    let attempts = &state.attempts;
     let next = safe_next(&form.next).to_owned();
     let again = |status: StatusCode, error: &str| -> Result<Response, PageError> {
         let page = render(
@@ -597,10 +596,10 @@ async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<St
 pub async fn incidents_csv(
     _: Viewer,
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let origin = remote.ip().to_string();
+    let origin = client.to_string();
     let said = query.as_deref().unwrap_or_default();
     state
         .store

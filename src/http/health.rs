@@ -34,6 +34,16 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
 
 /// Prometheus (OpenMetrics) text: this process's counters and what the database says
 /// now.
+/// `/metrics` on the main listener: there unless it has a listener of its own.
+pub async fn metrics_here(state: State<AppState>) -> Result<axum::response::Response, ApiError> {
+    if state.settings.http.metrics_listen.is_some() {
+        return Err(ApiError::NotFound(
+            "/metrics is served on POMPIER_METRICS_LISTEN".into(),
+        ));
+    }
+    Ok(metrics(state).await?.into_response())
+}
+
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let now = crate::now();
     let store = &state.store;

@@ -4,6 +4,7 @@ mod alert_payloads;
 mod alerts;
 mod api;
 mod charts;
+mod client;
 mod dashboard;
 mod error;
 mod gamedays;
@@ -12,6 +13,8 @@ mod injections;
 mod openapi;
 pub mod server;
 mod session;
+
+pub use session::Attempts;
 mod slack;
 mod stats;
 mod status_page;
@@ -47,7 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/slack/events", post(slack::event))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/metrics", get(health::metrics_here))
         .route(
             "/api/v1/incidents",
             get(api::list_incidents).post(writes::declare),
@@ -88,9 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/logout", post(dashboard::logout))
         .route("/assets/board.js", get(board_script))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
-        .layer(axum::Extension(std::sync::Arc::new(
-            session::Attempts::default(),
-        )))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::client_address,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -145,6 +149,14 @@ async fn measure(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
     let response = next.run(request).await;
     metrics.request(&route, method, response.status().as_u16(), start.elapsed());
     response
+}
+
+/// `/metrics` alone, for its own listener (`POMPIER_METRICS_LISTEN`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
 }
 
 /// What every page may load: its own scripts only (none inline), its own and inline

@@ -1,7 +1,7 @@
 //! `/api/v1/stats` and `/api/v1/incidents.csv`: what managers read.
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -195,11 +195,11 @@ fn csv_chunk(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, csv
 pub async fn incidents_csv(
     who: Authorized,
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
+    axum::Extension(super::client::ClientIp(client)): axum::Extension<super::client::ClientIp>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let said = query.as_deref().unwrap_or_default();
-    let origin = remote.ip().to_string();
+    let origin = client.to_string();
     state
         .store
         .audit(&who.holder.audit_name(), "csv_export", said, &origin)

@@ -39,6 +39,7 @@ mod metrics;
 mod names;
 mod paging;
 mod permissions;
+mod security;
 mod signature;
 mod slack_client;
 mod slack_jobs;
