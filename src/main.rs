@@ -17,6 +17,7 @@ Environment (all optional; pompier starts with none and says what is off):
   SLACK_APP_TOKEN         xapp-… token: Slack traffic over Socket Mode, no public URL needed
   POMPIER_ANNOUNCE_CHANNEL  channel id where incidents are announced [default: none]
   POMPIER_PUBLIC_URL      base URL people reach pompier at [default: none]
+  POMPIER_METRICS_LISTEN  serve /metrics on this address alone [default: on POMPIER_LISTEN]
   POMPIER_API_TOKEN       bearer token for /api/* and the dashboard's sign-in; unset, both refuse all
   CONFLUENCE_BASE_URL, CONFLUENCE_USER, CONFLUENCE_API_TOKEN  postmortem pages in Confluence
   CONFLUENCE_SPACE_ID (Cloud) or CONFLUENCE_SPACE_KEY (Data Center), CONFLUENCE_PARENT_PAGE_ID
