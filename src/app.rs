@@ -39,6 +39,8 @@ pub struct AppState {
     pub people: crate::people::People,
     /// Refused tokens and sign-ins by client, this minute.
     pub attempts: Arc<crate::http::Attempts>,
+    /// Live boards, each read once for all its viewers.
+    pub boards: Arc<crate::http::Feeds>,
 }
 
 /// The state, and the job worker that serves it.
@@ -233,6 +235,7 @@ impl App {
             home,
             people,
             attempts: Arc::default(),
+            boards: Arc::default(),
             store,
             incidents,
             alerts,

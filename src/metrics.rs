@@ -112,6 +112,7 @@ pub struct Metrics {
     incidents: Family<IncidentLabels, Gauge>,
     queue_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     token_cache: Gauge,
+    board_polls: Counter,
     services: Vec<&'static str>,
     /// One scrape at a time sets the database's gauges and encodes them.
     scrape: Mutex<()>,
@@ -189,6 +190,13 @@ impl Metrics {
              its revocation listener up) or read from the database on every request (0)",
             token_cache.clone(),
         );
+        let board_polls = Counter::default();
+        registry.register(
+            "board_polls",
+            "Reads of live game day boards: one a second per board watched, however many \
+             watch it",
+            board_polls.clone(),
+        );
         let configured = Family::<ServiceLabels, Gauge>::default();
         registry.register(
             "service_configured",
@@ -211,6 +219,7 @@ impl Metrics {
             incidents,
             queue_lag,
             token_cache,
+            board_polls,
             services: services.iter().map(|(s, _)| *s).collect(),
             scrape: Mutex::new(()),
         }
@@ -226,6 +235,11 @@ impl Metrics {
                 status,
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A live board read once, for all its viewers.
+    pub fn board_polled(&self) {
+        self.board_polls.inc();
     }
 
     pub fn command(&self, subcommand: &'static str) {

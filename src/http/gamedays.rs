@@ -26,8 +26,6 @@ use crate::store::Store;
 use crate::streams::Refused;
 use crate::tokens::Scope;
 
-/// How often a scoreboard stream looks for changes.
-const POLL: Duration = Duration::from_secs(1);
 /// A stream ends after this long (the browser opens a new one at once), so no stream
 /// outlives a deploy by much or holds a connection forever.
 const STREAM_LIFETIME: Duration = Duration::from_secs(600);
@@ -224,7 +222,7 @@ pub async fn page(
 }
 
 /// `GET /gameday/{id}/stream`: the board's HTML each time it changes (event `board`),
-/// looked for every second, for at most ten minutes.
+/// read once a second for all its viewers together, for at most ten minutes.
 pub async fn stream(
     viewer: Viewer,
     State(state): State<AppState>,
@@ -243,40 +241,35 @@ pub async fn stream(
                 "{n} live boards are open already (http.max_streams); reload later"
             )),
         })?;
-    let store = state.store.clone();
     let until = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let html = board_html(&first)?;
+    let feed = state
+        .boards
+        .watch(id, board_html(&first)?, &state.store, &state.metrics);
     let events = stream::unfold(
-        (store, Some(html), String::new(), pass),
-        move |(store, pending, last, mut pass)| async move {
-            if let Some(html) = pending {
-                let event = Event::default().event("board").data(&html);
-                return Some((Ok(event), (store, None, html, pass)));
-            }
-            loop {
-                if tokio::time::Instant::now() + POLL > until || pass.is_ended() {
-                    return None;
-                }
+        (feed, pass, true),
+        move |(mut feed, mut pass, first)| async move {
+            if !first {
                 tokio::select! {
-                    _ = tokio::time::sleep(POLL) => {}
+                    changed = feed.changed() => changed.ok()?,
+                    _ = tokio::time::sleep_until(until) => return None,
                     // Logged out, or pompier stops.
                     _ = pass.ended() => return None,
                 }
-                // A database hiccup skips a beat; the board stays as it was.
-                let Ok(board) = load(&store, id, false).await else {
-                    continue;
-                };
-                let Ok(html) = board_html(&board) else {
-                    continue;
-                };
-                if html != last {
-                    let event = Event::default().event("board").data(&html);
-                    return Some((Ok(event), (store, None, html, pass)));
-                }
             }
+            if pass.is_ended() {
+                return None;
+            }
+            let html = feed.borrow_and_update().clone();
+            let event = Event::default().event("board").data(&*html);
+            Some((Ok(event), (feed, pass, false)))
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Game day `id`'s board as its viewers see it now.
+pub(super) async fn board_now(store: &crate::store::Store, id: i64) -> Result<String, ApiError> {
+    board_html(&load(store, id, false).await?)
 }
 
 fn board_html(board: &Scoreboard) -> Result<String, ApiError> {

@@ -3,6 +3,7 @@
 mod alert_payloads;
 mod alerts;
 mod api;
+mod boards;
 mod charts;
 mod client;
 mod dashboard;
@@ -14,6 +15,7 @@ mod openapi;
 pub mod server;
 mod session;
 
+pub use boards::Feeds;
 pub use session::Attempts;
 mod slack;
 mod stats;

@@ -119,4 +119,59 @@ async fn live_boards_are_capped_and_end_on_logout_and_on_stop(backend: Backend) 
     assert!(ends(&mut c, Duration::from_secs(1)).await);
 }
 
-crate::on_both_backends!(live_boards_are_capped_and_end_on_logout_and_on_stop);
+/// Reads `stream` until an event holding `text` arrives, within `within`.
+async fn hears(stream: &mut reqwest::Response, text: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut heard = String::new();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                heard.push_str(&String::from_utf8_lossy(&chunk));
+                if heard.contains(text) {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+async fn a_board_is_read_once_a_second_however_many_watch_it(backend: Backend) {
+    let app = spawn_app_with(backend, &[("POMPIER_HTTP__MAX_STREAMS_PER_SESSION", "40")]).await;
+    app.slash("gameday start Crowd").await;
+    let before = app.metric("pompier_board_polls_total", &[]).await;
+    let mut viewers = vec![];
+    for _ in 0..30 {
+        let r = app
+            .client
+            .get(app.url("/gameday/1/stream"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        viewers.push(r);
+    }
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let polls = app.metric("pompier_board_polls_total", &[]).await - before;
+    assert!(
+        (2.0..=5.0).contains(&polls),
+        "30 viewers, 3.5 s: {polls} reads"
+    );
+    // A change reaches every viewer.
+    app.slash("drill sev2 team:crowd Everyone sees this").await;
+    for viewer in &mut viewers {
+        assert!(hears(viewer, "crowd", Duration::from_secs(5)).await);
+    }
+    // Nobody left: the reads stop.
+    drop(viewers);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stopped = app.metric("pompier_board_polls_total", &[]).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(app.metric("pompier_board_polls_total", &[]).await, stopped);
+}
+
+crate::on_both_backends!(
+    live_boards_are_capped_and_end_on_logout_and_on_stop,
+    a_board_is_read_once_a_second_however_many_watch_it,
+);

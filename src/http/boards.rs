@@ -1,0 +1,79 @@
+//! Live game day boards, one poll per board: the first viewer of a board starts a task
+//! that reads it every second and, when it changed, hands the new HTML to every viewer
+//! at once (a `watch` channel); the task ends a beat after the last viewer leaves. A
+//! thousand people on one board cost the database one read a second, not a thousand.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How often a watched board is read.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// The boards being watched: each one's latest HTML.
+#[derive(Default)]
+pub struct Feeds {
+    boards: Mutex<HashMap<i64, watch::Sender<Arc<str>>>>,
+}
+
+impl Feeds {
+    /// Board `id`'s HTML as it changes, starting with `first` (read by this viewer's
+    /// request) when nobody watches it yet.
+    pub fn watch(
+        self: &Arc<Self>,
+        id: i64,
+        first: String,
+        store: &Store,
+        metrics: &Arc<Metrics>,
+    ) -> watch::Receiver<Arc<str>> {
+        let mut boards = self.boards.lock().expect("the board map");
+        if let Some(feed) = boards.get(&id) {
+            return feed.subscribe();
+        }
+        let (feed, viewer) = watch::channel(Arc::<str>::from(first));
+        boards.insert(id, feed.clone());
+        drop(boards);
+        let (feeds, store, metrics) = (self.clone(), store.clone(), metrics.clone());
+        tokio::spawn(async move { feeds.poll(id, feed, store, metrics).await });
+        viewer
+    }
+
+    /// Reads board `id` every `POLL` while someone watches it.
+    async fn poll(
+        &self,
+        id: i64,
+        feed: watch::Sender<Arc<str>>,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) {
+        loop {
+            tokio::time::sleep(POLL).await;
+            {
+                // Decided under the map's lock, so a viewer arriving now either finds
+                // this feed or starts a new one.
+                let mut boards = self.boards.lock().expect("the board map");
+                if feed.receiver_count() == 0 {
+                    boards.remove(&id);
+                    return;
+                }
+            }
+            metrics.board_polled();
+            // A database hiccup skips a beat; the board stays as it was.
+            let Ok(html) = super::gamedays::board_now(&store, id).await else {
+                continue;
+            };
+            feed.send_if_modified(|shown| {
+                let changed = **shown != *html;
+                if changed {
+                    *shown = Arc::from(html);
+                }
+                changed
+            });
+        }
+    }
+}
