@@ -14,6 +14,7 @@
 
 #[path = "../fake_slack.rs"]
 mod fake_slack;
+mod viewers;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -76,6 +77,19 @@ struct Args {
     /// With --fake-slack: how long each answer takes, in milliseconds.
     #[arg(long, default_value_t = 0)]
     fake_slack_delay_ms: u64,
+    /// Instead of sending load: this many viewers watch game day `--board`'s live board
+    /// (with --api-token), then `--changes` changes are timed to each of them.
+    #[arg(long, default_value_t = 0)]
+    viewers: usize,
+    /// With --viewers: the game day's id.
+    #[arg(long, default_value_t = 1)]
+    board: i64,
+    /// With --viewers: the changes timed.
+    #[arg(long, default_value_t = 5)]
+    changes: usize,
+    /// With --viewers: seconds the viewers stay after the changes.
+    #[arg(long, default_value_t = 0)]
+    hold: u64,
 }
 
 fn command_body(text: &str, channel: &str) -> String {
@@ -386,6 +400,20 @@ async fn main() {
             "fake Slack answered {} calls",
             calls.load(Ordering::Relaxed)
         );
+        return;
+    }
+    if args.viewers > 0 {
+        let viewers = args.viewers.min(5000);
+        viewers::run(
+            &args.url,
+            &args.api_token,
+            &args.secret,
+            args.board,
+            viewers,
+            args.changes,
+            args.hold.min(3600),
+        )
+        .await;
         return;
     }
     let client = reqwest::Client::builder()
