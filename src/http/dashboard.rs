@@ -209,7 +209,7 @@ pub async fn login(
         )?;
         Ok((status, page).into_response())
     };
-    if !session::same_origin(&headers) {
+    if !session::same_origin(&headers, state.settings.public_url.as_deref()) {
         return again(
             StatusCode::FORBIDDEN,
             "This form was sent from another site; sign in from this page.",
@@ -278,7 +278,7 @@ pub async fn login(
 /// Ends this session, on every instance (and its live boards on this one), and its
 /// cookie. A post from another site ends nothing.
 pub async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    if !session::same_origin(&headers) {
+    if !session::same_origin(&headers, state.settings.public_url.as_deref()) {
         return PageError(ApiError::Forbidden(
             "this form was sent from another site".into(),
         ))

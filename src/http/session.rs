@@ -47,22 +47,42 @@ pub fn hash(secret: &str) -> String {
 }
 
 /// Whether a form post comes from a page of this pompier: its `Origin` (else its
-/// `Referer`) names the host it was sent to. A browser always sends one with a form;
-/// another site cannot make it name this one.
-pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
-    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let Some(host) = get(axum::http::header::HOST) else {
+/// `Referer`) names the host it was sent to (`Host`, or `X-Forwarded-Host` as a proxy
+/// passes it on), or the host of `POMPIER_PUBLIC_URL`. A browser always sends one with a
+/// form, and a page of another site can set none of these headers.
+pub fn same_origin(headers: &axum::http::HeaderMap, public_url: Option<&str>) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host_of = |url: &str| -> Option<String> {
+        let (_, rest) = url.split_once("://")?;
+        Some(
+            rest.split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+        )
+    };
+    let from = get("origin")
+        .filter(|o| *o != "null")
+        .or_else(|| get("referer"))
+        .and_then(host_of);
+    let Some(from) = from else {
         return false;
     };
-    let from = get(axum::http::header::ORIGIN)
-        .filter(|o| *o != "null")
-        .or_else(|| get(axum::http::header::REFERER));
-    from.and_then(|url| url.split_once("://"))
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
-        .is_some_and(|from| from.eq_ignore_ascii_case(host))
+    let ours = [get("host"), get("x-forwarded-host")]
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            h.split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .chain(public_url.and_then(host_of));
+    ours.into_iter()
+        .any(|host| !host.is_empty() && host == from)
 }
 
-/// The session cookie to set; `secure` when people reach pompier over HTTPS.
 pub fn cookie(value: &str, secure: bool, lifetime: Duration) -> String {
     format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -151,6 +171,7 @@ mod tests {
             h
         };
         let host = (header::HOST, "pompier.acme.com");
+        let same_origin = |h: &HeaderMap| same_origin(h, None);
         assert!(same_origin(&headers(&[
             host.clone(),
             (header::ORIGIN, "https://pompier.acme.com")
@@ -159,6 +180,22 @@ mod tests {
             host.clone(),
             (header::REFERER, "https://pompier.acme.com/dashboard/login")
         ])));
+        // Behind a proxy that rewrites `Host`: its `X-Forwarded-Host`, or the public URL.
+        let proxied = headers(&[
+            (header::HOST, "10.0.0.5:8080"),
+            (header::ORIGIN, "https://pompier.acme.com"),
+        ]);
+        assert!(!same_origin(&proxied));
+        assert!(super::same_origin(
+            &proxied,
+            Some("https://pompier.acme.com/")
+        ));
+        let mut forwarded = proxied.clone();
+        forwarded.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("pompier.acme.com"),
+        );
+        assert!(same_origin(&forwarded));
         for bad in [
             headers(&[host.clone(), (header::ORIGIN, "https://evil.example")]),
             headers(&[host.clone(), (header::ORIGIN, "null")]),
