@@ -38,9 +38,9 @@ pub struct AppState {
     /// People's names, for pages and exports.
     pub people: crate::people::People,
     /// Refused tokens and sign-ins by client, this minute.
-    pub attempts: Arc<crate::http::Attempts>,
+    pub attempts: Arc<crate::throttle::Attempts>,
     /// Live boards, each read once for all its viewers.
-    pub boards: Arc<crate::http::Feeds>,
+    pub boards: Arc<crate::boards::Feeds>,
 }
 
 /// The state, and the job worker that serves it.

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod boards;
 pub mod check;
 pub mod config;
 pub mod confluence;
@@ -27,6 +28,7 @@ pub mod socket;
 pub mod store;
 pub mod streams;
 pub mod telemetry;
+pub mod throttle;
 pub mod tokens;
 
 use std::future::Future;

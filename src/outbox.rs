@@ -129,7 +129,7 @@ pub enum SlackJob {
     AnnounceEvent {
         event: Event,
     },
-    /// Bring the announcement up to date (a new lead, impact, team). A later one
+    /// Bring the announcement up to date (a new lead, a new impact). A later one
     /// supersedes one still waiting.
     RefreshAnnouncement,
     /// Tell `user`, seeing it alone in `channel` (where they opened the declare form),

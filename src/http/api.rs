@@ -373,6 +373,9 @@ where
     Ok(())
 }
 
+/// The keys `parse_slice` reads, but `include_drills`: which incidents a view shows.
+pub const SLICE_KEYS: [&str; 5] = ["severity", "status", "team", "class", "q"];
+
 /// Reads `key=value` into `filter` when it says which incidents (`status`, `severity`
 /// as comma-separated lists, `team`, `class`, `q` for text in the title,
 /// `include_drills`); `false` for any other key. Empty values are no filter.

@@ -97,7 +97,7 @@ impl IntoResponse for PageError {
 
 /// Someone signed in: with the session cookie or the `Authorization: Bearer` header.
 pub struct Viewer {
-    /// The session's cookie value, or `bearer` for the header.
+    /// The session's id hash, or `bearer` for the header.
     pub session: String,
 }
 
@@ -364,7 +364,7 @@ const NAMES_DEADLINE: std::time::Duration = std::time::Duration::from_millis(150
 fn slice_query(query: Option<&str>) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if matches!(k.as_ref(), "severity" | "status" | "team" | "class" | "q") && !v.is_empty() {
+        if super::api::SLICE_KEYS.contains(&k.as_ref()) && !v.is_empty() {
             out.append_pair(&k, &v);
         }
     }
@@ -438,20 +438,16 @@ async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<St
         compute(&state.store, &asked),
         async { Ok(state.store.tally(before, before_end, &filter).await?) },
         async {
-            Ok::<_, ApiError>(
-                state
-                    .store
-                    .list(&Filter {
-                        from: Some(from),
-                        to: Some(to),
-                        limit: 25,
-                        ..filter.clone()
-                    })
-                    .await?,
-            )
+            let recent = Filter {
+                from: Some(from),
+                to: Some(to),
+                limit: 25,
+                ..filter.clone()
+            };
+            Ok(state.store.list(&recent).await?)
         },
-        async { Ok::<_, ApiError>(state.store.teams_seen().await?) },
-        async { Ok::<_, ApiError>(state.store.count_by_team(from, to, &filter).await?) },
+        async { Ok(state.store.teams_seen().await?) },
+        async { Ok(state.store.count_by_team(from, to, &filter).await?) },
     )?;
     let previous = previous.stats(before, before_end, 0);
     let median = |s: &crate::domain::stats::Summary| {

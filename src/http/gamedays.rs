@@ -242,9 +242,14 @@ pub async fn stream(
             )),
         })?;
     let until = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let store = state.store.clone();
+    let read = move || {
+        let store = store.clone();
+        async move { board_html(&load(&store, id, false).await.ok()?).ok() }
+    };
     let feed = state
         .boards
-        .watch(id, board_html(&first)?, &state.store, &state.metrics);
+        .watch(id, board_html(&first)?, read, &state.metrics);
     let events = stream::unfold(
         (feed, pass, true),
         move |(mut feed, mut pass, first)| async move {
@@ -265,11 +270,6 @@ pub async fn stream(
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
-}
-
-/// Game day `id`'s board as its viewers see it now.
-pub(super) async fn board_now(store: &crate::store::Store, id: i64) -> Result<String, ApiError> {
-    board_html(&load(store, id, false).await?)
 }
 
 fn board_html(board: &Scoreboard) -> Result<String, ApiError> {

@@ -3,7 +3,6 @@
 mod alert_payloads;
 mod alerts;
 mod api;
-mod boards;
 mod charts;
 mod client;
 mod dashboard;
@@ -14,9 +13,6 @@ mod injections;
 mod openapi;
 pub mod server;
 mod session;
-
-pub use boards::Feeds;
-pub use session::Attempts;
 mod slack;
 mod stats;
 mod status_page;

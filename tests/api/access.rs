@@ -130,6 +130,38 @@ const BUTTONS: &[(&str, &str)] = &[
     ("status_page", "{id}:public"),
 ];
 
+/// The forms of one incident, as `(callback_id, the field that shows an error, values)`:
+/// submitted by an outsider, each is told of no such incident and changes nothing.
+const FORMS: &[(&str, &str, &str)] = &[
+    (
+        "edit_incident",
+        "title",
+        r#"{"title": {"title": {"type": "plain_text_input", "value": "Renamed"}},
+            "severity": {"severity": {"type": "static_select", "selected_option": {"value": "SEV1"}}}}"#,
+    ),
+    (
+        "status_page",
+        "message",
+        r#"{"message": {"message": {"type": "plain_text_input", "value": "All is well"}}}"#,
+    ),
+];
+
+/// Submits form `callback_id` of incident #1 with `values`, as `user`; Slack's answer.
+async fn submit_form(app: &TestApp, user: &str, callback_id: &str, values: &str) -> Value {
+    let values: Value = serde_json::from_str(values).unwrap();
+    let payload = serde_json::json!({
+        "type": "view_submission", "trigger_id": "1.2.3", "user": {"id": user},
+        "view": {"id": format!("V0{}", uuid::Uuid::new_v4().simple()), "callback_id": callback_id,
+                 "private_metadata": "1", "state": {"values": values}}
+    });
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let r = app.post_signed("/slack/interactions", body).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
 /// Everything that tells of incident #1: its state, timeline, follow-ups and people.
 async fn state(app: &TestApp) -> Value {
     let mut json = app.api_get("/api/v1/incidents/1").await;
@@ -210,6 +242,16 @@ async fn an_outsider_learns_and_changes_nothing_and_a_member_is_let_in(backend: 
         let last = &heard[n];
         assert_eq!(last["response_type"], "ephemeral", "{last}");
         assert!(last.to_string().contains("No incident #1."), "{last}");
+    }
+    for (callback_id, field, values) in FORMS {
+        let answer = submit_form(&app, OUTSIDER, callback_id, values).await;
+        assert_eq!(
+            answer["response_action"], "errors",
+            "{callback_id}: {answer}"
+        );
+        let said = answer["errors"][field].to_string();
+        assert!(said.contains("No incident #1."), "{callback_id}: {answer}");
+        assert!(!said.contains("Payroll"), "{callback_id}: {answer}");
     }
     // The triage channel's *Declare* button names an alert group, not an incident: a
     // private incident's number pressed there tells nothing of it.

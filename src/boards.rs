@@ -4,13 +4,13 @@
 //! thousand people on one board cost the database one read a second, not a thousand.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::store::Store;
 
 /// How often a watched board is read.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -23,14 +23,19 @@ pub struct Feeds {
 
 impl Feeds {
     /// Board `id`'s HTML as it changes, starting with `first` (read by this viewer's
-    /// request) when nobody watches it yet.
-    pub fn watch(
+    /// request) when nobody watches it yet; `read` reads it again (`None`: a hiccup,
+    /// the board stays as it was).
+    pub fn watch<F, R>(
         self: &Arc<Self>,
         id: i64,
         first: String,
-        store: &Store,
+        read: R,
         metrics: &Arc<Metrics>,
-    ) -> watch::Receiver<Arc<str>> {
+    ) -> watch::Receiver<Arc<str>>
+    where
+        R: Fn() -> F + Send + 'static,
+        F: Future<Output = Option<String>> + Send,
+    {
         let mut boards = self.boards.lock().expect("the board map");
         if let Some(feed) = boards.get(&id) {
             return feed.subscribe();
@@ -38,19 +43,22 @@ impl Feeds {
         let (feed, viewer) = watch::channel(Arc::<str>::from(first));
         boards.insert(id, feed.clone());
         drop(boards);
-        let (feeds, store, metrics) = (self.clone(), store.clone(), metrics.clone());
-        tokio::spawn(async move { feeds.poll(id, feed, store, metrics).await });
+        let (feeds, metrics) = (self.clone(), metrics.clone());
+        tokio::spawn(async move { feeds.poll(id, feed, read, metrics).await });
         viewer
     }
 
     /// Reads board `id` every `POLL` while someone watches it.
-    async fn poll(
+    async fn poll<F, R>(
         &self,
         id: i64,
         feed: watch::Sender<Arc<str>>,
-        store: Store,
+        read: R,
         metrics: Arc<Metrics>,
-    ) {
+    ) where
+        R: Fn() -> F,
+        F: Future<Output = Option<String>>,
+    {
         loop {
             tokio::time::sleep(POLL).await;
             {
@@ -63,8 +71,7 @@ impl Feeds {
                 }
             }
             metrics.board_polled();
-            // A database hiccup skips a beat; the board stays as it was.
-            let Ok(html) = super::gamedays::board_now(&store, id).await else {
+            let Some(html) = read().await else {
                 continue;
             };
             feed.send_if_modified(|shown| {
