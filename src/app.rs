@@ -41,6 +41,8 @@ pub struct AppState {
     pub attempts: Arc<crate::throttle::Attempts>,
     /// Live boards, each read once for all its viewers.
     pub boards: Arc<crate::boards::Feeds>,
+    /// Single sign-on, when `POMPIER_OIDC_ISSUER` is set.
+    pub sso: Option<Arc<crate::sso::Sso>>,
 }
 
 /// The state, and the job worker that serves it.
@@ -231,7 +233,21 @@ impl App {
             incidents.clone(),
             settings.public_url.clone(),
         );
+        let sso = match (&settings.oidc.issuer, &settings.public_url) {
+            (Some(issuer), Some(public_url)) => Some(Arc::new(
+                crate::sso::Sso::new(
+                    &settings.oidc,
+                    issuer,
+                    settings.secrets.oidc_client_secret.clone(),
+                    public_url,
+                    settings.ca_file.as_deref(),
+                )
+                .map_err(anyhow::Error::msg)?,
+            )),
+            _ => None,
+        };
         let state = AppState {
+            sso,
             home,
             people,
             attempts: Arc::default(),

@@ -32,6 +32,8 @@ const NAMED_VARIABLES: &[(&str, &str)] = &[
     ("CONFLUENCE_PARENT_PAGE_ID", "confluence.parent_page_id"),
     ("JIRA_BASE_URL", "jira.base_url"),
     ("JIRA_USER", "jira.user"),
+    ("POMPIER_OIDC_ISSUER", "oidc.issuer"),
+    ("POMPIER_OIDC_CLIENT_ID", "oidc.client_id"),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,8 +63,28 @@ pub struct Settings {
     #[serde(default)]
     pub permissions: crate::domain::permissions::Permissions,
     pub audit: AuditSettings,
+    /// `[auth]`: who may see what on the dashboard.
+    #[serde(default)]
+    pub auth: crate::domain::roles::Roles,
+    /// `[oidc]`: single sign-on for the dashboard.
+    pub oidc: OidcSettings,
     #[serde(skip)]
     pub secrets: Secrets,
+}
+
+/// `[oidc]`: the company's OpenID Connect provider, for the dashboard's sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// POMPIER_OIDC_ISSUER: its issuer URL; unset: no single sign-on.
+    pub issuer: Option<String>,
+    /// POMPIER_OIDC_CLIENT_ID.
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
+    /// The ID token's claim that lists a person's groups.
+    pub groups_claim: String,
+    /// The sign-in button says "Sign in with LABEL".
+    pub label: String,
 }
 
 /// `[audit]`: the audit trail.
@@ -431,6 +453,8 @@ pub struct Secrets {
     /// A PagerDuty REST API key: who is on call.
     pub pagerduty_api_token: Option<SecretString>,
     pub jira_webhook_secret: Option<SecretString>,
+    /// POMPIER_OIDC_CLIENT_SECRET.
+    pub oidc_client_secret: Option<SecretString>,
 }
 
 /// A setting that is missing or wrong, named so the admin can fix it.
@@ -471,6 +495,7 @@ impl Settings {
                 "JIRA_API_TOKEN" => secrets.jira_api_token = secret(),
                 "PAGERDUTY_API_TOKEN" => secrets.pagerduty_api_token = secret(),
                 "JIRA_WEBHOOK_SECRET" => secrets.jira_webhook_secret = secret(),
+                "POMPIER_OIDC_CLIENT_SECRET" => secrets.oidc_client_secret = secret(),
                 // Read by the command line, and by the test harness.
                 "POMPIER_CONFIG" => {}
                 "POMPIER_LOG_FORMAT" => {
@@ -533,6 +558,35 @@ impl Settings {
             if !is_http_url(public) {
                 return Err(ConfigError(
                     "public_url: must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if let Some(issuer) = &self.oidc.issuer {
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| issuer.starts_with(p));
+            if !issuer.starts_with("https://") && !local {
+                return Err(ConfigError(
+                    "oidc.issuer (POMPIER_OIDC_ISSUER): must be an https:// URL".into(),
+                ));
+            }
+            if self
+                .oidc
+                .client_id
+                .as_deref()
+                .unwrap_or_default()
+                .is_empty()
+            {
+                return Err(ConfigError(
+                    "oidc.client_id (POMPIER_OIDC_CLIENT_ID): needed with POMPIER_OIDC_ISSUER"
+                        .into(),
+                ));
+            }
+            if self.public_url.is_none() {
+                return Err(ConfigError(
+                    "public_url (POMPIER_PUBLIC_URL): needed with POMPIER_OIDC_ISSUER, for the \
+                     address the provider sends people back to"
+                        .into(),
                 ));
             }
         }

@@ -25,6 +25,7 @@ pub mod people;
 pub mod shutdown;
 pub mod slack;
 pub mod socket;
+pub mod sso;
 pub mod store;
 pub mod streams;
 pub mod telemetry;

@@ -24,6 +24,16 @@ pub fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, String>
 /// A service's client: every call within `timeout`, connecting within 5 s of it,
 /// trusting the system's roots, Mozilla's, and those of `ca_file`.
 pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    builder(timeout, ca_file)?
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+/// The builder of [`client`], for a caller that sets more.
+pub fn builder(
+    timeout: Duration,
+    ca_file: Option<&Path>,
+) -> Result<reqwest::ClientBuilder, String> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5).min(timeout))
         .timeout(timeout)
@@ -33,9 +43,7 @@ pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Clie
             builder = builder.add_root_certificate(certificate);
         }
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+    Ok(builder)
 }
 
 /// What an answer's status says, before its body is read.

@@ -79,6 +79,30 @@ impl People {
     }
 }
 
+impl People {
+    /// The Slack user whose email is `email` (`users.lookupByEmail`), within `deadline`;
+    /// none when Slack does not know it or cannot say in time.
+    pub async fn by_email(&self, email: &str, deadline: Duration) -> Option<SlackUserId> {
+        let slack = self.slack.as_ref()?;
+        let found = tokio::time::timeout(
+            deadline,
+            slack.call_form("users.lookupByEmail", &[("email", email)]),
+        )
+        .await;
+        match found {
+            Ok(Ok(found)) => found["user"]["id"].as_str()?.parse().ok(),
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "no Slack user for a sign-in's email");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("Slack did not say in time whose a sign-in's email is");
+                None
+            }
+        }
+    }
+}
+
 /// User `id`'s name as Slack shows it: real name, else display name, else handle.
 async fn read(slack: &SlackClient, id: &str) -> Option<String> {
     match slack.call_form("users.info", &[("user", id)]).await {

@@ -27,6 +27,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod paging;
 pub mod permissions;
+pub mod roles;
 pub mod severity;
 pub mod stats;
 pub mod status_page;

@@ -124,6 +124,15 @@ pub async fn token_scopes(state: &AppState, given: &str) -> Result<(Holder, Vec<
 }
 
 impl Holder {
+    /// On the dashboard: the operator's token is an admin; a `read` token may export,
+    /// but is a member of no private incident.
+    pub fn role(&self) -> crate::domain::roles::Role {
+        match self {
+            Holder::Operator => crate::domain::roles::Role::Admin,
+            Holder::Token(_) => crate::domain::roles::Role::Responder,
+        }
+    }
+
     /// As the audit trail names it: `operator` or `token:NAME`.
     pub fn audit_name(&self) -> String {
         match self {

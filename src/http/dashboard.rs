@@ -22,8 +22,9 @@ use super::session;
 use super::stats::{compute, Range as Asked};
 use super::ApiError;
 use crate::app::AppState;
+use crate::domain::roles::Role;
 use crate::domain::stats::{check_range, MAX_RANGE_DAYS};
-use crate::domain::{EventKind, IncidentId, Severity, Status};
+use crate::domain::{EventKind, IncidentId, Severity, SlackUserId, Status};
 use crate::slack::text::plain;
 use crate::store::Filter;
 use crate::tokens::Scope;
@@ -47,6 +48,11 @@ fn pages() -> &'static Environment<'static> {
             ("gameday.html", include_str!("../../templates/gameday.html")),
             ("status.html", include_str!("../../templates/status.html")),
             ("error.html", include_str!("../../templates/error.html")),
+            ("audit.html", include_str!("../../templates/audit.html")),
+            (
+                "signed_in.html",
+                include_str!("../../templates/signed_in.html"),
+            ),
             (
                 "gameday_board.html",
                 include_str!("../../templates/gameday_board.html"),
@@ -99,6 +105,47 @@ impl IntoResponse for PageError {
 pub struct Viewer {
     /// The session's id hash, or `bearer` for the header.
     pub session: String,
+    /// As the audit trail names them: `operator`, `token:NAME` or `sso:EMAIL`.
+    pub name: String,
+    pub role: Role,
+    /// Their Slack user, for a person signed in through the identity provider whose
+    /// email Slack knows: they see the private incidents they are a member of.
+    pub slack_user: Option<SlackUserId>,
+}
+
+impl Viewer {
+    /// Refused unless their role is `at_least`, saying which setting would allow it.
+    pub fn needs(&self, at_least: Role, what: &str) -> Result<(), ApiError> {
+        if self.role >= at_least {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(format!(
+            "{what} is for {}s (`auth.{}s`); you are signed in as a {}",
+            at_least.as_str(),
+            at_least.as_str(),
+            self.role.as_str()
+        )))
+    }
+
+    /// Which of `incidents` they see in full: the public ones, and for a responder whose
+    /// Slack user is known, the private ones they are a member of (the incidents
+    /// service decides, as in Slack).
+    pub async fn members_among(
+        &self,
+        state: &AppState,
+        incidents: &[&crate::domain::Incident],
+    ) -> Result<std::collections::HashSet<IncidentId>, crate::store::StoreError> {
+        let mut seen: std::collections::HashSet<IncidentId> = incidents
+            .iter()
+            .filter(|i| !i.private)
+            .map(|i| i.id)
+            .collect();
+        if let (Some(user), true) = (&self.slack_user, self.role >= Role::Responder) {
+            let caller = crate::incidents::Caller::slack(user, None);
+            seen.extend(state.incidents.members_among(incidents, &caller).await?);
+        }
+        Ok(seen)
+    }
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -107,12 +154,12 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let headers = &parts.headers;
         // The operator's token, or a scoped one with `read`.
-        if super::api::holder(headers, state, Scope::Read)
-            .await
-            .is_ok()
-        {
+        if let Ok(holder) = super::api::holder(headers, state, Scope::Read).await {
             return Ok(Viewer {
                 session: "bearer".into(),
+                name: holder.audit_name(),
+                role: holder.role(),
+                slack_user: None,
             });
         }
         let id = headers
@@ -122,7 +169,7 @@ impl FromRequestParts<AppState> for Viewer {
             .find_map(session::from_cookies);
         if let Some(id) = id {
             match live_session(state, &session::hash(id)).await {
-                Ok(Some(hash)) => return Ok(Viewer { session: hash }),
+                Ok(Some(viewer)) => return Ok(viewer),
                 Ok(None) => {}
                 Err(e) => return Err(PageError(e.into()).into_response()),
             }
@@ -145,17 +192,28 @@ impl FromRequestParts<AppState> for Viewer {
 async fn live_session(
     state: &AppState,
     hash: &str,
-) -> Result<Option<String>, crate::store::StoreError> {
+) -> Result<Option<Viewer>, crate::store::StoreError> {
     let Some(s) = state.store.session(hash).await? else {
         return Ok(None);
     };
     let now = Utc::now();
     let idle = Duration::minutes(state.settings.http.session_idle_minutes as i64);
-    let holder_valid = match s.holder == crate::tokens::OPERATOR {
-        true => state.settings.secrets.api_token.as_ref().is_some_and(|op| {
-            s.operator_print.as_deref() == Some(session::hash(op.expose_secret()).as_str())
-        }),
-        false => s.token_valid,
+    let sso_role = s.role.as_deref().and_then(Role::parse);
+    let (holder_valid, role, name) = match (&sso_role, s.holder == crate::tokens::OPERATOR) {
+        // Through the identity provider: for as long as the session lasts.
+        (Some(role), _) => (true, *role, s.holder.clone()),
+        (None, true) => (
+            state.settings.secrets.api_token.as_ref().is_some_and(|op| {
+                s.operator_print.as_deref() == Some(session::hash(op.expose_secret()).as_str())
+            }),
+            Role::Admin,
+            s.holder.clone(),
+        ),
+        (None, false) => (
+            s.token_valid,
+            Role::Responder,
+            format!("token:{}", s.holder),
+        ),
     };
     if s.expires_at <= now || s.seen_at + idle <= now || !holder_valid {
         return Ok(None);
@@ -163,11 +221,16 @@ async fn live_session(
     if now - s.seen_at > Duration::minutes(1) {
         state.store.touch_session(hash, now).await?;
     }
-    Ok(Some(hash.to_owned()))
+    Ok(Some(Viewer {
+        session: hash.to_owned(),
+        name,
+        role,
+        slack_user: s.slack_user.and_then(|u| u.parse().ok()),
+    }))
 }
 
 /// Only a path of the dashboard or a game day board: never a redirect elsewhere.
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     let ours = next.starts_with("/dashboard") || next.starts_with("/gameday/");
     if ours && !next.starts_with("//") && !next.contains("\\") {
         next
@@ -176,14 +239,41 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-pub async fn login_form(RawQuery(query): RawQuery) -> Result<Html<String>, ApiError> {
+pub async fn login_form(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Html<String>, ApiError> {
     let next = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "next")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| "/dashboard".into());
+    login_page(&state, &next, None)
+}
+
+/// The sign-in page: the identity provider's button when there is one, the token form
+/// unless `auth.token_login` is off, and what went wrong last.
+pub(super) fn login_page(
+    state: &AppState,
+    next: &str,
+    error: Option<&str>,
+) -> Result<Html<String>, ApiError> {
+    let next = safe_next(next);
+    let sso_href = format!(
+        "/dashboard/sso?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", next)
+            .finish()
+    );
     render(
         "login.html",
-        context! { next => safe_next(&next), signed_in => false },
+        context! {
+            next => next,
+            error => error,
+            signed_in => false,
+            sso_label => state.sso.as_ref().map(|_| state.settings.oidc.label.clone()),
+            sso_href => sso_href,
+            token_login => state.settings.auth.token_login,
+        },
     )
 }
 
@@ -203,12 +293,14 @@ pub async fn login(
     let attempts = &state.attempts;
     let next = safe_next(&form.next).to_owned();
     let again = |status: StatusCode, error: &str| -> Result<Response, PageError> {
-        let page = render(
-            "login.html",
-            context! { next => next.clone(), error => error, signed_in => false },
-        )?;
-        Ok((status, page).into_response())
+        Ok((status, login_page(&state, &next, Some(error))?).into_response())
     };
+    if !state.settings.auth.token_login {
+        return again(
+            StatusCode::FORBIDDEN,
+            "Signing in with a token is off here (`auth.token_login`).",
+        );
+    }
     if !session::same_origin(&headers, state.settings.public_url.as_deref()) {
         return again(
             StatusCode::FORBIDDEN,
@@ -254,25 +346,44 @@ pub async fn login(
         ),
         super::api::Holder::Token(name) => (name.clone(), None),
     };
+    let cookie = open_session(&state, &name, print.as_deref(), None, None).await?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
+    )
+        .into_response())
+}
+
+/// Opens a session for `holder` and gives the cookie that carries it.
+pub(super) async fn open_session(
+    state: &AppState,
+    holder: &str,
+    operator_print: Option<&str>,
+    role: Option<Role>,
+    slack_user: Option<&str>,
+) -> Result<String, PageError> {
     let lifetime = std::time::Duration::from_secs(state.settings.http.session_max_hours * 3600);
     let id = session::new_id();
     let now = Utc::now();
-    let ends = now + Duration::from_std(lifetime).unwrap_or_default();
+    let hash = session::hash(&id);
     state
         .store
-        .create_session(&session::hash(&id), &name, print.as_deref(), now, ends)
+        .create_session(crate::store::NewSession {
+            id_hash: &hash,
+            holder,
+            operator_print,
+            role: role.map(Role::as_str),
+            slack_user,
+            now,
+            expires_at: now + Duration::from_std(lifetime).unwrap_or_default(),
+        })
         .await?;
     let secure = state
         .settings
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let cookie = session::cookie(&id, secure, lifetime);
-    Ok((
-        StatusCode::SEE_OTHER,
-        [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
-    )
-        .into_response())
+    Ok(session::cookie(&id, secure, lifetime))
 }
 
 /// Ends this session, on every instance (and its live boards on this one), and its
@@ -393,12 +504,12 @@ fn change(now: Option<f64>, before: Option<f64>) -> Option<Value> {
 }
 
 pub async fn dashboard(
-    _: Viewer,
+    viewer: Viewer,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.as_deref();
-    match dashboard_page(&state, query).await {
+    match dashboard_page(&state, &viewer, query).await {
         Ok(page) => page.into_response(),
         // A bad filter or range: said on the page, with the form to fix it.
         Err(PageError(ApiError::BadRequest(why))) => {
@@ -416,7 +527,11 @@ pub async fn dashboard(
     }
 }
 
-async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<String>, PageError> {
+async fn dashboard_page(
+    state: &AppState,
+    viewer: &Viewer,
+    query: Option<&str>,
+) -> Result<Html<String>, PageError> {
     let (from, to, preset) = range(query)?;
     // Drills stay out of the dashboard: the game day's scoreboard shows them.
     let mut filter = Filter::default();
@@ -453,13 +568,20 @@ async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<St
     let median = |s: &crate::domain::stats::Summary| {
         s.median.map(charts::duration).unwrap_or_else(|| "—".into())
     };
+    let members = viewer
+        .members_among(state, &recent.incidents.iter().collect::<Vec<_>>())
+        .await?;
     let recent: Vec<Value> = recent
         .incidents
         .iter()
         .map(|i| {
+            let title = match members.contains(&i.id) {
+                true => &i.title,
+                false => i.shown_title(),
+            };
             context! {
                 id => i.id.0,
-                title => plain(i.shown_title()),
+                title => plain(title),
                 severity => i.severity.as_str(),
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),
@@ -539,6 +661,8 @@ async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<St
                 q => filter.text.clone().unwrap_or_default(),
                 any => !slice.is_empty(),
             },
+            can_export => viewer.role >= Role::Responder,
+            is_admin => viewer.role >= Role::Admin,
             csv_href => format!("/dashboard/incidents.csv?from={}&to={}{}{}",
                 from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).replace('+', "%2B"),
                 to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).replace('+', "%2B"),
@@ -590,22 +714,71 @@ async fn dashboard_page(state: &AppState, query: Option<&str>) -> Result<Html<St
 /// `GET /dashboard/incidents.csv`: the export, for whoever is signed in (the session
 /// or a `read` token), with the dashboard's range and filters.
 pub async fn incidents_csv(
-    _: Viewer,
+    viewer: Viewer,
     State(state): State<AppState>,
     Extension(ClientIp(client)): Extension<ClientIp>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let origin = client.to_string();
     let said = query.as_deref().unwrap_or_default();
+    if let Err(refused) = viewer.needs(Role::Responder, "The CSV export") {
+        state
+            .store
+            .audit(
+                &viewer.name,
+                "permission_refused",
+                "dashboard csv_export",
+                &origin,
+            )
+            .await;
+        return Err(refused.into());
+    }
     state
         .store
-        .audit("dashboard session", "csv_export", said, &origin)
+        .audit(&viewer.name, "csv_export", said, &origin)
         .await;
     Ok(super::stats::export(&state, query.as_deref()).await?)
 }
 
+/// `GET /dashboard/audit`: the newest acts of the audit trail, for admins.
+pub async fn audit(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+) -> Result<Html<String>, PageError> {
+    const LIMIT: usize = 500;
+    if let Err(refused) = viewer.needs(Role::Admin, "The audit trail") {
+        let origin = client.to_string();
+        state
+            .store
+            .audit(
+                &viewer.name,
+                "permission_refused",
+                "dashboard audit",
+                &origin,
+            )
+            .await;
+        return Err(refused.into());
+    }
+    let shown: Vec<Value> = state
+        .store
+        .audit_latest(LIMIT as i64)
+        .await?
+        .iter()
+        .map(|e| {
+            context! { at => at(e.at), actor => &e.actor, action => &e.action,
+            detail => &e.detail, origin => &e.origin }
+        })
+        .collect();
+    render(
+        "audit.html",
+        context! { signed_in => true, entries => shown, limit => LIMIT },
+    )
+    .map_err(PageError)
+}
+
 pub async fn incident(
-    _: Viewer,
+    viewer: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {
@@ -617,10 +790,11 @@ pub async fn incident(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("incident #{id} does not exist")))?;
-    // A private incident's timeline and alerts are its members' (they tell what it is
-    // about).
+    // A private incident's title, people, timeline and alerts are its members' (they
+    // tell what it is about).
+    let masked = !viewer.members_among(&state, &[&i]).await?.contains(&id);
     let ids = [id];
-    let (timeline, alerts, issues, followups, mut joined, pages) = if i.private {
+    let (timeline, alerts, issues, followups, mut joined, pages) = if masked {
         Default::default()
     } else {
         tokio::try_join!(
@@ -643,7 +817,7 @@ pub async fn incident(
             .iter()
             .filter_map(|f| f.owner.as_ref().map(|u| u.to_string())),
     );
-    let names = if i.private {
+    let names = if masked {
         Default::default()
     } else {
         state
@@ -737,23 +911,23 @@ pub async fn incident(
             signed_in => true,
             i => context! {
                 id => i.id.0,
-                title => plain(i.shown_title()),
+                title => plain(if masked { i.shown_title() } else { &i.title }),
                 private => i.private,
                 severity => i.severity.as_str(),
                 colour => charts::colour(i.severity.as_str()),
                 status => i.status.as_str(),
                 // A private incident's people and links are its members' too.
-                declared_by => (!i.private).then(|| name(&i.declared_by.to_string())),
-                roles => i.roles.iter().filter(|_| !i.private).map(|(r, u)| context! { role => r.as_str(), user => name(u.as_str()) }).collect::<Vec<_>>(),
+                declared_by => (!masked).then(|| name(&i.declared_by.to_string())),
+                roles => i.roles.iter().filter(|_| !masked).map(|(r, u)| context! { role => r.as_str(), user => name(u.as_str()) }).collect::<Vec<_>>(),
                 team => i.team.as_ref().map(|t| t.to_string()),
-                class => i.failure_class.clone().filter(|_| !i.private),
-                summary => i.summary.as_deref().filter(|_| !i.private).map(plain),
-                impact => i.impact.as_deref().filter(|_| !i.private).map(plain),
+                class => i.failure_class.clone().filter(|_| !masked),
+                summary => i.summary.as_deref().filter(|_| !masked).map(plain),
+                impact => i.impact.as_deref().filter(|_| !masked).map(plain),
                 followups => followups,
                 pages => pages,
                 participants => joined,
-                channel_url => i.channel_id.as_ref().filter(|_| !i.private).map(|c| format!("https://slack.com/app_redirect?channel={c}")),
-                postmortem_url => i.postmortem_url.clone().filter(|_| !i.private),
+                channel_url => i.channel_id.as_ref().filter(|_| !masked).map(|c| format!("https://slack.com/app_redirect?channel={c}")),
+                postmortem_url => i.postmortem_url.clone().filter(|_| !masked),
                 jira => jira,
                 milestones => milestones,
                 timeline => timeline,

@@ -14,6 +14,7 @@ mod openapi;
 pub mod server;
 mod session;
 mod slack;
+mod sso;
 mod stats;
 mod status_page;
 mod webhooks;
@@ -87,6 +88,9 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::login_form).post(dashboard::login),
         )
         .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/audit", get(dashboard::audit))
+        .route("/dashboard/sso", get(sso::begin))
+        .route(crate::sso::CALLBACK_PATH, get(sso::callback))
         .route("/assets/board.js", get(board_script))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(

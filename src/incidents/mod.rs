@@ -387,6 +387,36 @@ impl Incidents {
         }))
     }
 
+    /// Which of `incidents` `caller` is a member of (see [`Incidents::as_member`]), read
+    /// at once: for a list of them.
+    pub async fn members_among(
+        &self,
+        incidents: &[&Incident],
+        caller: &Caller,
+    ) -> Result<std::collections::HashSet<IncidentId>, StoreError> {
+        let private: Vec<IncidentId> = incidents
+            .iter()
+            .filter(|i| i.private)
+            .map(|i| i.id)
+            .collect();
+        let joined = match (caller.actor.slack_user(), private.is_empty()) {
+            (Some(_), false) => self.store.participants(&private).await?,
+            _ => Default::default(),
+        };
+        Ok(incidents
+            .iter()
+            .filter(|i| {
+                let in_channel = caller.actor.slack_user().is_some_and(|user| {
+                    joined
+                        .get(&i.id)
+                        .is_some_and(|people| people.contains(user))
+                });
+                caller.operator || i.admits(&caller.actor, caller.channel.as_ref(), in_channel)
+            })
+            .map(|i| i.id)
+            .collect())
+    }
+
     /// Whether `actor` joined the channel of `incident`.
     async fn joined_channel(&self, incident: &Incident, actor: &Actor) -> Result<bool, StoreError> {
         let Some(user) = actor.slack_user() else {

@@ -64,6 +64,18 @@ impl Store {
         }))
     }
 
+    /// The newest `limit` acts, newest first.
+    pub async fn audit_latest(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(with_db!(self, read pool => {
+            sqlx::query_as(
+                "SELECT id, at, actor, action, detail, origin FROM audit ORDER BY id DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Deletes the acts recorded before `before`; how many.
     pub async fn purge_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(with_db!(self, write pool => {

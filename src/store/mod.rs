@@ -129,7 +129,7 @@ pub use idempotency::{Claim, KEY_KEPT};
 pub use incidents::{Filter, NewIncident, Page};
 pub use jira::{JiraIntent, JiraIssue};
 pub use jobs::{ClaimedJob, Finish, JobRecord};
-pub use sessions::SessionRecord;
+pub use sessions::{NewSession, SessionRecord};
 pub use tokens::TokenRecord;
 
 #[derive(Clone)]

@@ -14,27 +14,38 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
     /// For a token's session: the token is neither revoked nor gone.
     pub token_valid: bool,
+    /// For a single sign-on session: the role given at sign-in.
+    pub role: Option<String>,
+    /// For a single sign-on session: the Slack user of its email.
+    pub slack_user: Option<String>,
+}
+
+/// A session to open.
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    /// `operator`, a token's name, or `sso:EMAIL`.
+    pub holder: &'a str,
+    pub operator_print: Option<&'a str>,
+    pub role: Option<&'a str>,
+    pub slack_user: Option<&'a str>,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Store {
-    pub async fn create_session(
-        &self,
-        id_hash: &str,
-        holder: &str,
-        operator_print: Option<&str>,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    pub async fn create_session(&self, new: NewSession<'_>) -> Result<(), StoreError> {
         with_db!(self, write pool => {
             sqlx::query(
-                "INSERT INTO sessions (id_hash, holder, operator_print, created_at, seen_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $4, $5)",
+                "INSERT INTO sessions (id_hash, holder, operator_print, role, slack_user, \
+                 created_at, seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
             )
-            .bind(id_hash)
-            .bind(holder)
-            .bind(operator_print)
-            .bind(now)
-            .bind(expires_at)
+            .bind(new.id_hash)
+            .bind(new.holder)
+            .bind(new.operator_print)
+            .bind(new.role)
+            .bind(new.slack_user)
+            .bind(new.now)
+            .bind(new.expires_at)
             .execute(pool)
             .await?
             .rows_affected()
@@ -46,7 +57,7 @@ impl Store {
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         Ok(with_db!(self, read pool => {
             sqlx::query_as(
-                "SELECT s.holder, s.operator_print, s.seen_at, s.expires_at, \
+                "SELECT s.holder, s.operator_print, s.seen_at, s.expires_at, s.role, s.slack_user, \
                  EXISTS (SELECT 1 FROM api_tokens t WHERE t.name = s.holder AND t.revoked_at IS NULL) \
                  AS token_valid FROM sessions s WHERE s.id_hash = $1",
             )

@@ -57,17 +57,10 @@ async fn seed(app: &TestApp) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_works_in_a_real_browser() {
-    if !can_run(&["chromium", "chromedriver"], "chromium chromium-driver") {
-        return;
-    }
-    let app = spawn_app(Backend::Sqlite).await;
-    seed(&app).await;
-    let stats = app.api_get("/api/v1/stats").await;
-
+/// chromedriver and a headless Chromium that reaches nothing but loopback.
+async fn launch() -> (KillOnDrop, fantoccini::Client) {
     let port = free_port();
-    let _driver = KillOnDrop(
+    let driver = KillOnDrop(
         Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -83,7 +76,7 @@ async fn the_dashboard_works_in_a_real_browser() {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1280,1700",
                      // Anything but pompier fails to resolve: the page must not need it.
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
         }),
     );
     let mut browser = None;
@@ -102,7 +95,19 @@ async fn the_dashboard_works_in_a_real_browser() {
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    let browser = browser.expect("chromedriver answers");
+    (driver, browser.expect("chromedriver answers"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_real_browser() {
+    if !can_run(&["chromium", "chromedriver"], "chromium chromium-driver") {
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    seed(&app).await;
+    let stats = app.api_get("/api/v1/stats").await;
+
+    let (_driver, browser) = launch().await;
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
 
@@ -501,4 +506,81 @@ async fn the_dashboard_works_in_a_real_browser() {
         );
     }
     browser.close().await.unwrap();
+}
+
+/// A manager opens an incident's page, is sent to sign in, and signs in through the
+/// company's identity provider, a site of its own (`localhost` where pompier is
+/// `127.0.0.1`): back on the page they asked for, with the session's `SameSite=Strict`
+/// cookie sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_through_the_identity_provider_in_a_real_browser() {
+    if !can_run(&["chromium", "chromedriver"], "chromium chromium-driver") {
+        return;
+    }
+    let idp = crate::fake_oidc::FakeIdp::start_at("localhost").await;
+    let env = idp.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, &env).await;
+    app.declare("sev2 Checkout errors").await;
+    let (_driver, browser) = launch().await;
+
+    browser
+        .goto(&app.url("/dashboard/incidents/1"))
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("sso"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // At the provider's own page.
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("consent"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("timeline"))
+        .await
+        .unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.path(), "/dashboard/incidents/1");
+    assert_eq!(url.host_str(), Some("127.0.0.1"));
+    let title = browser
+        .find(Locator::Id("incident-title"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(title.contains("Checkout errors"), "{title}");
+    assert_eq!(idp.tokens_issued(), 1);
+    // Signed out, the page asks again.
+    browser
+        .find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .goto(&app.url("/dashboard/incidents/1"))
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("sso"))
+        .await
+        .unwrap();
 }

@@ -205,13 +205,20 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
 }
 
 /// Starts the server on `db`, talking to `slack`.
+/// A value of `extra` may name the server's own address as `{address}`
+/// (`POMPIER_PUBLIC_URL`).
 pub async fn start(db: TestDb, slack: FakeSlack, extra: &[(&str, &str)]) -> TestApp {
-    let settings = settings(&db, &slack.url, extra);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let extra: Vec<(&str, String)> = extra
+        .iter()
+        .map(|(k, v)| (*k, v.replace("{address}", &address)))
+        .collect();
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let settings = settings(&db, &slack.url, &extra);
     let store = pompier::open_store(&settings)
         .await
         .expect("open test store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let app = App::new(store.clone(), settings).expect("the app");
     let worker = app.worker.clone();

@@ -2,6 +2,7 @@
 
 mod fake_confluence;
 mod fake_jira;
+mod fake_oidc;
 mod fake_pagers;
 mod fake_slack;
 mod fake_socket;
@@ -45,6 +46,7 @@ mod slack_client;
 mod slack_jobs;
 mod slash_commands;
 mod socket_mode;
+mod sso;
 mod stats;
 mod status_page;
 mod store;
