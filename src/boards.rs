@@ -22,6 +22,14 @@ pub struct Feeds {
 }
 
 impl Feeds {
+    /// Board `id`'s HTML as it changes, if someone watches it already: a viewer who
+    /// joins reads nothing from the database (a thousand arriving at once cost no more
+    /// than one).
+    pub fn joined(&self, id: i64) -> Option<watch::Receiver<Arc<str>>> {
+        let boards = self.boards.lock().expect("the board map");
+        boards.get(&id).map(watch::Sender::subscribe)
+    }
+
     /// Board `id`'s HTML as it changes, starting with `first` (read by this viewer's
     /// request) when nobody watches it yet; `read` reads it again (`None`: a hiccup,
     /// the board stays as it was).

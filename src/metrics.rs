@@ -193,8 +193,8 @@ impl Metrics {
         let board_polls = Counter::default();
         registry.register(
             "board_polls",
-            "Reads of live game day boards: one a second per board watched, however many \
-             watch it",
+            "Reads of live game day boards: one as its first viewer comes, then one a \
+             second while watched, however many watch it",
             board_polls.clone(),
         );
         let configured = Family::<ServiceLabels, Gauge>::default();

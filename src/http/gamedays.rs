@@ -229,7 +229,22 @@ pub async fn stream(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = parse_id(&id)?;
-    let first = load(&state.store, id, false).await?;
+    // A board watched already is joined without reading it.
+    let feed = match state.boards.joined(id) {
+        Some(feed) => feed,
+        None => {
+            state.metrics.board_polled();
+            let first = load(&state.store, id, false).await?;
+            let store = state.store.clone();
+            let read = move || {
+                let store = store.clone();
+                async move { board_html(&load(&store, id, false).await.ok()?).ok() }
+            };
+            state
+                .boards
+                .watch(id, board_html(&first)?, read, &state.metrics)
+        }
+    };
     let pass = state
         .streams
         .open(&viewer.session)
@@ -242,14 +257,6 @@ pub async fn stream(
             )),
         })?;
     let until = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let store = state.store.clone();
-    let read = move || {
-        let store = store.clone();
-        async move { board_html(&load(&store, id, false).await.ok()?).ok() }
-    };
-    let feed = state
-        .boards
-        .watch(id, board_html(&first)?, read, &state.metrics);
     let events = stream::unfold(
         (feed, pass, true),
         move |(mut feed, mut pass, first)| async move {

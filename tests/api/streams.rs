@@ -154,6 +154,7 @@ async fn a_board_is_read_once_a_second_however_many_watch_it(backend: Backend) {
     }
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let polls = app.metric("pompier_board_polls_total", &[]).await - before;
+    // One read as the first viewer comes (those after join it), then one a second.
     assert!(
         (2.0..=5.0).contains(&polls),
         "30 viewers, 3.5 s: {polls} reads"
