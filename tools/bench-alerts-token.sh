@@ -11,13 +11,13 @@ server=
 stop() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=; }
 trap 'stop; cleanup_db' EXIT
 export POMPIER_JOBS__ENABLED=false POMPIER_ALERTS__MAX_DECLARED_PER_MINUTE=0 POMPIER_API_TOKEN=operator-bench-token
-token=$(./target/release/pompier tokens create bench --scope alerts | tail -1)
+token=$($bin/pompier tokens create bench --scope alerts | tail -1)
 start() {
   psql -q -h 127.0.0.1 -U postgres -d "$db" -c "UPDATE alert_groups SET active = FALSE" >/dev/null
-  ./target/release/pompier serve & server=$!
+  $bin/pompier serve & server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 }
-load() { ./target/release/pompier-load --url "http://127.0.0.1:$port" --concurrency 32 --requests 20000 "$@"; }
+load() { $bin/pompier-load --url "http://127.0.0.1:$port" --concurrency 32 --requests 20000 "$@"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for round in 1 2; do
   start; load --api-token "$token" --alert-groups 1 --new-groups --warmup 0 | sed "s/^/scoped $round: /"; stop

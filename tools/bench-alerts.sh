@@ -22,10 +22,10 @@ server=
 stop_server() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=; }
 trap 'stop_server; cleanup_db' EXIT
 export POMPIER_JOBS__ENABLED=false POMPIER_ALERTS__MAX_DECLARED_PER_MINUTE=0
-token=$(./target/release/pompier tokens create bench --scope alerts | tail -1)
-./target/release/pompier serve & server=$!
+token=$($bin/pompier tokens create bench --scope alerts | tail -1)
+$bin/pompier serve & server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-load() { ./target/release/pompier-load --url "http://127.0.0.1:$port" --api-token "$token" --concurrency "$concurrency" "$@"; }
+load() { $bin/pompier-load --url "http://127.0.0.1:$port" --api-token "$token" --concurrency "$concurrency" "$@"; }
 rate() { sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p' "$1"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 out=$(mktemp -d)
@@ -52,6 +52,8 @@ for phase in repeat new; do
   tps=$(pgbench -n -h 127.0.0.1 -U postgres -M prepared -c "$concurrency" -j 2 \
         -t $((requests / concurrency)) -f "$out/$phase.sql" "$db" | awk '/^tps/ {print $3; exit}')
   ours=$(rate "$out/$phase")
-  echo "$phase: pompier ${ours}/s; pgbench -M prepared, same statements, $concurrency clients: ${tps%.*}/s; pompier = $(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")% of it"
+  pct=$(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")
+  echo "$phase: pompier ${ours}/s; pgbench -M prepared, same statements, $concurrency clients: ${tps%.*}/s; pompier = $pct% of it"
+  figure "alerts in, $phase groups, c=$concurrency" "-" "pgbench -M prepared ${tps%.*}/s" "${ours%.*}/s = $pct%" "-"
 done
 rm -rf "$out"

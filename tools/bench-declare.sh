@@ -14,16 +14,16 @@ requests=${3:-20000}
 rate=${4:-500}
 cd "$(dirname "$0")/.."
 . tools/bench-env.sh
-./target/release/pompier-load --fake-slack "127.0.0.1:$slack_port" >/dev/null & fake=$!
+$bin/pompier-load --fake-slack "127.0.0.1:$slack_port" >/dev/null & fake=$!
 server=
 stop_server() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=; }
 trap 'stop_server; kill $fake 2>/dev/null; cleanup_db' EXIT
 start_server() {
-  ./target/release/pompier serve & server=$!
+  $bin/pompier serve & server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
   echo "pompier did not start" >&2; exit 1
 }
-load() { ./target/release/pompier-load --url "http://127.0.0.1:$port" --concurrency "$concurrency" "$@"; }
+load() { $bin/pompier-load --url "http://127.0.0.1:$port" --concurrency "$concurrency" "$@"; }
 echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 echo "== 1. saturation, workers off =="
@@ -42,7 +42,13 @@ SQL
   for mode in simple prepared; do
     tps=$(pgbench -n -h 127.0.0.1 -U postgres -M $mode -c "$concurrency" -j 2 \
           -t $((requests / concurrency)) -f "$script" "$db" | awk '/^tps/ {print $3; exit}')
-    echo "pgbench -M $mode, same transaction, $concurrency clients: ${tps%.*}/s; pompier: ${ours}/s = $(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")% of it"
+    pct=$(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")
+    echo "pgbench -M $mode, same transaction, $concurrency clients: ${tps%.*}/s; pompier: ${ours}/s = $pct% of it"
+    if [ "$mode" = prepared ]; then
+      figure "declarations/s, workers off, c=$concurrency" "≥ 80% of pgbench -M prepared" "pgbench -M prepared ${tps%.*}/s" "${ours%.*}/s = $pct%" "$(verdict "$pct" '>=' 80)"
+    else
+      figure "declarations/s against pgbench -M simple (same statement)" "-" "pgbench -M simple ${tps%.*}/s" "${ours%.*}/s = $pct%" "-"
+    fi
   done
   rm -f "$script"
 fi
@@ -50,11 +56,18 @@ rm -f /tmp/pompier-bench-sat.$$
 
 echo "== 2. $rate/s while the workers drain against an instant fake Slack (a fresh database) =="
 if [ "$backend" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays"
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays CASCADE"
 else
   rm -f "$file" "$file-wal" "$file-shm"
 fi
 start_server
-load --requests "$requests" --rate "$rate"
+load --requests "$requests" --rate "$rate" | tee /tmp/pompier-bench-rate.$$
+p99=$(sed -n 's/.* p99=\([0-9.]*\)ms.*/\1/p' /tmp/pompier-bench-rate.$$)
+rm -f /tmp/pompier-bench-rate.$$
+if [ "$backend" = postgres ]; then
+  figure "declaration p99 at $rate/s, workers draining (postgres)" "≤ 3 ms" "-" "$p99 ms" "$(verdict "$p99" '<=' 3)"
+else
+  figure "declaration p99 at $rate/s, workers draining ($backend)" "-" "-" "$p99 ms" "-"
+fi
 sleep 2
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^pompier_job(s|_runs_total)' | tr '\n' ' '; echo

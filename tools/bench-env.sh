@@ -1,7 +1,8 @@
-# Sourced by the benchmark scripts: builds the release binaries, picks loopback ports,
+# Sourced by the benchmark scripts: builds the binaries (tools/bench-lib.sh), picks loopback ports,
 # sets the environment of a pompier under test, and makes a fresh database of $backend
 # (tools/bench-db.sh). Sets port and slack_port.
-cargo build --release --quiet --workspace --bin pompier --bin pompier-load
+. tools/bench-lib.sh
+build_bins pompier pompier-load
 port=$((20000 + RANDOM % 20000))
 slack_port=$((port + 1))
 export SLACK_SIGNING_SECRET=bench-secret POMPIER_LISTEN=127.0.0.1:$port RUST_LOG=error

@@ -18,13 +18,13 @@ rate=${4:-500}
 cd "$(dirname "$0")/.."
 . tools/bench-env.sh
 export POMPIER_API_TOKEN=bench-api-token
-./target/release/pompier-load --fake-slack "127.0.0.1:$slack_port" >/dev/null & fake=$!
-./target/release/pompier serve & server=$!
+$bin/pompier-load --fake-slack "127.0.0.1:$slack_port" >/dev/null & fake=$!
+$bin/pompier serve & server=$!
 trap 'kill $server $fake 2>/dev/null; wait $server 2>/dev/null; cleanup_db' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
 load() {
-  ./target/release/pompier-load --url "http://127.0.0.1:$port" --mix \
+  $bin/pompier-load --url "http://127.0.0.1:$port" --mix \
     --response-url "http://127.0.0.1:$slack_port/api/response" "$@"
 }
 echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -113,4 +113,11 @@ if [ "$backend" = postgres ]; then
   rm -rf "$dir"
 fi
 rm -f /tmp/pompier-mix-sat.$$
-echo "resident memory after the run: $(( $(rss) / 1024 )) MiB; peak over the whole run (VmHWM): $(( $(awk '/^VmHWM/ {print $2}' /proc/$server/status) / 1024 )) MiB"
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/$server/status)
+echo "resident memory after the run: $(( $(rss) / 1024 )) MiB; peak over the whole run (VmHWM): $(( hwm / 1024 )) MiB"
+mib=$(awk "BEGIN {printf \"%.1f\", $hwm / 1024}")
+if [ "$backend" = sqlite ]; then
+  figure "peak resident memory under the mix (sqlite)" "≤ 20 MB" "-" "$mib MiB" "$(verdict "$mib" '<=' 20)"
+else
+  figure "peak resident memory under the mix ($backend)" "-" "-" "$mib MiB" "-"
+fi

@@ -9,15 +9,16 @@ backend=${1:-postgres}
 incidents=${2:-1000000}
 runs=${3:-11}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --workspace --bin pompier --bin pompier-seed
+. tools/bench-lib.sh
+build_bins pompier pompier-seed
 port=$((20000 + RANDOM % 20000))
 export POMPIER_LISTEN=127.0.0.1:$port POMPIER_API_TOKEN=bench RUST_LOG=error
 . tools/bench-db.sh
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; cleanup_db' EXIT
 echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-./target/release/pompier-seed --database-url "$DATABASE_URL" --incidents "$incidents"
-./target/release/pompier serve & server=$!
+$bin/pompier-seed --database-url "$DATABASE_URL" --incidents "$incidents"
+$bin/pompier serve & server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 to=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for days in 30 90 365; do
@@ -29,5 +30,8 @@ for days in 30 90 365; do
   done | tail -n "$runs" | sort -n)
   median=$(echo "$times" | sed -n "$(( (runs + 1) / 2 ))p")
   slowest=$(echo "$times" | tail -1)
-  echo "last $days days: $total incidents in range; median $(awk "BEGIN {printf \"%.1f\", $median * 1000}") ms, slowest $(awk "BEGIN {printf \"%.1f\", $slowest * 1000}") ms over $runs requests"
+  ms=$(awk "BEGIN {printf \"%.1f\", $median * 1000}")
+  echo "last $days days: $total incidents in range; median $ms ms, slowest $(awk "BEGIN {printf \"%.1f\", $slowest * 1000}") ms over $runs requests"
+  case $days in 30) goal=20 ;; 90) goal=40 ;; *) goal=100 ;; esac
+  figure "stats, last $days days, $incidents incidents ($backend)" "≤ $goal ms at 1M" "$total in range" "$ms ms median" "$(verdict "$ms" '<=' "$goal")"
 done
