@@ -13,6 +13,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tower::Layer;
 
 use crate::config::HttpSettings;
 use crate::shutdown::until_set;
@@ -49,11 +50,11 @@ pub async fn serve(
             },
             _ = until_set(&mut stopping) => break,
         };
-        // Who is at the other end, for the sign-in's limit per client.
+        // Who is at the other end, for the sign-in's limit per client: added around the
+        // router as it is (`Router::layer` would rebuild every route for each connection,
+        // some 190 KiB each: a thousand live boards would hold 190 MiB).
         let service = TowerToHyperService::new(
-            router
-                .clone()
-                .layer(axum::Extension(axum::extract::ConnectInfo(remote))),
+            axum::Extension(axum::extract::ConnectInfo(remote)).layer(router.clone()),
         );
         let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
