@@ -120,6 +120,8 @@ pub async fn serve(
     });
     let checked = settings.clone();
     tokio::spawn(async move { check::at_start(&checked).await });
+    // Other instances' workers hear of the jobs this one queues, even with none here.
+    worker.announce_to_others(stopping.clone());
     let workers = if settings.jobs.enabled {
         Some(worker.spawn())
     } else {

@@ -13,6 +13,8 @@ if [ "${1:-}" = --small ]; then small=true; shift; fi
 benches=(
   "declare|bench-declare.sh|postgres 32 20000 500|postgres 4 300 100"
   "declare-sqlite|bench-declare.sh|sqlite 32 20000 500|sqlite 4 300 100"
+  "summary|bench-summary.sh|postgres 200|postgres 20"
+  "summary-sqlite|bench-summary.sh|sqlite 200|sqlite 20"
   "mix-sqlite|bench-mix.sh|sqlite 32 20000 300|sqlite 4 300 100"
   "stats|bench-stats.sh|postgres 1000000 11|postgres 2000 3"
   "stats-sqlite|bench-stats.sh|sqlite 1000000 11|sqlite 2000 3"

@@ -10,6 +10,7 @@ pub mod jira_jobs;
 pub mod paging_jobs;
 pub mod retry;
 pub mod slack_jobs;
+pub mod wake;
 pub mod worker;
 
 use std::time::Duration;

@@ -62,6 +62,8 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     /// Wakes idle loops when this process queued jobs.
     wake: Arc<Notify>,
+    /// Told when another instance queued jobs (PostgreSQL, `super::wake`).
+    woken_elsewhere: Arc<Notify>,
     /// Jobs claimed by this process, to refresh the queue's statistics now and then.
     claimed: Arc<AtomicU64>,
     signals: Arc<Signals>,
@@ -106,6 +108,7 @@ impl Worker {
             settings,
             metrics,
             wake,
+            woken_elsewhere: Arc::default(),
             claimed: Arc::default(),
             signals: Arc::new(Signals {
                 stop: watch::channel(false).0,
@@ -352,6 +355,14 @@ impl Worker {
         self
     }
 
+    /// On PostgreSQL: tells the other instances' workers each time this instance queues
+    /// jobs (`super::wake`), until `stopping` is set.
+    pub fn announce_to_others(&self, stopping: watch::Receiver<bool>) {
+        if let Some(pool) = self.store.postgres_pool() {
+            tokio::spawn(super::wake::announce(pool, self.wake.clone(), stopping));
+        }
+    }
+
     /// Starts `concurrency` loops that drain the queue whenever a request queues jobs or
     /// every poll interval, the janitor (`janitor`), and the cadence's sweep (`cadence`),
     /// until stopped.
@@ -372,6 +383,14 @@ impl Worker {
             worker.say_what_waits().await;
             super::janitor::run(store, keep_done, keep_audit, stopped).await
         });
+        if let Some(pool) = self.store.postgres_pool() {
+            let stopped = self.signals.stop.subscribe();
+            tasks.spawn(super::wake::listen(
+                pool,
+                self.woken_elsewhere.clone(),
+                stopped,
+            ));
+        }
         if let Some((incidents, every)) = self.sweep.clone() {
             let stopped = self.signals.stop.subscribe();
             tasks.spawn(super::cadence::run(incidents, every, stopped));
@@ -388,8 +407,10 @@ impl Worker {
         while !is_set(&stopped) {
             // Registered before looking, so a job queued meanwhile still wakes this loop.
             let woken = self.wake.notified();
-            tokio::pin!(woken);
+            let elsewhere = self.woken_elsewhere.notified();
+            tokio::pin!(woken, elsewhere);
             woken.as_mut().enable();
+            elsewhere.as_mut().enable();
             let mut pause = self.settings.poll_interval;
             while !is_set(&stopped) {
                 match self.run_one(&owner, crate::now()).await {
@@ -404,6 +425,7 @@ impl Worker {
             }
             tokio::select! {
                 _ = woken => {}
+                _ = elsewhere => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = until_set(&mut stopped) => {}
             }

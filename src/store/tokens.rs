@@ -181,6 +181,14 @@ impl Store {
         }
     }
 
+    /// The PostgreSQL pool, for what listens on its channels; none on SQLite.
+    pub fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        match &self.db {
+            Db::Postgres(pool) => Some(pool.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether tokens are answered from the cache now (for tests and `/metrics`).
     pub fn tokens_cached(&self) -> bool {
         self.tokens.is_live()

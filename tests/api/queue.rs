@@ -235,3 +235,40 @@ crate::on_both_backends!(
     the_operators_commands_say_what_is_not_there,
     delivery_keys_are_forgotten_after_their_window,
 );
+
+/// Two instances on one PostgreSQL: a declaration on the one without workers reaches
+/// the other's workers at once (`pg_notify`), not at their next poll a minute later.
+#[tokio::test]
+async fn jobs_queued_on_one_instance_wake_the_workers_of_another() {
+    let web = spawn_app(Backend::Postgres).await;
+    let settings = crate::helpers::settings(
+        &web.db,
+        &web.slack.url,
+        &[
+            ("POMPIER_JOBS__ENABLED", "true"),
+            ("POMPIER_JOBS__POLL_INTERVAL_MS", "60000"),
+        ],
+    );
+    let store = pompier::open_store(&settings).await.unwrap();
+    let workers = pompier::app::App::new(store, settings)
+        .unwrap()
+        .worker
+        .spawn();
+    // Its first look at the queue, and its listener connected.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let started = std::time::Instant::now();
+    web.declare("sev2 Declared on the web instance").await;
+    let made = loop {
+        let made = web
+            .slack
+            .calls()
+            .iter()
+            .any(|(m, _)| m == "conversations.create");
+        if made || started.elapsed() > std::time::Duration::from_secs(5) {
+            break made;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    workers.stop(std::time::Duration::from_secs(2)).await;
+    assert!(made, "the other instance's workers slept until their poll");
+}

@@ -74,6 +74,10 @@ struct Args {
     /// killed.
     #[arg(long, value_name = "ADDR")]
     fake_slack: Option<std::net::SocketAddr>,
+    /// With --fake-slack: declare this many incidents one by one (at --url) and time
+    /// each from its request to its summary pinned at this fake Slack.
+    #[arg(long, default_value_t = 0)]
+    time_to_summary: usize,
     /// With --fake-slack: how long each answer takes, in milliseconds.
     #[arg(long, default_value_t = 0)]
     fake_slack_delay_ms: u64,
@@ -384,6 +388,48 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Declares `count` incidents one after the other (after 5 not measured), each once the
+/// previous one's summary is pinned, and times each from its request to the pin that
+/// ends its Slack work (`pins.add` at this process's fake Slack).
+async fn time_to_summary(args: &Args, calls: &fake_slack::Calls, count: usize) {
+    let client = reqwest::Client::new();
+    let targets = Targets::default();
+    let (mut times, mut missed) = (vec![], 0);
+    for n in 0..count + 5 {
+        let before = calls.pins.load(Ordering::SeqCst);
+        let start = Instant::now();
+        if let Err(e) = send(&client, args, &targets, n, start).await {
+            eprintln!("declaration failed: {e}");
+            std::process::exit(1);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let pinned = loop {
+            let notified = calls.pinned.notified();
+            if calls.pins.load(Ordering::SeqCst) > before {
+                break true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break false;
+            }
+        };
+        match (pinned, n >= 5) {
+            (true, true) => times.push(start.elapsed()),
+            (false, _) => missed += 1,
+            (true, false) => {}
+        }
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "first summary pinned samples={} missed={missed} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",
+        times.len(),
+        ms(percentile(&times, 50.0)),
+        ms(percentile(&times, 90.0)),
+        ms(percentile(&times, 99.0)),
+        ms(percentile(&times, 100.0)),
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args = Arc::new(Args::parse());
@@ -394,11 +440,15 @@ async fn main() {
         );
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let calls = fake_slack::spawn(listener, Duration::from_millis(args.fake_slack_delay_ms));
+        if args.time_to_summary > 0 {
+            time_to_summary(&args, &calls, args.time_to_summary.min(10_000)).await;
+            return;
+        }
         // Bounded: it stops after an hour if nothing kills it first.
         tokio::time::sleep(Duration::from_secs(3600)).await;
         println!(
             "fake Slack answered {} calls",
-            calls.load(Ordering::Relaxed)
+            calls.all.load(Ordering::Relaxed)
         );
         return;
     }
