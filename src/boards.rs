@@ -19,9 +19,30 @@ pub const POLL: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct Feeds {
     boards: Mutex<HashMap<i64, watch::Sender<Arc<str>>>>,
+    /// Boards being read for their first viewer.
+    starting: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Feeds {
+    /// Held by the viewer who reads a board nobody watches yet, so that those who
+    /// arrive meanwhile wait for that read and join its feed rather than read it too (a
+    /// thousand opening the board at once cost one read). Let go with
+    /// [`Feeds::started`].
+    pub async fn first(&self, id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut starting = self.starting.lock().expect("the starting map");
+            starting.entry(id).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// Board `id` has its feed, or could not be read: the next first viewer starts
+    /// afresh.
+    pub fn started(&self, id: i64, first: tokio::sync::OwnedMutexGuard<()>) {
+        self.starting.lock().expect("the starting map").remove(&id);
+        drop(first);
+    }
+
     /// Board `id`'s HTML as it changes, if someone watches it already: a viewer who
     /// joins reads nothing from the database (a thousand arriving at once cost no more
     /// than one).

@@ -28,7 +28,7 @@ load --requests 1 --warmup 0 --concurrency 1 --text "gameday start Company-wide"
 load --requests 1 --warmup 0 --concurrency 1 --text "drill sev2 team:first Warm-up" >/dev/null
 
 echo "== declarations without viewers =="
-alone=$(load --requests "$requests" --concurrency "$concurrency" | tee /dev/stderr | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
+alone=$(load --requests "$requests" --concurrency "$concurrency" | tee >(cat >&2) | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
 sleep 1
 before=$(rss)
 
@@ -38,7 +38,7 @@ for _ in $(seq 600); do grep -q '^board updates' "$log" && break; sleep 0.2; don
 cat "$log"
 with_rss=$(rss)
 echo "== declarations with $viewers viewers watching =="
-watched=$(load --requests "$requests" --concurrency "$concurrency" | tee /dev/stderr | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
+watched=$(load --requests "$requests" --concurrency "$concurrency" | tee >(cat >&2) | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
 polls=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^pompier_board_polls_total/ {print $2}')
 echo
 added=$(( (with_rss - before) / 1024 ))

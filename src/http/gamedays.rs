@@ -229,20 +229,18 @@ pub async fn stream(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = parse_id(&id)?;
-    // A board watched already is joined without reading it.
+    // A board watched already is joined without reading it; one nobody watches is read
+    // by the first viewer while those arriving meanwhile wait to join.
     let feed = match state.boards.joined(id) {
         Some(feed) => feed,
         None => {
-            state.metrics.board_polled();
-            let first = load(&state.store, id, false).await?;
-            let store = state.store.clone();
-            let read = move || {
-                let store = store.clone();
-                async move { board_html(&load(&store, id, false).await.ok()?).ok() }
+            let first = state.boards.first(id).await;
+            let feed = match state.boards.joined(id) {
+                Some(feed) => Ok(feed),
+                None => start_feed(&state, id).await,
             };
-            state
-                .boards
-                .watch(id, board_html(&first)?, read, &state.metrics)
+            state.boards.started(id, first);
+            feed?
         }
     };
     let pass = state
@@ -277,6 +275,23 @@ pub async fn stream(
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Reads board `id` and starts its feed.
+async fn start_feed(
+    state: &AppState,
+    id: i64,
+) -> Result<tokio::sync::watch::Receiver<std::sync::Arc<str>>, ApiError> {
+    state.metrics.board_polled();
+    let first = load(&state.store, id, false).await?;
+    let store = state.store.clone();
+    let read = move || {
+        let store = store.clone();
+        async move { board_html(&load(&store, id, false).await.ok()?).ok() }
+    };
+    Ok(state
+        .boards
+        .watch(id, board_html(&first)?, read, &state.metrics))
 }
 
 fn board_html(board: &Scoreboard) -> Result<String, ApiError> {

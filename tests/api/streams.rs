@@ -140,18 +140,18 @@ async fn a_board_is_read_once_a_second_however_many_watch_it(backend: Backend) {
     let app = spawn_app_with(backend, &[("POMPIER_HTTP__MAX_STREAMS_PER_SESSION", "40")]).await;
     app.slash("gameday start Crowd").await;
     let before = app.metric("pompier_board_polls_total", &[]).await;
-    let mut viewers = vec![];
-    for _ in 0..30 {
-        let r = app
-            .client
+    // All at once, as a room opening the board.
+    let mut viewers = futures::future::join_all((0..30).map(|_| {
+        app.client
             .get(app.url("/gameday/1/stream"))
             .bearer_auth(API_TOKEN)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        viewers.push(r);
-    }
+    }))
+    .await
+    .into_iter()
+    .map(|r| r.unwrap())
+    .collect::<Vec<_>>();
+    assert!(viewers.iter().all(|r| r.status() == StatusCode::OK));
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let polls = app.metric("pompier_board_polls_total", &[]).await - before;
     // One read as the first viewer comes (those after join it), then one a second.
