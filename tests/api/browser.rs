@@ -57,6 +57,24 @@ async fn seed(app: &TestApp) {
     }
 }
 
+/// The element `locator` finds, once it is there (within 10 s).
+async fn appears(
+    browser: &fantoccini::Client,
+    locator: Locator<'_>,
+) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(locator)
+        .await
+        .unwrap()
+}
+
+/// The text of the element `locator` finds.
+async fn text_of(browser: &fantoccini::Client, locator: Locator<'_>) -> String {
+    browser.find(locator).await.unwrap().text().await.unwrap()
+}
+
 /// chromedriver and a headless Chromium that reaches nothing but loopback.
 async fn launch() -> (KillOnDrop, fantoccini::Client) {
     let port = free_port();
@@ -134,22 +152,11 @@ async fn the_dashboard_works_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("chart-weekly"))
-        .await
-        .unwrap();
+    appears(&browser, Locator::Id("chart-weekly")).await;
     assert_eq!(browser.current_url().await.unwrap().path(), "/dashboard");
 
     // The charts drew the API's numbers.
-    let total = browser
-        .find(Locator::Css("#card-total .n"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let total = text_of(&browser, Locator::Css("#card-total .n")).await;
     assert_eq!(total, stats["total"].to_string());
     let mut drawn = 0;
     for bar in browser
@@ -187,13 +194,7 @@ async fn the_dashboard_works_in_a_real_browser() {
         "a bar for each severity with resolved incidents"
     );
     // A title made to run is shown.
-    let recent = browser
-        .find(Locator::Id("recent"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let recent = text_of(&browser, Locator::Id("recent")).await;
     assert!(
         recent.contains("<script>alert('x')</script> checkout"),
         "{recent}"
@@ -233,28 +234,11 @@ async fn the_dashboard_works_in_a_real_browser() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("recent"))
-        .await
-        .unwrap();
+    appears(&browser, Locator::Id("recent")).await;
     let sev1 = app.api_get("/api/v1/stats?severity=SEV1").await;
-    let total = browser
-        .find(Locator::Css("#card-total .n"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let total = text_of(&browser, Locator::Css("#card-total .n")).await;
     assert_eq!(total, sev1["total"].to_string());
-    let shown = browser
-        .find(Locator::Id("recent"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let shown = text_of(&browser, Locator::Id("recent")).await;
     assert!(!shown.contains("SEV2") && shown.contains("SEV1"), "{shown}");
     let csv = browser
         .find(Locator::Id("csv-link"))
@@ -297,19 +281,8 @@ async fn the_dashboard_works_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("timeline"))
-        .await
-        .unwrap();
-    let title = browser
-        .find(Locator::Id("incident-title"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    appears(&browser, Locator::Id("timeline")).await;
+    let title = text_of(&browser, Locator::Id("incident-title")).await;
     assert!(title.starts_with('#'), "{title}");
     std::fs::write(
         shots.join("incident.png"),
@@ -528,41 +501,22 @@ async fn signing_in_through_the_identity_provider_in_a_real_browser() {
         .goto(&app.url("/dashboard/incidents/1"))
         .await
         .unwrap();
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("sso"))
+    appears(&browser, Locator::Id("sso"))
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
     // At the provider's own page.
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("consent"))
+    appears(&browser, Locator::Id("consent"))
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("timeline"))
-        .await
-        .unwrap();
+    appears(&browser, Locator::Id("timeline")).await;
     let url = browser.current_url().await.unwrap();
     assert_eq!(url.path(), "/dashboard/incidents/1");
     assert_eq!(url.host_str(), Some("127.0.0.1"));
-    let title = browser
-        .find(Locator::Id("incident-title"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let title = text_of(&browser, Locator::Id("incident-title")).await;
     assert!(title.contains("Checkout errors"), "{title}");
     assert_eq!(idp.tokens_issued(), 1);
     // Signed out, the page asks again.
@@ -577,10 +531,5 @@ async fn signing_in_through_the_identity_provider_in_a_real_browser() {
         .goto(&app.url("/dashboard/incidents/1"))
         .await
         .unwrap();
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("sso"))
-        .await
-        .unwrap();
+    appears(&browser, Locator::Id("sso")).await;
 }

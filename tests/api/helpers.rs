@@ -438,6 +438,20 @@ impl TestApp {
         metric_in(&self.metrics().await, name, labels)
     }
 
+    /// The audit trail, oldest first: (actor, action, detail) of each act.
+    pub async fn audit_trail(&self) -> Vec<(String, String, String)> {
+        let (_, trail) = self.api_get_with("/api/v1/audit", Some(API_TOKEN)).await;
+        trail["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| {
+                let field = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (field("actor"), field("action"), field("detail"))
+            })
+            .collect()
+    }
+
     pub async fn incident_json(&self, id: IncidentId) -> Value {
         self.api_get(&format!("/api/v1/incidents/{id}")).await
     }

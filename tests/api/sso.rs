@@ -106,24 +106,6 @@ async fn app_with(backend: Backend, idp: &FakeIdp, extra: &[(&str, &str)]) -> Te
     spawn_app_with(backend, &env).await
 }
 
-async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
-    let (_, trail) = app
-        .api_get_with("/api/v1/audit", Some(crate::helpers::API_TOKEN))
-        .await;
-    trail["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["actor"].as_str().unwrap().to_owned(),
-                e["action"].as_str().unwrap().to_owned(),
-                e["detail"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn a_person_signs_in_through_the_provider_and_lands_where_they_asked(backend: Backend) {
     let idp = FakeIdp::start().await;
     let app = app_with(backend, &idp, &[]).await;
@@ -182,7 +164,7 @@ async fn a_person_signs_in_through_the_provider_and_lands_where_they_asked(backe
     assert_eq!(idp.tokens_issued(), 1);
 
     // Audited with who and from where.
-    let trail = audit_actions(&app).await;
+    let trail = app.audit_trail().await;
     assert!(
         trail.contains(&(
             "sso:u0ann@acme.test".into(),
@@ -267,7 +249,8 @@ async fn every_bad_sign_in_opens_no_session(backend: Backend) {
     refused(&b, "access_denied");
     assert!(b.body.contains("access_denied"), "{}", b.body);
 
-    let failures = audit_actions(&app)
+    let failures = app
+        .audit_trail()
         .await
         .into_iter()
         .filter(|(_, action, _)| action == "sign_in_failed")
