@@ -87,12 +87,21 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// out"), without the URL (nothing secret is in it, but it says nothing useful).
 pub fn cause(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut text = if e.is_timeout() {
+    let text = if e.is_timeout() {
         "timed out".to_owned()
     } else {
         e.to_string()
     };
-    let mut source = std::error::Error::source(&e);
+    with_causes(text, std::error::Error::source(&e))
+}
+
+/// An error and its causes, in one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    with_causes(e.to_string(), e.source())
+}
+
+/// `text`, then each cause from `source` down that it does not say already.
+fn with_causes(mut text: String, mut source: Option<&dyn std::error::Error>) -> String {
     while let Some(inner) = source {
         let said = inner.to_string();
         if !text.contains(&said) {

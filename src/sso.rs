@@ -105,7 +105,9 @@ impl Sso {
         }
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
-            .map_err(|e| SsoError::Provider(format!("discovery: {}", chain(&e))))?;
+            .map_err(|e| {
+                SsoError::Provider(format!("discovery: {}", crate::outbound::chain(&e)))
+            })?;
         let metadata = Arc::new(metadata);
         *kept = Some((Instant::now(), metadata.clone()));
         Ok(metadata)
@@ -167,7 +169,12 @@ impl Sso {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| SsoError::Refused(format!("the code was not taken: {}", chain(&e))))?;
+            .map_err(|e| {
+                SsoError::Refused(format!(
+                    "the code was not taken: {}",
+                    crate::outbound::chain(&e)
+                ))
+            })?;
         let token = response
             .id_token()
             .ok_or_else(|| SsoError::Provider("no ID token in the answer".into()))?;
@@ -239,18 +246,6 @@ fn groups(jwt: &str, claim: &str) -> Vec<String> {
         serde_json::Value::String(one) => vec![one.clone()],
         _ => vec![],
     }
-}
-
-/// An error and its causes, in one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

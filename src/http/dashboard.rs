@@ -114,11 +114,22 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// Refused unless their role is `at_least`, saying which setting would allow it.
-    pub fn needs(&self, at_least: Role, what: &str) -> Result<(), ApiError> {
+    /// Refused unless their role is `at_least`, saying which setting would allow it; a
+    /// refusal of `act` from `origin` is audited.
+    pub async fn needs(
+        &self,
+        state: &AppState,
+        at_least: Role,
+        (what, act): (&str, &str),
+        origin: &str,
+    ) -> Result<(), ApiError> {
         if self.role >= at_least {
             return Ok(());
         }
+        state
+            .store
+            .audit(&self.name, "permission_refused", act, origin)
+            .await;
         Err(ApiError::Forbidden(format!(
             "{what} is for {}s (`auth.{}s`); you are signed in as a {}",
             at_least.as_str(),
@@ -378,11 +389,7 @@ pub(super) async fn open_session(
             expires_at: now + Duration::from_std(lifetime).unwrap_or_default(),
         })
         .await?;
-    let secure = state
-        .settings
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"));
+    let secure = session::secure(state.settings.public_url.as_deref());
     Ok(session::cookie(&id, secure, lifetime))
 }
 
@@ -721,18 +728,10 @@ pub async fn incidents_csv(
 ) -> Result<Response, PageError> {
     let origin = client.to_string();
     let said = query.as_deref().unwrap_or_default();
-    if let Err(refused) = viewer.needs(Role::Responder, "The CSV export") {
-        state
-            .store
-            .audit(
-                &viewer.name,
-                "permission_refused",
-                "dashboard csv_export",
-                &origin,
-            )
-            .await;
-        return Err(refused.into());
-    }
+    let export = ("The CSV export", "dashboard csv_export");
+    viewer
+        .needs(&state, Role::Responder, export, &origin)
+        .await?;
     state
         .store
         .audit(&viewer.name, "csv_export", said, &origin)
@@ -747,19 +746,10 @@ pub async fn audit(
     Extension(ClientIp(client)): Extension<ClientIp>,
 ) -> Result<Html<String>, PageError> {
     const LIMIT: usize = 500;
-    if let Err(refused) = viewer.needs(Role::Admin, "The audit trail") {
-        let origin = client.to_string();
-        state
-            .store
-            .audit(
-                &viewer.name,
-                "permission_refused",
-                "dashboard audit",
-                &origin,
-            )
-            .await;
-        return Err(refused.into());
-    }
+    let trail = ("The audit trail", "dashboard audit");
+    viewer
+        .needs(&state, Role::Admin, trail, &client.to_string())
+        .await?;
     let shown: Vec<Value> = state
         .store
         .audit_latest(LIMIT as i64)

@@ -91,11 +91,21 @@ pub fn expired_cookie() -> String {
 
 /// The session cookie's value among the request's cookies.
 pub fn from_cookies(header: &str) -> Option<&str> {
+    named(header, COOKIE)
+}
+
+/// Cookie `name`'s value in a `Cookie` header.
+pub fn named<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header
         .split(';')
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
+}
+
+/// Whether cookies are `Secure`: when people reach pompier over HTTPS.
+pub fn secure(public_url: Option<&str>) -> bool {
+    public_url.is_some_and(|u| u.starts_with("https://"))
 }
 
 #[cfg(test)]

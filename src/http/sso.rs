@@ -49,11 +49,7 @@ fn pending_cookie(value: &str, max_age: u64, secure: bool) -> String {
 }
 
 fn secure(state: &AppState) -> bool {
-    state
-        .settings
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
+    super::session::secure(state.settings.public_url.as_deref())
 }
 
 /// `GET /dashboard/sso?next=`: off to the identity provider.
@@ -99,10 +95,7 @@ fn pending(headers: &HeaderMap) -> Option<Pending> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == PENDING_COOKIE)
-        .map(|(_, value)| value)?;
+        .find_map(|v| super::session::named(v, PENDING_COOKIE))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(value)
         .ok()?;
