@@ -376,7 +376,7 @@ async fn a_private_incident_shows_to_its_members_only(backend: Backend) {
         assert!(seen.contains(SECRET), "a member sees it on {path}");
     }
 
-    // A responder who is not a member, someone Slack does not know, a viewer member.
+    // A responder who is not a member, and someone Slack does not know.
     idp.next_person(Person::new("u0carl@acme.test"));
     let other = sign_in(&app, "/dashboard").await.session.unwrap();
     idp.next_person(Person::new("ghost@acme.test"));
