@@ -63,6 +63,7 @@ pub struct Settings {
     #[serde(default)]
     pub permissions: crate::domain::permissions::Permissions,
     pub audit: AuditSettings,
+    pub stats: StatsSettings,
     /// `[auth]`: who may see what on the dashboard.
     #[serde(default)]
     pub auth: crate::domain::roles::Roles,
@@ -85,6 +86,17 @@ pub struct OidcSettings {
     pub groups_claim: String,
     /// The sign-in button says "Sign in with LABEL".
     pub label: String,
+}
+
+/// `[stats]`: the managers' statistics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSettings {
+    /// Up to this many incidents in a range's whole weeks, statistics are read from the
+    /// incidents themselves, with exact percentiles; past it, from the weekly rollups.
+    pub exact_up_to: u64,
+    /// How often each instance folds the logged changes into the weekly rollups.
+    pub fold_interval_ms: u64,
 }
 
 /// `[audit]`: the audit trail.

@@ -151,6 +151,12 @@ pub async fn serve(
         let stopping = stopping.clone();
         async move { cached.keep_tokens_cached(stopping).await }
     });
+    // The statistics' weekly rollups follow the incidents' changes.
+    tokio::spawn({
+        let (store, stopping) = (store.clone(), stopping.clone());
+        let every = Duration::from_millis(settings.stats.fold_interval_ms.max(10));
+        async move { store.keep_stats_folded(every, stopping).await }
+    });
     // Live boards end when pompier stops, rather than hold the shutdown.
     let streams = state.streams.clone();
     let mut stopped = stopping.clone();

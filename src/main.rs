@@ -93,6 +93,9 @@ enum Command {
     /// Make, list and revoke scoped API tokens (`POMPIER_API_TOKEN` keeps every scope).
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The statistics' weekly rollups.
+    #[command(subcommand)]
+    Stats(StatsCommand),
     /// The audit trail: sign-ins, tokens, job retries, exports, refusals, villains.
     Audit {
         /// From this day (YYYY-MM-DD) or time (RFC 3339) on [default: 7 days ago].
@@ -115,6 +118,13 @@ enum TokensCommand {
     List,
     /// Refuse token NAME from now on, on every instance.
     Revoke { name: String },
+}
+
+#[derive(Subcommand)]
+enum StatsCommand {
+    /// Rebuild the weekly rollups from the incidents, in one transaction (after a
+    /// restore, or an incident changed by hand with the triggers off).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -185,6 +195,18 @@ fn main() -> ExitCode {
                 let result = jobs(&store, command).await;
                 store.close().await;
                 result
+            }
+            Command::Stats(StatsCommand::Rebuild) => {
+                let store = pompier::open_store(&settings).await?;
+                let started = std::time::Instant::now();
+                let result = store.rebuild_stats().await;
+                store.close().await;
+                let read = result?;
+                println!(
+                    "rebuilt the weekly statistics from {read} incidents in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
             }
             Command::Audit { since } => {
                 let store = pompier::open_store(&settings).await?;

@@ -1,6 +1,7 @@
 //! Manager statistics, as pure code: counts by severity, status and ISO week, and the
 //! times to acknowledge, mitigate and resolve (count, mean, median, 90th percentile),
-//! exact to the microsecond.
+//! exact to the microsecond, or, when weekly rollups were added, with percentiles
+//! within 1% (`Stats::percentiles` says which).
 //!
 //! Percentiles interpolate linearly between the two nearest ranks (PostgreSQL's
 //! `percentile_cont`, Excel's `PERCENTILE.INC`): for `n` sorted values and a fraction
@@ -12,6 +13,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::rollup::{Cell, Key};
+use super::sketch::Sketch;
 pub use super::summary::Summary;
 use super::{Milestones, Severity, Status};
 
@@ -38,9 +41,9 @@ pub struct Updates {
 /// The key of incidents without a failure class in `Stats::by_class`.
 pub const UNCLASSIFIED: &str = "unclassified";
 
-/// The longest range statistics are computed over (three years): past it, the weekly
+/// The longest range statistics are computed over (ten years): past it, the weekly
 /// series alone would take memory in proportion to what a client typed.
-pub const MAX_RANGE_DAYS: i64 = 1096;
+pub const MAX_RANGE_DAYS: i64 = 3653;
 
 /// A range statistics can be computed over: `from` not after `to`, at most
 /// `MAX_RANGE_DAYS` long. What is wrong, for the client, otherwise.
@@ -50,7 +53,7 @@ pub fn check_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), String>
     }
     if to - from > Duration::days(MAX_RANGE_DAYS) {
         return Err(format!(
-            "the range from `from` to `to` is longer than {MAX_RANGE_DAYS} days (three years); ask for less"
+            "the range from `from` to `to` is longer than {MAX_RANGE_DAYS} days (ten years); ask for less"
         ));
     }
     Ok(())
@@ -78,6 +81,9 @@ pub struct Stats {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub total: u64,
+    /// `exact`, or `approx_1pct` when the percentiles come from sketches (each within
+    /// 1% of the exact value; counts and means stay exact).
+    pub percentiles: &'static str,
     /// Incidents not yet resolved, whenever they were opened.
     pub open_now: u64,
     pub by_severity: BTreeMap<&'static str, u64>,
@@ -98,14 +104,22 @@ pub struct Stats {
     pub followups: Option<super::followup::OpenFollowups>,
 }
 
-/// Durations of one severity, and how many of its incidents reached a postmortem.
+/// Durations of one severity, and how many of its incidents reached a postmortem: exact
+/// values, and sketches of the weeks that came as rollups.
 #[derive(Debug, Clone, Default)]
 struct Durations {
     acknowledge: Vec<f64>,
     mitigate: Vec<f64>,
     resolve: Vec<f64>,
+    sketches: [Sketch; 3],
     count: u64,
     reached_postmortem: u64,
+}
+
+impl Durations {
+    fn exact(&self) -> [&Vec<f64>; 3] {
+        [&self.acknowledge, &self.mitigate, &self.resolve]
+    }
 }
 
 /// Incidents added one by one, or as groups a database already counted.
@@ -116,9 +130,11 @@ pub struct Tally {
     per_day: BTreeMap<(NaiveDate, Severity), u64>,
     by_class: BTreeMap<String, u64>,
     updates: (u64, u64),
+    /// Whether rollups were added: percentiles then come from sketches.
+    approx: bool,
 }
 
-fn seconds(d: Duration) -> f64 {
+pub fn seconds(d: Duration) -> f64 {
     d.num_microseconds()
         .map_or(d.num_seconds() as f64, |us| us as f64 / 1e6)
 }
@@ -182,27 +198,91 @@ impl Tally {
         *self.per_day.entry((day, severity)).or_default() += count;
     }
 
+    /// Adds what `other` tallied (another part of the range).
+    pub fn merge(&mut self, other: Tally) {
+        for (severity, theirs) in other.by_severity {
+            let mine = self.by_severity.entry(severity).or_default();
+            mine.acknowledge.extend(theirs.acknowledge);
+            mine.mitigate.extend(theirs.mitigate);
+            mine.resolve.extend(theirs.resolve);
+            for (a, b) in mine.sketches.iter_mut().zip(&theirs.sketches) {
+                a.merge(b, 1);
+            }
+            mine.count += theirs.count;
+            mine.reached_postmortem += theirs.reached_postmortem;
+        }
+        for (status, n) in other.by_status {
+            *self.by_status.entry(status).or_default() += n;
+        }
+        for ((day, severity), n) in other.per_day {
+            self.add_day(day, severity, n);
+        }
+        for (class, n) in other.by_class {
+            *self.by_class.entry(class).or_default() += n;
+        }
+        self.add_updates(other.updates.0, other.updates.1);
+        self.approx |= other.approx;
+    }
+
+    /// A week's rollup of one severity and status (its class counts come apart, through
+    /// `add_class`). Its counts are exact; its durations make the percentiles sketched.
+    pub fn add_cell(&mut self, key: &Key, cell: &Cell) {
+        let count = cell.count.max(0) as u64;
+        let d = self.by_severity.entry(key.severity).or_default();
+        d.count += count;
+        d.reached_postmortem += cell.postmortems.max(0) as u64;
+        for (mine, theirs) in d.sketches.iter_mut().zip(&cell.times) {
+            mine.merge(theirs, 1);
+        }
+        *self.by_status.entry(key.status).or_default() += count;
+        self.add_day(key.week, key.severity, count);
+        self.add_updates(cell.updates.max(0) as u64, cell.late.max(0) as u64);
+        self.approx = true;
+    }
+
     pub fn stats(mut self, from: DateTime<Utc>, to: DateTime<Utc>, open_now: u64) -> Stats {
-        // Each list sorted once; the overall ones are then merges of sorted runs, which
-        // the sort sees and merges in linear time.
-        for d in self.by_severity.values_mut() {
-            for list in [&mut d.acknowledge, &mut d.mitigate, &mut d.resolve] {
-                list.sort_by(f64::total_cmp);
+        let approx = self.approx;
+        if approx {
+            // The exact values join the sketches.
+            for d in self.by_severity.values_mut() {
+                let values =
+                    [&mut d.acknowledge, &mut d.mitigate, &mut d.resolve].map(std::mem::take);
+                for (sketch, values) in d.sketches.iter_mut().zip(values) {
+                    for v in values {
+                        sketch.add(v, 1);
+                    }
+                }
+            }
+        } else {
+            // Each list sorted once; the overall ones are then merges of sorted runs,
+            // which the sort sees and merges in linear time.
+            for d in self.by_severity.values_mut() {
+                for list in [&mut d.acknowledge, &mut d.mitigate, &mut d.resolve] {
+                    list.sort_by(f64::total_cmp);
+                }
             }
         }
-        let times = |pick: &dyn Fn(&Durations) -> &Vec<f64>| {
-            Summary::of(
-                self.by_severity
-                    .values()
-                    .flat_map(|d| pick(d).iter().copied())
-                    .collect(),
-            )
+        let summarize = |d: &[&Durations], k: usize| {
+            if approx {
+                let mut all = Sketch::default();
+                for one in d {
+                    all.merge(&one.sketches[k], 1);
+                }
+                Summary::of_sketch(&all)
+            } else {
+                Summary::of(
+                    d.iter()
+                        .flat_map(|one| one.exact()[k].iter().copied())
+                        .collect(),
+                )
+            }
         };
-        let overall = Times {
-            time_to_acknowledge: times(&|d| &d.acknowledge),
-            time_to_mitigate: times(&|d| &d.mitigate),
-            time_to_resolve: times(&|d| &d.resolve),
+        let times = |d: &[&Durations]| Times {
+            time_to_acknowledge: summarize(d, 0),
+            time_to_mitigate: summarize(d, 1),
+            time_to_resolve: summarize(d, 2),
         };
+        let overall = times(&self.by_severity.values().collect::<Vec<_>>());
         let serious: Vec<&Durations> = [Severity::Sev1, Severity::Sev2]
             .iter()
             .filter_map(|s| self.by_severity.get(s))
@@ -213,6 +293,7 @@ impl Tally {
             from,
             to,
             total: self.by_severity.values().map(|d| d.count).sum(),
+            percentiles: if approx { "approx_1pct" } else { "exact" },
             open_now,
             by_severity: Severity::ALL
                 .into_iter()
@@ -226,17 +307,9 @@ impl Tally {
             times: overall,
             by_severity_times: self
                 .by_severity
-                .into_iter()
-                .map(|(s, d)| {
-                    (
-                        s.as_str(),
-                        Times {
-                            time_to_acknowledge: Summary::of(d.acknowledge),
-                            time_to_mitigate: Summary::of(d.mitigate),
-                            time_to_resolve: Summary::of(d.resolve),
-                        },
-                    )
-                })
+                .iter()
+                .filter(|(_, d)| d.count > 0)
+                .map(|(s, d)| (s.as_str(), times(&[d])))
                 .collect(),
             postmortem_coverage: (serious_count > 0).then(|| covered as f64 / serious_count as f64),
             by_class: std::mem::take(&mut self.by_class),
@@ -304,7 +377,7 @@ mod tests {
         assert!(check_range(t(2026), t(2024)).unwrap_err().contains("after"));
         assert!(check_range(t(1), t(9999))
             .unwrap_err()
-            .contains("1096 days"));
+            .contains("3653 days"));
     }
 
     fn t(s: i64) -> DateTime<Utc> {

@@ -13,6 +13,17 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The same from a sketch: count and mean exact, percentiles within its error.
+    pub fn of_sketch(sketch: &super::sketch::Sketch) -> Summary {
+        let n = sketch.count().max(0);
+        Summary {
+            count: n as u64,
+            mean: (n > 0).then(|| sketch.sum() / n as f64),
+            median: sketch.quantile(0.5),
+            p90: sketch.quantile(0.9),
+        }
+    }
+
     pub fn of(mut values: Vec<f64>) -> Summary {
         values.sort_by(f64::total_cmp);
         let n = values.len();

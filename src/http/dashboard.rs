@@ -556,9 +556,15 @@ async fn dashboard_page(
     // change.
     let before = from - (to - from);
     let before_end = from - Duration::microseconds(1);
+    let exact_up_to = state.settings.stats.exact_up_to;
     let (stats, previous, recent, teams, by_team) = tokio::try_join!(
-        compute(&state.store, &asked),
-        async { Ok(state.store.tally(before, before_end, &filter).await?) },
+        compute(&state.store, &asked, exact_up_to),
+        async {
+            Ok(state
+                .store
+                .tally(before, before_end, &filter, exact_up_to)
+                .await?)
+        },
         async {
             let recent = Filter {
                 from: Some(from),

@@ -45,10 +45,12 @@ pub fn parse_range(query: Option<&str>) -> Result<Range, ApiError> {
     Ok(Range { from, to, filter })
 }
 
-pub async fn compute(store: &Store, range: &Range) -> Result<Stats, ApiError> {
+/// The statistics of `range`; from the weekly rollups when it holds more than
+/// `exact_up_to` incidents (`stats.exact_up_to`).
+pub async fn compute(store: &Store, range: &Range, exact_up_to: u64) -> Result<Stats, ApiError> {
     let Range { from, to, filter } = range;
     let (tally, open_now, followups) = tokio::try_join!(
-        store.tally(*from, *to, filter),
+        store.tally(*from, *to, filter, exact_up_to),
         store.open_now(filter),
         store.open_followups()
     )?;
@@ -63,7 +65,12 @@ pub async fn stats(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, ApiError> {
     Ok(Json(
-        compute(&state.store, &parse_range(query.as_deref())?).await?,
+        compute(
+            &state.store,
+            &parse_range(query.as_deref())?,
+            state.settings.stats.exact_up_to,
+        )
+        .await?,
     ))
 }
 

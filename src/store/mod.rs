@@ -116,6 +116,7 @@ mod incidents;
 mod jira;
 mod names;
 mod pages;
+mod rollups;
 mod sessions;
 mod stats;
 mod token_cache;

@@ -2,17 +2,28 @@
 //! PostgreSQL groups it (one row per severity and status, the durations as arrays, and
 //! one row per day); SQLite hands over the rows. The arithmetic is the domain's.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use sqlx::QueryBuilder;
 
 use super::{Db, Filter, Store, StoreError};
+use crate::domain::rollup::monday;
 use crate::domain::stats::{Facts, Tally};
 use crate::domain::{Milestones, Status};
 
+/// The Mondays that begin the first whole ISO week from `from` on and the week `to` is
+/// in: the weeks between them lie wholly inside the range (none when `first >= last`).
+fn whole_weeks(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let mut first = monday(from);
+    if first.and_time(NaiveTime::MIN).and_utc() < from {
+        first += chrono::Duration::days(7);
+    }
+    (first, monday(to))
+}
+
 const ACTIVE: &str = "status IN ('open', 'investigating', 'mitigated')";
 
-fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+pub(super) fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("`{s}` in the statistics")))
 }
@@ -48,13 +59,59 @@ impl Store {
     /// The incidents opened from `from` to `to` (inclusive) that `filter` keeps (its
     /// severities, statuses, team, class, title text; drills only when it says so),
     /// tallied.
+    ///
+    /// The whole weeks inside the range come from the weekly rollups, with sketched
+    /// percentiles, when they hold more than `exact_up_to` incidents and the filter
+    /// names no team, class or text (the rollups do not keep those); the days before
+    /// and after them, and everything else, are read from the incidents, exactly.
     pub async fn tally(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        filter: &Filter,
+        exact_up_to: u64,
+    ) -> Result<Tally, StoreError> {
+        let (first, last) = whole_weeks(from, to);
+        let by_week = filter.team.is_none() && filter.class.is_none() && filter.text.is_none();
+        if !by_week || first >= last {
+            return self.tally_exact(from, to, filter).await;
+        }
+        let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+        let before = |end: DateTime<Utc>| end - chrono::Duration::microseconds(1);
+        let (weeks, mut tally, after) = tokio::try_join!(
+            self.rollups(first, last, filter),
+            self.tally_exact(from, before(midnight(first)), filter),
+            self.tally_exact(midnight(last), to, filter),
+        )?;
+        let inside: i64 = weeks.cells.values().map(|c| c.count).sum();
+        if inside.max(0) as u64 <= exact_up_to {
+            return self.tally_exact(from, to, filter).await;
+        }
+        tally.merge(after);
+        for (key, cell) in &weeks.cells {
+            if cell.count != 0 {
+                tally.add_cell(key, cell);
+            }
+        }
+        for ((_, class), n) in weeks.classes {
+            if n > 0 {
+                tally.add_class((!class.is_empty()).then_some(class.as_str()), n as u64);
+            }
+        }
+        Ok(tally)
+    }
+
+    /// `tally` from the incidents themselves: exact, and in proportion to them.
+    async fn tally_exact(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         filter: &Filter,
     ) -> Result<Tally, StoreError> {
         let mut tally = Tally::default();
+        if from > to {
+            return Ok(tally);
+        }
         // `SELECT {what} FROM incidents` in the range and the filter, then `{tail}`.
         macro_rules! sliced {
             ($what:expr, $tail:expr) => {{

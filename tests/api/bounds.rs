@@ -18,7 +18,7 @@ async fn statistics_ranges_are_bounded(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("1096"), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("3653"), "{body}");
     // The dashboard says so on its page, for a browser.
     for path in [
         "/dashboard?from=0001-01-01&to=9999-12-31",
@@ -37,18 +37,25 @@ async fn statistics_ranges_are_bounded(backend: Backend) {
             .starts_with("text/html"));
         let page = r.text().await.unwrap();
         assert!(
-            page.contains("id=\"problem\"") && page.contains("1096"),
+            page.contains("id=\"problem\"") && page.contains("3653"),
             "{page}"
         );
     }
-    // Three years is fine.
+    // Ten years is fine (the most SPEC allows); a day more is not.
     let (status, _) = app
         .api_get_with(
-            "/api/v1/stats?from=2023-01-01T00:00:00Z&to=2025-12-31T00:00:00Z",
+            "/api/v1/stats?from=2016-01-01T00:00:00Z&to=2025-12-31T00:00:00Z",
             Some(API_TOKEN),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .api_get_with(
+            "/api/v1/stats?from=2015-12-30T00:00:00Z&to=2025-12-31T00:00:00Z",
+            Some(API_TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 async fn a_request_that_never_finishes_gets_a_json_408(backend: Backend) {

@@ -40,6 +40,7 @@ mod metrics;
 mod names;
 mod paging;
 mod permissions;
+mod rollups;
 mod security;
 mod signature;
 mod slack_client;

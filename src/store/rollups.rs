@@ -1,0 +1,397 @@
+//! The weekly statistics rollups (migration 0021): folding the changes the triggers log
+//! into them, reading whole weeks of them, and rebuilding them from the incidents.
+//!
+//! Triggers append to `stats_changes` in the transaction of every change, so no two
+//! declarations wait on one counter row. A fold takes a batch of changes out of the log
+//! and adds them to the weeks they belong to, in one transaction; on PostgreSQL an
+//! advisory lock lets one instance fold at a time. A read takes the rollups and the
+//! changes not folded yet from one snapshot, so a fold between them cannot count twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
+use sqlx::QueryBuilder;
+use tokio::sync::watch;
+
+use super::stats::parse;
+use super::{Db, Filter, Store, StoreError};
+use crate::domain::rollup::{Cell, Key, Rollup};
+use crate::domain::stats::Facts;
+use crate::domain::Milestones;
+
+/// The advisory lock that lets one PostgreSQL client fold or rebuild at a time.
+const FOLD_LOCK: i64 = 0x706f_6d70_6965_7201;
+
+/// How many changes one fold takes.
+pub const FOLD_BATCH: i64 = 20_000;
+
+/// Rows per multi-row `INSERT` (9 values each, within both databases' bind limits).
+const ROWS_PER_INSERT: usize = 1000;
+
+const FACTS: &str = "severity, status, drill, failure_class, opened_at, investigating_at, \
+                     mitigated_at, resolved_at, postmortem_at, updates, late_updates";
+
+/// A logged change (or, at a rebuild, an incident as it is: sign 1).
+#[derive(sqlx::FromRow)]
+struct Change {
+    sign: i64,
+    severity: String,
+    status: String,
+    drill: bool,
+    failure_class: Option<String>,
+    opened_at: DateTime<Utc>,
+    investigating_at: Option<DateTime<Utc>>,
+    mitigated_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    postmortem_at: Option<DateTime<Utc>>,
+    updates: i64,
+    late_updates: i64,
+}
+
+impl Change {
+    fn add_to(&self, rollup: &mut Rollup) -> Result<(), StoreError> {
+        let facts = Facts {
+            severity: parse(&self.severity)?,
+            status: parse(&self.status)?,
+            milestones: Milestones {
+                opened_at: Some(self.opened_at),
+                investigating_at: self.investigating_at,
+                mitigated_at: self.mitigated_at,
+                resolved_at: self.resolved_at,
+                postmortem_at: self.postmortem_at,
+                closed_at: None,
+            },
+            failure_class: self.failure_class.clone(),
+            updates: (self.updates.max(0) as u64, self.late_updates.max(0) as u64),
+        };
+        rollup.add(&facts, self.drill, self.sign);
+        Ok(())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct WeekRow {
+    week: NaiveDate,
+    drill: bool,
+    severity: String,
+    status: String,
+    incidents: i64,
+    updates: i64,
+    late_updates: i64,
+    postmortems: i64,
+    durations: Vec<u8>,
+}
+
+impl WeekRow {
+    fn into_cell(self) -> Result<(Key, Cell), StoreError> {
+        let key = Key {
+            week: self.week,
+            drill: self.drill,
+            severity: parse(&self.severity)?,
+            status: parse(&self.status)?,
+        };
+        let times = Cell::decode_times(&self.durations).ok_or_else(|| {
+            StoreError::Corrupt(format!("the durations of the week of {}", self.week))
+        })?;
+        Ok((
+            key,
+            Cell {
+                count: self.incidents,
+                updates: self.updates,
+                late: self.late_updates,
+                postmortems: self.postmortems,
+                times,
+            },
+        ))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClassRow {
+    week: NaiveDate,
+    drill: bool,
+    severity: String,
+    status: String,
+    failure_class: String,
+    incidents: i64,
+}
+
+/// Writes `$cells` as they are (insert or replace) into `stats_weeks` through `$ex`, and
+/// deletes those left empty.
+macro_rules! put_cells {
+    ($ex:expr, $cells:expr) => {{
+        let cells: Vec<(&Key, &Cell)> = $cells;
+        let (full, empty): (Vec<_>, Vec<_>) = cells.into_iter().partition(|(_, c)| c.count != 0);
+        for chunk in full.chunks(ROWS_PER_INSERT) {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO stats_weeks (week, drill, severity, status, incidents, updates, \
+                 late_updates, postmortems, durations) ",
+            );
+            query.push_values(chunk, |mut row, (key, cell)| {
+                row.push_bind(key.week)
+                    .push_bind(key.drill)
+                    .push_bind(key.severity.as_str())
+                    .push_bind(key.status.as_str())
+                    .push_bind(cell.count)
+                    .push_bind(cell.updates)
+                    .push_bind(cell.late)
+                    .push_bind(cell.postmortems)
+                    .push_bind(cell.encode_times());
+            });
+            query.push(
+                " ON CONFLICT (week, drill, severity, status) DO UPDATE SET \
+                 incidents = excluded.incidents, updates = excluded.updates, \
+                 late_updates = excluded.late_updates, postmortems = excluded.postmortems, \
+                 durations = excluded.durations",
+            );
+            query.build().execute(&mut *$ex).await?;
+        }
+        for (key, _) in empty {
+            sqlx::query(
+                "DELETE FROM stats_weeks WHERE week = $1 AND drill = $2 AND severity = $3 \
+                 AND status = $4",
+            )
+            .bind(key.week)
+            .bind(key.drill)
+            .bind(key.severity.as_str())
+            .bind(key.status.as_str())
+            .execute(&mut *$ex)
+            .await?;
+        }
+    }};
+}
+
+/// Adds `$classes` to `stats_week_classes` through `$ex`, then deletes the counts of
+/// `$weeks` left at zero.
+macro_rules! add_classes {
+    ($ex:expr, $classes:expr, $weeks:expr) => {{
+        let classes: Vec<(&(Key, String), &i64)> =
+            $classes.iter().filter(|(_, n)| **n != 0).collect();
+        for chunk in classes.chunks(ROWS_PER_INSERT) {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO stats_week_classes (week, drill, severity, status, failure_class, \
+                 incidents) ",
+            );
+            query.push_values(chunk, |mut row, ((key, class), n)| {
+                row.push_bind(key.week)
+                    .push_bind(key.drill)
+                    .push_bind(key.severity.as_str())
+                    .push_bind(key.status.as_str())
+                    .push_bind(class.clone())
+                    .push_bind(**n);
+            });
+            query.push(
+                " ON CONFLICT (week, drill, severity, status, failure_class) DO UPDATE SET \
+                 incidents = stats_week_classes.incidents + excluded.incidents",
+            );
+            query.build().execute(&mut *$ex).await?;
+        }
+        let weeks: &BTreeSet<NaiveDate> = $weeks;
+        for week in weeks {
+            sqlx::query("DELETE FROM stats_week_classes WHERE week = $1 AND incidents = 0")
+                .bind(*week)
+                .execute(&mut *$ex)
+                .await?;
+        }
+    }};
+}
+
+impl Store {
+    fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    /// Folds up to `batch` logged changes into the weekly rollups, oldest first, in one
+    /// transaction. How many it folded: 0 also while another instance folds.
+    pub async fn fold_stats(&self, batch: i64) -> Result<usize, StoreError> {
+        let postgres = self.is_postgres();
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                    .bind(FOLD_LOCK)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if !mine {
+                    return Ok(0);
+                }
+            }
+            let changes: Vec<Change> = sqlx::query_as(&format!(
+                "DELETE FROM stats_changes WHERE id IN \
+                 (SELECT id FROM stats_changes ORDER BY id LIMIT $1) \
+                 RETURNING CAST(sign AS BIGINT) AS sign, {FACTS}"
+            ))
+            .bind(batch)
+            .fetch_all(&mut *tx)
+            .await?;
+            if changes.is_empty() {
+                return Ok(0);
+            }
+            let mut delta = Rollup::default();
+            for change in &changes {
+                change.add_to(&mut delta)?;
+            }
+            let weeks: BTreeSet<NaiveDate> = delta.cells.keys().map(|k| k.week).collect();
+            let mut query = QueryBuilder::new(
+                "SELECT week, drill, severity, status, incidents, updates, late_updates, \
+                 postmortems, durations FROM stats_weeks WHERE week IN (",
+            );
+            let mut list = query.separated(", ");
+            for week in &weeks {
+                list.push_bind(*week);
+            }
+            query.push(")");
+            let kept: Vec<WeekRow> = query.build_query_as().fetch_all(&mut *tx).await?;
+            let mut cells = BTreeMap::new();
+            for row in kept {
+                let (key, cell) = row.into_cell()?;
+                cells.insert(key, cell);
+            }
+            for (key, change) in &delta.cells {
+                cells.entry(*key).or_default().merge(change, 1);
+            }
+            put_cells!(
+                tx,
+                delta.cells.keys().map(|k| (k, &cells[k])).collect()
+            );
+            add_classes!(tx, delta.classes, &weeks);
+            tx.commit().await?;
+            Ok(changes.len())
+        })
+    }
+
+    /// Rebuilds the rollups from the incidents as they are, in one transaction (the log
+    /// of changes emptied with it); how many incidents it read.
+    pub async fn rebuild_stats(&self) -> Result<u64, StoreError> {
+        let postgres = self.is_postgres();
+        with_db!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                // One snapshot for the incidents read and the log emptied; the lock
+                // keeps folds out meanwhile.
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(FOLD_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut rollup = Rollup::default();
+            let mut read = 0u64;
+            {
+                let sql = format!("SELECT CAST(1 AS BIGINT) AS sign, {FACTS} FROM incidents");
+                let mut rows = sqlx::query_as::<_, Change>(&sql).fetch(&mut *tx);
+                while let Some(change) = rows.try_next().await? {
+                    change.add_to(&mut rollup)?;
+                    read += 1;
+                }
+            }
+            for table in ["stats_changes", "stats_weeks", "stats_week_classes"] {
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let weeks: BTreeSet<NaiveDate> = rollup.cells.keys().map(|k| k.week).collect();
+            put_cells!(tx, rollup.cells.iter().collect());
+            add_classes!(tx, rollup.classes, &weeks);
+            tx.commit().await?;
+            Ok(read)
+        })
+    }
+
+    /// The rollups of the whole weeks from the Monday `first` to before the Monday
+    /// `last` that `filter` keeps (its severities, statuses and drills: the caller
+    /// keeps team, class and text filters for the incidents themselves), with the
+    /// changes not folded yet, read from one snapshot.
+    pub(super) async fn rollups(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+        filter: &Filter,
+    ) -> Result<Rollup, StoreError> {
+        debug_assert!(filter.team.is_none() && filter.class.is_none() && filter.text.is_none());
+        let postgres = self.is_postgres();
+        let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+        let mut rollup = Rollup::default();
+        with_db!(self, read pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            macro_rules! weeks_of {
+                ($what:expr, $table:expr) => {{
+                    let mut query = QueryBuilder::new(format!(
+                        "SELECT {} FROM {} WHERE week >= ",
+                        $what, $table
+                    ));
+                    query.push_bind(first).push(" AND week < ").push_bind(last);
+                    push_slice!(query, filter);
+                    query
+                }};
+            }
+            let mut cells = weeks_of!(
+                "week, drill, severity, status, incidents, updates, late_updates, postmortems, \
+                 durations",
+                "stats_weeks"
+            );
+            let cells: Vec<WeekRow> = cells.build_query_as().fetch_all(&mut *tx).await?;
+            let mut classes = weeks_of!(
+                "week, drill, severity, status, failure_class, incidents",
+                "stats_week_classes"
+            );
+            let classes: Vec<ClassRow> = classes.build_query_as().fetch_all(&mut *tx).await?;
+            let mut changes = QueryBuilder::new(format!(
+                "SELECT CAST(sign AS BIGINT) AS sign, {FACTS} FROM stats_changes \
+                 WHERE opened_at >= "
+            ));
+            changes
+                .push_bind(midnight(first))
+                .push(" AND opened_at < ")
+                .push_bind(midnight(last));
+            push_slice!(changes, filter);
+            let changes: Vec<Change> = changes.build_query_as().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            for row in cells {
+                let (key, cell) = row.into_cell()?;
+                rollup.cells.insert(key, cell);
+            }
+            for row in classes {
+                let key = Key {
+                    week: row.week,
+                    drill: row.drill,
+                    severity: parse(&row.severity)?,
+                    status: parse(&row.status)?,
+                };
+                rollup.classes.insert((key, row.failure_class), row.incidents);
+            }
+            for change in &changes {
+                change.add_to(&mut rollup)?;
+            }
+        });
+        Ok(rollup)
+    }
+
+    /// Folds the logged changes every `every` until `stopping`: on every instance (one
+    /// folds at a time), so rollups stay current whichever instances run.
+    pub async fn keep_stats_folded(&self, every: Duration, mut stopping: watch::Receiver<bool>) {
+        loop {
+            match self.fold_stats(FOLD_BATCH).await {
+                // A full batch: there is more to fold right away.
+                Ok(n) if n as i64 == FOLD_BATCH => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot fold the statistics changes; trying again")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stopping.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}
