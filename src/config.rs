@@ -93,9 +93,9 @@ pub struct OidcSettings {
 #[serde(deny_unknown_fields)]
 pub struct StatsSettings {
     /// Up to this many incidents in a range's whole weeks, statistics are read from the
-    /// incidents themselves, with exact percentiles; past it, from the weekly rollups.
+    /// incidents themselves, with exact percentiles; past it, from the daily rollups.
     pub exact_up_to: u64,
-    /// How often each instance folds the logged changes into the weekly rollups.
+    /// How often each instance folds the logged changes into the daily rollups.
     pub fold_interval_ms: u64,
 }
 

@@ -151,7 +151,7 @@ pub async fn serve(
         let stopping = stopping.clone();
         async move { cached.keep_tokens_cached(stopping).await }
     });
-    // The statistics' weekly rollups follow the incidents' changes.
+    // The statistics' daily rollups follow the incidents' changes.
     tokio::spawn({
         let (store, stopping) = (store.clone(), stopping.clone());
         let every = Duration::from_millis(settings.stats.fold_interval_ms.max(10));

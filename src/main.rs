@@ -93,7 +93,7 @@ enum Command {
     /// Make, list and revoke scoped API tokens (`POMPIER_API_TOKEN` keeps every scope).
     #[command(subcommand)]
     Tokens(TokensCommand),
-    /// The statistics' weekly rollups.
+    /// The statistics' daily rollups.
     #[command(subcommand)]
     Stats(StatsCommand),
     /// The audit trail: sign-ins, tokens, job retries, exports, refusals, villains.
@@ -122,7 +122,7 @@ enum TokensCommand {
 
 #[derive(Subcommand)]
 enum StatsCommand {
-    /// Rebuild the weekly rollups from the incidents, in one transaction (after a
+    /// Rebuild the daily rollups from the incidents, in one transaction (after a
     /// restore, or an incident changed by hand with the triggers off).
     Rebuild,
 }
@@ -200,10 +200,12 @@ fn main() -> ExitCode {
                 let store = pompier::open_store(&settings).await?;
                 let started = std::time::Instant::now();
                 let result = store.rebuild_stats().await;
+                let tidied = store.tidy_stats_log().await;
                 store.close().await;
                 let read = result?;
+                tidied?;
                 println!(
-                    "rebuilt the weekly statistics from {read} incidents in {:.1} s",
+                    "rebuilt the daily statistics from {read} incidents in {:.1} s",
                     started.elapsed().as_secs_f64()
                 );
                 Ok(())

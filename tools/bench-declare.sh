@@ -51,12 +51,21 @@ SQL
     fi
   done
   rm -f "$script"
+  # What the statistics log costs a declaration: the same load with its trigger off.
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "ALTER TABLE incidents DISABLE TRIGGER incidents_stats_added"
+  POMPIER_JOBS__ENABLED=false start_server
+  without=$(load --requests "$requests" | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
+  stop_server
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "ALTER TABLE incidents ENABLE TRIGGER incidents_stats_added"
+  pct=$(awk "BEGIN {printf \"%.0f\", 100 * $ours / $without}")
+  echo "without the statistics trigger: ${without}/s; with it: ${ours}/s = $pct%"
+  figure "declarations/s with the statistics log, against without" "-" "trigger off ${without%.*}/s" "${ours%.*}/s = $pct%" "-"
 fi
 rm -f /tmp/pompier-bench-sat.$$
 
 echo "== 2. $rate/s while the workers drain against an instant fake Slack (a fresh database) =="
 if [ "$backend" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays CASCADE"
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_weeks, stats_week_classes CASCADE"
 else
   rm -f "$file" "$file-wal" "$file-shm"
 fi

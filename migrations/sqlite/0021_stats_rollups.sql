@@ -1,7 +1,7 @@
--- Statistics kept by week, so that their cost follows the weeks asked for, not the
+-- Statistics kept by day, so that their cost follows the days asked for, not the
 -- incidents in them. A trigger logs every change to an incident's statistical facts in
 -- the transaction that makes it (the old facts with sign -1, the new with +1), without
--- contention: it only appends. Times are text, as in `incidents`. pompier folds the log into the weekly rollups in the
+-- contention: it only appends. Times are text, as in `incidents`. pompier folds the log into the daily rollups in the
 -- background; a read adds what is not folded yet.
 CREATE TABLE stats_changes (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -19,10 +19,10 @@ CREATE TABLE stats_changes (
     late_updates     INTEGER NOT NULL
 );
 
--- One row per ISO week (its Monday), drill or not, severity and status: the incidents
--- opened that week, and their durations as three sketches (`durations`).
-CREATE TABLE stats_weeks (
-    week         TEXT NOT NULL,
+-- One row per day (UTC), drill or not, severity and status: the incidents opened
+-- that day, and their durations as three sketches (`durations`).
+CREATE TABLE stats_days (
+    day         TEXT NOT NULL,
     drill        BOOLEAN NOT NULL,
     severity     TEXT NOT NULL,
     status       TEXT NOT NULL,
@@ -31,18 +31,18 @@ CREATE TABLE stats_weeks (
     late_updates INTEGER NOT NULL,
     postmortems  INTEGER NOT NULL,
     durations    BLOB NOT NULL,
-    PRIMARY KEY (week, drill, severity, status)
+    PRIMARY KEY (day, drill, severity, status)
 );
 
 -- The same incidents by failure class ('' for none).
-CREATE TABLE stats_week_classes (
-    week          TEXT NOT NULL,
+CREATE TABLE stats_day_classes (
+    day          TEXT NOT NULL,
     drill         BOOLEAN NOT NULL,
     severity      TEXT NOT NULL,
     status        TEXT NOT NULL,
     failure_class TEXT NOT NULL,
     incidents     INTEGER NOT NULL,
-    PRIMARY KEY (week, drill, severity, status, failure_class)
+    PRIMARY KEY (day, drill, severity, status, failure_class)
 );
 
 CREATE TRIGGER incidents_stats_added AFTER INSERT ON incidents BEGIN

@@ -1,27 +1,21 @@
-//! Weekly rollups of the statistics: for each ISO week, drill or not, severity and
-//! status, the incidents opened that week counted, with their updates, postmortems and
+//! Daily rollups of the statistics: for each day (UTC), drill or not, severity and
+//! status, the incidents opened that day counted, with their updates, postmortems and
 //! the sketches of their durations; and the same counted by failure class. A change to
 //! an incident takes its old facts out and puts its new ones in, so the rollups stay
 //! equal to a tally of the incidents whatever order changes arrive in. Pure.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::sketch::Sketch;
 use super::stats::Facts;
 use super::{Severity, Status};
 
-/// The Monday that begins the ISO week of `at` (UTC).
-pub fn monday(at: DateTime<Utc>) -> NaiveDate {
-    let day = at.date_naive();
-    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
-}
-
 /// Which rollup an incident counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
-    pub week: NaiveDate,
+    pub day: NaiveDate,
     pub drill: bool,
     pub severity: Severity,
     pub status: Status,
@@ -88,7 +82,7 @@ impl Rollup {
             return;
         };
         let key = Key {
-            week: monday(opened),
+            day: opened.date_naive(),
             drill,
             severity: facts.severity,
             status: facts.status,
@@ -109,7 +103,7 @@ impl Rollup {
             .or_default() += sign;
     }
 
-    /// The cells and classes left with nothing in them (all of a week's incidents moved
+    /// The cells and classes left with nothing in them (all of a day's incidents moved
     /// on to another status, say): to be deleted rather than kept at zero.
     pub fn is_empty_cell(cell: &Cell) -> bool {
         cell.count == 0 && cell.times.iter().all(|s| s.count() == 0)
@@ -120,6 +114,7 @@ impl Rollup {
 mod tests {
     use super::*;
     use crate::domain::Milestones;
+    use chrono::{DateTime, Utc};
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         NaiveDate::from_ymd_opt(2026, 11, day)
@@ -127,14 +122,6 @@ mod tests {
             .and_hms_opt(hour, 0, 0)
             .unwrap()
             .and_utc()
-    }
-
-    #[test]
-    fn weeks_begin_on_monday_in_utc() {
-        // 2026-11-16 is a Monday; the 22nd a Sunday, still its week.
-        assert_eq!(monday(at(16, 0)), at(16, 0).date_naive());
-        assert_eq!(monday(at(22, 23)), at(16, 0).date_naive());
-        assert_eq!(monday(at(23, 0)), at(23, 0).date_naive());
     }
 
     #[test]
@@ -160,7 +147,7 @@ mod tests {
         rollup.add(&open, false, -1);
         rollup.add(&acknowledged, false, 1);
         let key = |status| Key {
-            week: at(16, 0).date_naive(),
+            day: at(17, 0).date_naive(),
             drill: false,
             severity: Severity::Sev2,
             status,

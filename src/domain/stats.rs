@@ -1,6 +1,6 @@
 //! Manager statistics, as pure code: counts by severity, status and ISO week, and the
 //! times to acknowledge, mitigate and resolve (count, mean, median, 90th percentile),
-//! exact to the microsecond, or, when weekly rollups were added, with percentiles
+//! exact to the microsecond, or, when daily rollups were added, with percentiles
 //! within 1% (`Stats::percentiles` says which).
 //!
 //! Percentiles interpolate linearly between the two nearest ranks (PostgreSQL's
@@ -105,7 +105,7 @@ pub struct Stats {
 }
 
 /// Durations of one severity, and how many of its incidents reached a postmortem: exact
-/// values, and sketches of the weeks that came as rollups.
+/// values, and sketches of the days that came as rollups.
 #[derive(Debug, Clone, Default)]
 struct Durations {
     acknowledge: Vec<f64>,
@@ -224,7 +224,7 @@ impl Tally {
         self.approx |= other.approx;
     }
 
-    /// A week's rollup of one severity and status (its class counts come apart, through
+    /// A day's rollup of one severity and status (its class counts come apart, through
     /// `add_class`). Its counts are exact; its durations make the percentiles sketched.
     pub fn add_cell(&mut self, key: &Key, cell: &Cell) {
         let count = cell.count.max(0) as u64;
@@ -235,7 +235,7 @@ impl Tally {
             mine.merge(theirs, 1);
         }
         *self.by_status.entry(key.status).or_default() += count;
-        self.add_day(key.week, key.severity, count);
+        self.add_day(key.day, key.severity, count);
         self.add_updates(cell.updates.max(0) as u64, cell.late.max(0) as u64);
         self.approx = true;
     }

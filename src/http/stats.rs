@@ -45,7 +45,7 @@ pub fn parse_range(query: Option<&str>) -> Result<Range, ApiError> {
     Ok(Range { from, to, filter })
 }
 
-/// The statistics of `range`; from the weekly rollups when it holds more than
+/// The statistics of `range`; from the daily rollups when it holds more than
 /// `exact_up_to` incidents (`stats.exact_up_to`).
 pub async fn compute(store: &Store, range: &Range, exact_up_to: u64) -> Result<Stats, ApiError> {
     let Range { from, to, filter } = range;

@@ -7,18 +7,17 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::{Db, Filter, Store, StoreError};
-use crate::domain::rollup::monday;
 use crate::domain::stats::{Facts, Tally};
 use crate::domain::{Milestones, Status};
 
-/// The Mondays that begin the first whole ISO week from `from` on and the week `to` is
-/// in: the weeks between them lie wholly inside the range (none when `first >= last`).
-fn whole_weeks(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
-    let mut first = monday(from);
+/// The first whole day (UTC) from `from` on and the day `to` is in: the days between
+/// them lie wholly inside the range (none when `first >= last`).
+fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let mut first = from.date_naive();
     if first.and_time(NaiveTime::MIN).and_utc() < from {
-        first += chrono::Duration::days(7);
+        first += chrono::Duration::days(1);
     }
-    (first, monday(to))
+    (first, to.date_naive())
 }
 
 const ACTIVE: &str = "status IN ('open', 'investigating', 'mitigated')";
@@ -60,7 +59,7 @@ impl Store {
     /// severities, statuses, team, class, title text; drills only when it says so),
     /// tallied.
     ///
-    /// The whole weeks inside the range come from the weekly rollups, with sketched
+    /// The whole days inside the range come from the daily rollups, with sketched
     /// percentiles, when they hold more than `exact_up_to` incidents and the filter
     /// names no team, class or text (the rollups do not keep those); the days before
     /// and after them, and everything else, are read from the incidents, exactly.
@@ -71,29 +70,29 @@ impl Store {
         filter: &Filter,
         exact_up_to: u64,
     ) -> Result<Tally, StoreError> {
-        let (first, last) = whole_weeks(from, to);
-        let by_week = filter.team.is_none() && filter.class.is_none() && filter.text.is_none();
-        if !by_week || first >= last {
+        let (first, last) = whole_days(from, to);
+        let by_day = filter.team.is_none() && filter.class.is_none() && filter.text.is_none();
+        if !by_day || first >= last {
             return self.tally_exact(from, to, filter).await;
         }
         let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
         let before = |end: DateTime<Utc>| end - chrono::Duration::microseconds(1);
-        let (weeks, mut tally, after) = tokio::try_join!(
+        let (days, mut tally, after) = tokio::try_join!(
             self.rollups(first, last, filter),
             self.tally_exact(from, before(midnight(first)), filter),
             self.tally_exact(midnight(last), to, filter),
         )?;
-        let inside: i64 = weeks.cells.values().map(|c| c.count).sum();
+        let inside: i64 = days.cells.values().map(|c| c.count).sum();
         if inside.max(0) as u64 <= exact_up_to {
             return self.tally_exact(from, to, filter).await;
         }
         tally.merge(after);
-        for (key, cell) in &weeks.cells {
+        for (key, cell) in &days.cells {
             if cell.count != 0 {
                 tally.add_cell(key, cell);
             }
         }
-        for ((_, class), n) in weeks.classes {
+        for ((_, class), n) in days.classes {
             if n > 0 {
                 tally.add_class((!class.is_empty()).then_some(class.as_str()), n as u64);
             }

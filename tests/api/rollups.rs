@@ -1,4 +1,4 @@
-//! The statistics' weekly rollups against the incidents themselves, on both databases.
+//! The statistics' daily rollups against the incidents themselves, on both databases.
 //! Random histories (declarations, moves and reopenings, severity and class changes,
 //! drills, updates) are folded in random batches at random moments, while the server's
 //! own folder runs too. The statistics from the rollups then equal those read from the
@@ -29,7 +29,7 @@ fn user() -> SlackUserId {
     "U0STATS".parse().unwrap()
 }
 
-/// 2026-08-06 13:37:05 UTC, a Thursday: ranges from here have partial weeks at each end.
+/// 2026-08-06 13:37:05 UTC, mid-afternoon: ranges from here have partial days at each end.
 fn base() -> DateTime<Utc> {
     DateTime::from_timestamp(1_786_023_425, 0).unwrap()
 }
@@ -191,7 +191,7 @@ async fn ranges_agree(app: &TestApp) {
     let whole = agree(app, base() - day, base() + day * 80, &all).await;
     assert!(whole.total > 100, "{}", whole.total);
     assert!(whole.times.time_to_resolve.count > 20);
-    // Partial weeks at both ends, from mid-afternoon to a morning.
+    // Partial days at both ends, from mid-afternoon to a morning.
     agree(
         app,
         base() + day * 9 + Duration::hours(3),
@@ -199,6 +199,9 @@ async fn ranges_agree(app: &TestApp) {
         &all,
     )
     .await;
+    // From midnight to midnight: whole days only, the last one's first instant kept.
+    let midnight = base().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    agree(app, midnight + day * 3, midnight + day * 30, &all).await;
     // What the rollups keep as dimensions: severities, statuses, drills.
     let serious = Filter {
         severities: vec![Severity::Sev1, Severity::Sev2],
@@ -231,7 +234,7 @@ async fn rollups_agree_with_the_incidents(backend: Backend) {
     // Everything folded.
     while app.store.fold_stats(1000).await.unwrap() > 0 {}
     ranges_agree(&app).await;
-    // More history on top of folded weeks, then a rebuild from the incidents.
+    // More history on top of folded days, then a rebuild from the incidents.
     history(&app, &mut rng, 60).await;
     ranges_agree(&app).await;
     assert_eq!(app.store.rebuild_stats().await.unwrap(), 210);
@@ -240,7 +243,7 @@ async fn rollups_agree_with_the_incidents(backend: Backend) {
     assert_eq!(app.store.fold_stats(1000).await.unwrap(), 0);
 }
 
-/// Through HTTP: a range with more incidents than `stats.exact_up_to` in its whole weeks
+/// Through HTTP: a range with more incidents than `stats.exact_up_to` in its whole days
 /// says its percentiles are sketched, and the dashboard says so too; under it they are
 /// exact.
 async fn the_answer_says_how_exact_its_percentiles_are(backend: Backend) {
@@ -256,7 +259,7 @@ async fn the_answer_says_how_exact_its_percentiles_are(backend: Backend) {
     let wide = query(base(), base() + Duration::days(75));
     let s = app.api_get(&format!("/api/v1/stats?{wide}")).await;
     assert_eq!(s["percentiles"], "approx_1pct", "{s}");
-    // One week holds fewer than 20.
+    // Twelve days hold fewer than 20.
     let narrow = query(base(), base() + Duration::days(12));
     let s = app.api_get(&format!("/api/v1/stats?{narrow}")).await;
     assert_eq!(s["percentiles"], "exact", "{s}");
