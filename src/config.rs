@@ -198,6 +198,11 @@ pub struct DatabaseSettings {
     /// SQLite only: `full` (a commit survives a power cut) or `normal` (faster; the
     /// last commits may be lost in a power cut, never in a crash of pompier).
     pub sqlite_synchronous: SqliteSync,
+    /// SQLite only: connections that read beside the one writer. Reads are in-process
+    /// and short; each connection keeps its own page cache and statements.
+    pub sqlite_readers: u32,
+    /// SQLite only: each connection's page cache, in KiB (SQLite's default is 2,000).
+    pub sqlite_cache_kib: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

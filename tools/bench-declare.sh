@@ -65,7 +65,7 @@ rm -f /tmp/pompier-bench-sat.$$
 
 echo "== 2. $rate/s while the workers drain against an instant fake Slack (a fresh database) =="
 if [ "$backend" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_weeks, stats_week_classes CASCADE"
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_days, stats_day_classes CASCADE"
 else
   rm -f "$file" "$file-wal" "$file-shm"
 fi

@@ -28,8 +28,9 @@ fn estimate(i: i32) -> f64 {
 }
 
 /// Counts may go below zero while changes are merged in any order; a complete sketch
-/// has none.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// has none. Two sketches are equal when they count the same values in the same
+/// buckets, however their buckets are laid out.
+#[derive(Debug, Clone, Default)]
 pub struct Sketch {
     count: i64,
     sum: f64,
@@ -39,7 +40,23 @@ pub struct Sketch {
     buckets: Vec<i64>,
 }
 
+impl PartialEq for Sketch {
+    fn eq(&self, other: &Sketch) -> bool {
+        (self.count, self.sum, self.zeros) == (other.count, other.sum, other.zeros)
+            && self.live().eq(other.live())
+    }
+}
+
 impl Sketch {
+    /// The buckets that hold something, as (index, count), in order.
+    fn live(&self) -> impl Iterator<Item = (i32, i64)> + '_ {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n != 0)
+            .map(|(k, n)| (self.offset + k as i32, *n))
+    }
+
     pub fn count(&self) -> i64 {
         self.count
     }
@@ -64,10 +81,8 @@ impl Sketch {
         self.count += other.count * times;
         self.sum += other.sum * times as f64;
         self.zeros += other.zeros * times;
-        for (k, n) in other.buckets.iter().enumerate() {
-            if *n != 0 {
-                *self.bucket(other.offset + k as i32) += n * times;
-            }
+        for (index, n) in other.live() {
+            *self.bucket(index) += n * times;
         }
     }
 
@@ -119,47 +134,55 @@ impl Sketch {
         })
     }
 
-    /// A compact form for storage: zigzag varints of the count, the zeros, the offset,
-    /// the buckets' number and each bucket, with the sum's eight bytes after the count.
+    /// A compact form for storage: zigzag varints of the count, the zeros, how many
+    /// buckets hold something, then each of those as the step from the previous one's
+    /// index (the first: its index) and its count; the sum's eight bytes after the count.
     pub fn encode(&self, out: &mut Vec<u8>) {
         put(out, self.count);
         out.extend_from_slice(&self.sum.to_le_bytes());
         put(out, self.zeros);
-        let (first, last) = (
-            self.buckets.iter().position(|n| *n != 0),
-            self.buckets.iter().rposition(|n| *n != 0),
-        );
-        let live = match (first, last) {
-            (Some(a), Some(b)) => &self.buckets[a..=b],
-            _ => &[],
-        };
-        put(out, i64::from(self.offset) + first.unwrap_or(0) as i64);
-        put(out, live.len() as i64);
-        for n in live {
-            put(out, *n);
+        put(out, self.live().count() as i64);
+        let mut previous = 0;
+        for (index, n) in self.live() {
+            put(out, i64::from(index) - previous);
+            put(out, n);
+            previous = i64::from(index);
         }
+    }
+
+    /// Adds, `times` times, the sketch `encode` wrote at the front of `bytes`, without
+    /// making it first, and moves past it; `None` when it is cut short or malformed
+    /// (then part of it may have been added).
+    pub fn merge_encoded(&mut self, bytes: &mut &[u8], times: i64) -> Option<()> {
+        let count = take(bytes)?;
+        let (sum, rest) = bytes.split_first_chunk::<8>()?;
+        *bytes = rest;
+        let zeros = take(bytes)?;
+        let live = take(bytes)?;
+        if live < 0 || live as usize > bytes.len() / 2 {
+            return None;
+        }
+        let mut index = 0i64;
+        for _ in 0..live {
+            index += take(bytes)?;
+            // Past these, no f64 duration at or above ZERO_BELOW has a bucket.
+            if !(-1_000..=40_000).contains(&index) {
+                return None;
+            }
+            *self.bucket(index as i32) += take(bytes)? * times;
+        }
+        self.count += count * times;
+        self.sum += f64::from_le_bytes(*sum) * times as f64;
+        self.zeros += zeros * times;
+        Some(())
     }
 
     /// Reads what `encode` wrote from the front of `bytes`, and moves past it; `None`
     /// when it is cut short or malformed.
     pub fn decode(bytes: &mut &[u8]) -> Option<Sketch> {
-        let count = take(bytes)?;
-        let (sum, rest) = bytes.split_first_chunk::<8>()?;
-        *bytes = rest;
-        let zeros = take(bytes)?;
-        let offset = i32::try_from(take(bytes)?).ok()?;
-        let len = usize::try_from(take(bytes)?).ok()?;
-        if len > bytes.len() {
-            return None;
-        }
-        let buckets = (0..len).map(|_| take(bytes)).collect::<Option<Vec<_>>>()?;
-        Some(Sketch {
-            count,
-            sum: f64::from_le_bytes(*sum),
-            zeros,
-            offset,
-            buckets,
-        })
+        let mut sketch = Sketch::default();
+        sketch.merge_encoded(bytes, 1)?;
+        Some(sketch)
     }
 }
 

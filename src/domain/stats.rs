@@ -227,17 +227,33 @@ impl Tally {
     /// A day's rollup of one severity and status (its class counts come apart, through
     /// `add_class`). Its counts are exact; its durations make the percentiles sketched.
     pub fn add_cell(&mut self, key: &Key, cell: &Cell) {
-        let count = cell.count.max(0) as u64;
-        let d = self.by_severity.entry(key.severity).or_default();
-        d.count += count;
-        d.reached_postmortem += cell.postmortems.max(0) as u64;
+        let d = self.add_counts(key, cell);
         for (mine, theirs) in d.sketches.iter_mut().zip(&cell.times) {
             mine.merge(theirs, 1);
         }
+    }
+
+    /// `add_cell`, plus the durations of `stored` as `Cell::encode_times` wrote them,
+    /// merged without being decoded first. `None` when the bytes are not that.
+    pub fn add_stored_cell(&mut self, key: &Key, cell: &Cell, mut stored: &[u8]) -> Option<()> {
+        self.add_cell(key, cell);
+        let d = self.by_severity.get_mut(&key.severity)?;
+        for sketch in &mut d.sketches {
+            sketch.merge_encoded(&mut stored, 1)?;
+        }
+        stored.is_empty().then_some(())
+    }
+
+    fn add_counts(&mut self, key: &Key, cell: &Cell) -> &mut Durations {
+        let count = cell.count.max(0) as u64;
         *self.by_status.entry(key.status).or_default() += count;
         self.add_day(key.day, key.severity, count);
         self.add_updates(cell.updates.max(0) as u64, cell.late.max(0) as u64);
         self.approx = true;
+        let d = self.by_severity.entry(key.severity).or_default();
+        d.count += count;
+        d.reached_postmortem += cell.postmortems.max(0) as u64;
+        d
     }
 
     pub fn stats(mut self, from: DateTime<Utc>, to: DateTime<Utc>, open_now: u64) -> Stats {

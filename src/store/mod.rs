@@ -153,6 +153,10 @@ impl Store {
                     SqliteSync::Normal => SqliteSynchronous::Normal,
                 })
                 .busy_timeout(Duration::from_secs(5))
+                .pragma(
+                    "cache_size",
+                    format!("-{}", settings.sqlite_cache_kib.max(64)),
+                )
                 .foreign_keys(true)
                 .disable_statement_logging();
             let pool = |size| {
@@ -162,7 +166,7 @@ impl Store {
                     .connect_with(options.clone())
             };
             let write = pool(1).await?;
-            let read = pool(settings.max_connections).await?;
+            let read = pool(settings.sqlite_readers.max(1)).await?;
             Db::Sqlite { read, write }
         } else {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::stats::parse;
 use super::{Db, Filter, Store, StoreError};
 use crate::domain::rollup::{Cell, Key, Rollup};
-use crate::domain::stats::Facts;
+use crate::domain::stats::{Facts, Tally};
 use crate::domain::Milestones;
 
 /// The advisory lock that lets one PostgreSQL client fold or rebuild at a time.
@@ -75,7 +75,7 @@ impl Change {
 }
 
 #[derive(sqlx::FromRow)]
-struct WeekRow {
+struct DayRow {
     day: NaiveDate,
     drill: bool,
     severity: String,
@@ -87,37 +87,31 @@ struct WeekRow {
     durations: Vec<u8>,
 }
 
-impl WeekRow {
-    fn into_cell(self) -> Result<(Key, Cell), StoreError> {
+impl DayRow {
+    /// Its key, its counts (as a cell without durations) and its stored durations.
+    fn split(self) -> Result<(Key, (Cell, Vec<u8>)), StoreError> {
         let key = Key {
             day: self.day,
             drill: self.drill,
             severity: parse(&self.severity)?,
             status: parse(&self.status)?,
         };
-        let times = Cell::decode_times(&self.durations)
-            .ok_or_else(|| StoreError::Corrupt(format!("the durations of {}", self.day)))?;
-        Ok((
-            key,
-            Cell {
-                count: self.incidents,
-                updates: self.updates,
-                late: self.late_updates,
-                postmortems: self.postmortems,
-                times,
-            },
-        ))
+        let counts = Cell {
+            count: self.incidents,
+            updates: self.updates,
+            late: self.late_updates,
+            postmortems: self.postmortems,
+            times: Default::default(),
+        };
+        Ok((key, (counts, self.durations)))
     }
-}
 
-#[derive(sqlx::FromRow)]
-struct ClassRow {
-    day: NaiveDate,
-    drill: bool,
-    severity: String,
-    status: String,
-    failure_class: String,
-    incidents: i64,
+    fn into_cell(self) -> Result<(Key, Cell), StoreError> {
+        let (key, (mut cell, stored)) = self.split()?;
+        cell.times = Cell::decode_times(&stored)
+            .ok_or_else(|| StoreError::Corrupt(format!("the durations of {}", key.day)))?;
+        Ok((key, cell))
+    }
 }
 
 /// Writes `$cells` as they are (insert or replace) into `stats_days` through `$ex`, and
@@ -245,7 +239,7 @@ impl Store {
                 list.push_bind(*day);
             }
             query.push(")");
-            let kept: Vec<WeekRow> = query.build_query_as().fetch_all(&mut *tx).await?;
+            let kept: Vec<DayRow> = query.build_query_as().fetch_all(&mut *tx).await?;
             let mut cells = BTreeMap::new();
             for row in kept {
                 let (key, cell) = row.into_cell()?;
@@ -304,20 +298,21 @@ impl Store {
         })
     }
 
-    /// The rollups of the whole days from `first` to before `last` that `filter` keeps (its severities, statuses and drills: the caller
-    /// keeps team, class and text filters for the incidents themselves), with the
-    /// changes not folded yet, read from one snapshot.
-    pub(super) async fn rollups(
+    /// The incidents opened on the whole days from `first` to before `last` that
+    /// `filter` keeps (its severities, statuses and drills: the caller keeps team, class
+    /// and text filters for the incidents themselves), tallied from the rollups and the
+    /// changes not folded yet, read from one snapshot; and how many they are. Each
+    /// stored day is merged as it is read, so memory does not grow with the range.
+    pub(super) async fn tally_days(
         &self,
         first: NaiveDate,
         last: NaiveDate,
         filter: &Filter,
-    ) -> Result<Rollup, StoreError> {
+    ) -> Result<(Tally, i64), StoreError> {
         debug_assert!(filter.team.is_none() && filter.class.is_none() && filter.text.is_none());
         let postgres = self.is_postgres();
         let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
-        let mut rollup = Rollup::default();
-        with_db!(self, read pool => {
+        let (cells, classes, changes) = with_db!(self, read pool => {
             let mut tx = pool.begin().await?;
             if postgres {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -340,12 +335,9 @@ impl Store {
                  durations",
                 "stats_days"
             );
-            let cells: Vec<WeekRow> = cells.build_query_as().fetch_all(&mut *tx).await?;
-            let mut classes = days_of!(
-                "day, drill, severity, status, failure_class, incidents",
-                "stats_day_classes"
-            );
-            let classes: Vec<ClassRow> = classes.build_query_as().fetch_all(&mut *tx).await?;
+            let cells: Vec<DayRow> = cells.build_query_as().fetch_all(&mut *tx).await?;
+            let mut classes = days_of!("failure_class, incidents", "stats_day_classes");
+            let classes: Vec<(String, i64)> = classes.build_query_as().fetch_all(&mut *tx).await?;
             let mut changes = QueryBuilder::new(format!(
                 "SELECT CAST(sign AS BIGINT) AS sign, {FACTS} FROM stats_changes \
                  WHERE opened_at >= "
@@ -357,24 +349,45 @@ impl Store {
             push_slice!(changes, filter);
             let changes: Vec<Change> = changes.build_query_as().fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            for row in cells {
-                let (key, cell) = row.into_cell()?;
-                rollup.cells.insert(key, cell);
-            }
-            for row in classes {
-                let key = Key {
-                    day: row.day,
-                    drill: row.drill,
-                    severity: parse(&row.severity)?,
-                    status: parse(&row.status)?,
-                };
-                rollup.classes.insert((key, row.failure_class), row.incidents);
-            }
-            for change in &changes {
-                change.add_to(&mut rollup)?;
-            }
+            (cells, classes, changes)
         });
-        Ok(rollup)
+        let mut pending = Rollup::default();
+        for change in &changes {
+            change.add_to(&mut pending)?;
+        }
+        let (mut tally, mut inside) = (Tally::default(), 0);
+        for row in cells {
+            let (key, (mut cell, stored)) = row.split()?;
+            if let Some(change) = pending.cells.remove(&key) {
+                cell.merge(&change, 1);
+            }
+            if cell.count != 0 {
+                inside += cell.count;
+                tally
+                    .add_stored_cell(&key, &cell, &stored)
+                    .ok_or_else(|| StoreError::Corrupt(format!("the durations of {}", key.day)))?;
+            }
+        }
+        for (key, cell) in &pending.cells {
+            if cell.count != 0 {
+                inside += cell.count;
+                tally.add_cell(key, cell);
+            }
+        }
+        let mut by_class: BTreeMap<String, i64> = BTreeMap::new();
+        let changed = pending
+            .classes
+            .into_iter()
+            .map(|((_, class), n)| (class, n));
+        for (class, n) in classes.into_iter().chain(changed) {
+            *by_class.entry(class).or_default() += n;
+        }
+        for (class, n) in by_class {
+            if n > 0 {
+                tally.add_class((!class.is_empty()).then_some(class.as_str()), n as u64);
+            }
+        }
+        Ok((tally, inside))
     }
 
     /// Gives back the room of folded changes on PostgreSQL (`VACUUM`), which reads of

@@ -76,27 +76,17 @@ impl Store {
             return self.tally_exact(from, to, filter).await;
         }
         let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
-        let before = |end: DateTime<Utc>| end - chrono::Duration::microseconds(1);
-        let (days, mut tally, after) = tokio::try_join!(
-            self.rollups(first, last, filter),
-            self.tally_exact(from, before(midnight(first)), filter),
+        let just_before = |end: DateTime<Utc>| end - chrono::Duration::microseconds(1);
+        let ((mut tally, inside), before, after) = tokio::try_join!(
+            self.tally_days(first, last, filter),
+            self.tally_exact(from, just_before(midnight(first)), filter),
             self.tally_exact(midnight(last), to, filter),
         )?;
-        let inside: i64 = days.cells.values().map(|c| c.count).sum();
         if inside.max(0) as u64 <= exact_up_to {
             return self.tally_exact(from, to, filter).await;
         }
+        tally.merge(before);
         tally.merge(after);
-        for (key, cell) in &days.cells {
-            if cell.count != 0 {
-                tally.add_cell(key, cell);
-            }
-        }
-        for ((_, class), n) in days.classes {
-            if n > 0 {
-                tally.add_class((!class.is_empty()).then_some(class.as_str()), n as u64);
-            }
-        }
         Ok(tally)
     }
 
