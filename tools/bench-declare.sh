@@ -26,10 +26,23 @@ start_server() {
 load() { $bin/pompier-load --url "http://127.0.0.1:$port" --concurrency "$concurrency" "$@"; }
 echo "backend=$backend machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
+# CPU seconds (user + system) of a process, and of every PostgreSQL process together.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+cpu_of_postgres() {
+  local total=0 p
+  for p in $(pgrep -x postgres || true); do total=$(awk "BEGIN {print $total + $(cpu_of "$p" 2>/dev/null || echo 0)}"); done
+  echo "$total"
+}
 echo "== 1. saturation, workers off =="
 POMPIER_JOBS__ENABLED=false start_server
+cpu0=$(cpu_of "$server"); pg0=$(cpu_of_postgres)
 load --requests "$requests" | tee /tmp/pompier-bench-sat.$$
+cpu1=$(cpu_of "$server"); pg1=$(cpu_of_postgres)
 stop_server
+ours_ms=$(awk "BEGIN {printf \"%.3f\", 1000 * ($cpu1 - $cpu0) / $requests}")
+db_ms=$(awk "BEGIN {printf \"%.3f\", 1000 * ($pg1 - $pg0) / $requests}")
+echo "CPU per declaration: pompier $ours_ms ms, the database's processes $db_ms ms"
+figure "CPU per declaration, workers off ($backend)" "pompier ≤ 0.1 ms" "database $db_ms ms" "pompier $ours_ms ms" "$(verdict "$ours_ms" '<=' 0.1)"
 if [ "$backend" = postgres ]; then
   script=$(mktemp)
   job() { echo "((SELECT id FROM incident), 'slack', '$1', '{\"kind\":\"$1\"}', '$2', now(), now())"; }
