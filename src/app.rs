@@ -19,8 +19,20 @@ use crate::outbox::{Effects, Service};
 use crate::slack::client::SlackClient;
 use crate::store::Store;
 
+/// What every request and job reads, shared: cloning it (axum does, for each request)
+/// copies one pointer.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+pub struct State {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub incidents: Incidents,
@@ -246,7 +258,7 @@ impl App {
             )),
             _ => None,
         };
-        let state = AppState {
+        let state = AppState(Arc::new(State {
             sso,
             home,
             people,
@@ -263,7 +275,7 @@ impl App {
                 settings.http.max_streams_per_session,
             ),
             settings: Arc::new(settings),
-        };
+        }));
         Ok(App { state, worker })
     }
 }
