@@ -227,7 +227,7 @@ mod tests {
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let u = (s >> 11) as f64 / (1u64 << 53) as f64;
-                (u * 21.0 - 7.0).exp() * if s % 17 == 0 { 0.0 } else { 1.0 }
+                (u * 21.0 - 7.0).exp() * if s.is_multiple_of(17) { 0.0 } else { 1.0 }
             })
             .collect()
     }
