@@ -48,19 +48,8 @@ async fn history(app: &TestApp, rng: &mut Lcg, n: usize) {
             .store
             .declare(
                 NewIncident {
-                    once: None,
-                    first_events: vec![],
                     drill: (rng.below(8) == 0).then(|| team.clone()),
-                    private: false,
-                    team: None,
-                    answers: None,
-                    alert: None,
-                    from_triage: None,
-                    tell_in: None,
-                    title: format!("incident {k}"),
-                    severity,
-                    declared_by: user().into(),
-                    at,
+                    ..NewIncident::new(format!("incident {k}"), severity, user(), at)
                 },
                 &[],
             )
