@@ -92,7 +92,7 @@ pub struct OidcSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsSettings {
-    /// Up to this many incidents in a range's whole weeks, statistics are read from the
+    /// Up to this many incidents in a range's whole days, statistics are read from the
     /// incidents themselves, with exact percentiles; past it, from the daily rollups.
     pub exact_up_to: u64,
     /// How often each instance folds the logged changes into the daily rollups.

@@ -102,12 +102,6 @@ impl Rollup {
             .entry((key, facts.failure_class.clone().unwrap_or_default()))
             .or_default() += sign;
     }
-
-    /// The cells and classes left with nothing in them (all of a day's incidents moved
-    /// on to another status, say): to be deleted rather than kept at zero.
-    pub fn is_empty_cell(cell: &Cell) -> bool {
-        cell.count == 0 && cell.times.iter().all(|s| s.count() == 0)
-    }
 }
 
 #[cfg(test)]
@@ -152,7 +146,8 @@ mod tests {
             severity: Severity::Sev2,
             status,
         };
-        assert!(Rollup::is_empty_cell(&rollup.cells[&key(Status::Open)]));
+        let emptied = &rollup.cells[&key(Status::Open)];
+        assert!(emptied.count == 0 && emptied.times.iter().all(|s| s.count() == 0));
         let cell = &rollup.cells[&key(Status::Investigating)];
         assert_eq!((cell.count, cell.updates, cell.late), (1, 3, 1));
         assert_eq!(

@@ -108,18 +108,11 @@ pub struct Stats {
 /// values, and sketches of the days that came as rollups.
 #[derive(Debug, Clone, Default)]
 struct Durations {
-    acknowledge: Vec<f64>,
-    mitigate: Vec<f64>,
-    resolve: Vec<f64>,
+    /// Times to acknowledge, mitigate and resolve, in seconds.
+    exact: [Vec<f64>; 3],
     sketches: [Sketch; 3],
     count: u64,
     reached_postmortem: u64,
-}
-
-impl Durations {
-    fn exact(&self) -> [&Vec<f64>; 3] {
-        [&self.acknowledge, &self.mitigate, &self.resolve]
-    }
 }
 
 /// Incidents added one by one, or as groups a database already counted.
@@ -187,9 +180,9 @@ impl Tally {
     ) {
         let d = self.by_severity.entry(severity).or_default();
         d.count += count;
-        d.acknowledge.extend(acknowledge);
-        d.mitigate.extend(mitigate);
-        d.resolve.extend(resolve);
+        for (mine, theirs) in d.exact.iter_mut().zip([acknowledge, mitigate, resolve]) {
+            mine.extend(theirs);
+        }
         d.reached_postmortem += reached_postmortem;
         *self.by_status.entry(status).or_default() += count;
     }
@@ -202,9 +195,9 @@ impl Tally {
     pub fn merge(&mut self, other: Tally) {
         for (severity, theirs) in other.by_severity {
             let mine = self.by_severity.entry(severity).or_default();
-            mine.acknowledge.extend(theirs.acknowledge);
-            mine.mitigate.extend(theirs.mitigate);
-            mine.resolve.extend(theirs.resolve);
+            for (a, b) in mine.exact.iter_mut().zip(theirs.exact) {
+                a.extend(b);
+            }
             for (a, b) in mine.sketches.iter_mut().zip(&theirs.sketches) {
                 a.merge(b, 1);
             }
@@ -261,9 +254,7 @@ impl Tally {
         if approx {
             // The exact values join the sketches.
             for d in self.by_severity.values_mut() {
-                let values =
-                    [&mut d.acknowledge, &mut d.mitigate, &mut d.resolve].map(std::mem::take);
-                for (sketch, values) in d.sketches.iter_mut().zip(values) {
+                for (sketch, values) in d.sketches.iter_mut().zip(std::mem::take(&mut d.exact)) {
                     for v in values {
                         sketch.add(v, 1);
                     }
@@ -273,7 +264,7 @@ impl Tally {
             // Each list sorted once; the overall ones are then merges of sorted runs,
             // which the sort sees and merges in linear time.
             for d in self.by_severity.values_mut() {
-                for list in [&mut d.acknowledge, &mut d.mitigate, &mut d.resolve] {
+                for list in &mut d.exact {
                     list.sort_by(f64::total_cmp);
                 }
             }
@@ -288,7 +279,7 @@ impl Tally {
             } else {
                 Summary::of(
                     d.iter()
-                        .flat_map(|one| one.exact()[k].iter().copied())
+                        .flat_map(|one| one.exact[k].iter().copied())
                         .collect(),
                 )
             }

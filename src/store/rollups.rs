@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use sqlx::QueryBuilder;
 use tokio::sync::watch;
 
-use super::stats::parse;
+use super::stats::{midnight, parse};
 use super::{Db, Filter, Store, StoreError};
 use crate::domain::rollup::{Cell, Key, Rollup};
 use crate::domain::stats::{Facts, Tally};
@@ -25,7 +25,7 @@ use crate::domain::Milestones;
 const FOLD_LOCK: i64 = 0x706f_6d70_6965_7201;
 
 /// How many changes one fold takes.
-pub const FOLD_BATCH: i64 = 20_000;
+const FOLD_BATCH: i64 = 20_000;
 
 /// How often at most the folder vacuums the log.
 const TIDY_EVERY: Duration = Duration::from_secs(10);
@@ -114,13 +114,32 @@ impl DayRow {
     }
 }
 
-/// Writes `$cells` as they are (insert or replace) into `stats_days` through `$ex`, and
-/// deletes those left empty.
+/// Deletes the rows of `$table` on `$days` left with no incident, in one statement.
+macro_rules! delete_emptied {
+    ($ex:expr, $table:expr, $days:expr) => {{
+        let days: &BTreeSet<NaiveDate> = $days;
+        // `IN ()` is no SQL: with no day there is nothing to delete.
+        if !days.is_empty() {
+            let mut query = QueryBuilder::new(format!(
+                "DELETE FROM {} WHERE incidents = 0 AND day IN (",
+                $table
+            ));
+            let mut list = query.separated(", ");
+            for day in days {
+                list.push_bind(*day);
+            }
+            query.push(")");
+            query.build().execute(&mut *$ex).await?;
+        }
+    }};
+}
+
+/// Writes `$cells` as they are (insert or replace) into `stats_days` through `$ex`, then
+/// deletes the rows of `$days` left empty.
 macro_rules! put_cells {
-    ($ex:expr, $cells:expr) => {{
+    ($ex:expr, $cells:expr, $days:expr) => {{
         let cells: Vec<(&Key, &Cell)> = $cells;
-        let (full, empty): (Vec<_>, Vec<_>) = cells.into_iter().partition(|(_, c)| c.count != 0);
-        for chunk in full.chunks(ROWS_PER_INSERT) {
+        for chunk in cells.chunks(ROWS_PER_INSERT) {
             let mut query = QueryBuilder::new(
                 "INSERT INTO stats_days (day, drill, severity, status, incidents, updates, \
                  late_updates, postmortems, durations) ",
@@ -144,18 +163,7 @@ macro_rules! put_cells {
             );
             query.build().execute(&mut *$ex).await?;
         }
-        for (key, _) in empty {
-            sqlx::query(
-                "DELETE FROM stats_days WHERE day = $1 AND drill = $2 AND severity = $3 \
-                 AND status = $4",
-            )
-            .bind(key.day)
-            .bind(key.drill)
-            .bind(key.severity.as_str())
-            .bind(key.status.as_str())
-            .execute(&mut *$ex)
-            .await?;
-        }
+        delete_emptied!($ex, "stats_days", $days);
     }};
 }
 
@@ -184,13 +192,7 @@ macro_rules! add_classes {
             );
             query.build().execute(&mut *$ex).await?;
         }
-        let days: &BTreeSet<NaiveDate> = $days;
-        for day in days {
-            sqlx::query("DELETE FROM stats_day_classes WHERE day = $1 AND incidents = 0")
-                .bind(*day)
-                .execute(&mut *$ex)
-                .await?;
-        }
+        delete_emptied!($ex, "stats_day_classes", $days);
     }};
 }
 
@@ -250,7 +252,8 @@ impl Store {
             }
             put_cells!(
                 tx,
-                delta.cells.keys().map(|k| (k, &cells[k])).collect()
+                delta.cells.keys().map(|k| (k, &cells[k])).collect(),
+                &days
             );
             add_classes!(tx, delta.classes, &days);
             tx.commit().await?;
@@ -291,7 +294,7 @@ impl Store {
                     .await?;
             }
             let days: BTreeSet<NaiveDate> = rollup.cells.keys().map(|k| k.day).collect();
-            put_cells!(tx, rollup.cells.iter().collect());
+            put_cells!(tx, rollup.cells.iter().collect(), &days);
             add_classes!(tx, rollup.classes, &days);
             tx.commit().await?;
             Ok(read)
@@ -311,7 +314,6 @@ impl Store {
     ) -> Result<(Tally, i64), StoreError> {
         debug_assert!(filter.team.is_none() && filter.class.is_none() && filter.text.is_none());
         let postgres = self.is_postgres();
-        let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
         let (cells, classes, changes) = with_db!(self, read pool => {
             let mut tx = pool.begin().await?;
             if postgres {

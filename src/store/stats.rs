@@ -10,11 +10,16 @@ use super::{Db, Filter, Store, StoreError};
 use crate::domain::stats::{Facts, Tally};
 use crate::domain::{Milestones, Status};
 
+/// The first instant of `day` (UTC).
+pub(super) fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
 /// The first whole day (UTC) from `from` on and the day `to` is in: the days between
 /// them lie wholly inside the range (none when `first >= last`).
 fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let mut first = from.date_naive();
-    if first.and_time(NaiveTime::MIN).and_utc() < from {
+    if midnight(first) < from {
         first += chrono::Duration::days(1);
     }
     (first, to.date_naive())
@@ -75,7 +80,6 @@ impl Store {
         if !by_day || first >= last {
             return self.tally_exact(from, to, filter).await;
         }
-        let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
         let just_before = |end: DateTime<Utc>| end - chrono::Duration::microseconds(1);
         let ((mut tally, inside), before, after) = tokio::try_join!(
             self.tally_days(first, last, filter),
