@@ -228,6 +228,12 @@ pub struct SlackSettings {
     /// Socket Mode pings this often; a connection silent for one and a half times as
     /// long is taken for dead and replaced.
     pub socket_ping_secs: u64,
+    /// Calls per method are paced to this percent of Slack's rate tier, shared by every
+    /// instance through the database; 0 paces nothing.
+    pub pace_percent: u32,
+    /// The longest a job's call waits in place for its slot; a later slot puts the job
+    /// off until then, freeing its worker.
+    pub pace_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -680,6 +686,11 @@ impl Settings {
                  must leave connections for Slack",
                 self.http.max_streams, self.http.max_connections
             )));
+        }
+        if self.slack.pace_percent > 100 {
+            return Err(ConfigError(
+                "slack.pace_percent: a share of Slack's rate tiers, 0 (no pacing) to 100".into(),
+            ));
         }
         // The lease is renewed every third of it while a job runs.
         if self.jobs.lease_secs < 3 {

@@ -84,6 +84,8 @@ struct ServiceLabels {
 pub enum JobOutcome {
     Done,
     Retried,
+    /// Put off by a rate limit, not failed.
+    Paced,
     Dead,
 }
 
@@ -252,6 +254,7 @@ impl Metrics {
         let outcome = match outcome {
             JobOutcome::Done => "done",
             JobOutcome::Retried => "retried",
+            JobOutcome::Paced => "paced",
             JobOutcome::Dead => "dead",
         };
         self.job_runs

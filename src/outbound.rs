@@ -113,6 +113,27 @@ fn with_causes(mut text: String, mut source: Option<&dyn std::error::Error>) -> 
     text
 }
 
+tokio::task_local! {
+    /// How far the job's clock (`jobs::Run::at`) is ahead of the real one: a test that
+    /// runs jobs an hour later finds the paces and holds of that hour passed.
+    static AHEAD: chrono::Duration;
+}
+
+/// Runs `f` (a job's calls) on the clock that says `at` now: the paces of calls and the
+/// holds of rate limits are read on it.
+pub async fn on_clock<F: std::future::Future>(
+    at: chrono::DateTime<chrono::Utc>,
+    f: F,
+) -> F::Output {
+    let ahead = (at - crate::now()).max(chrono::Duration::zero());
+    AHEAD.scope(ahead, f).await
+}
+
+/// Now, on the job's clock.
+pub fn clock() -> chrono::DateTime<chrono::Utc> {
+    crate::now() + AHEAD.try_with(|a| *a).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -319,6 +319,51 @@ impl Job {
         )
     }
 
+    /// Its rank among the jobs of incidents of one severity, lowest first (the claim
+    /// orders by `10 × severity + rank`, so a SEV1's work goes before a SEV4's): 0 is what
+    /// responders wait for (the page, the channel, its members, topic and first summary),
+    /// 1 what the channel is told after, 2 announcements, reports and drafts.
+    pub fn rank(&self) -> i32 {
+        match self {
+            Job::Paging(_)
+            | Job::Slack(
+                SlackJob::CreateChannel
+                | SlackJob::Invite { .. }
+                | SlackJob::InvitePeople { .. }
+                | SlackJob::SetTopic
+                | SlackJob::PostSummary
+                | SlackJob::TellDeclarer { .. },
+            ) => 0,
+            Job::Slack(
+                SlackJob::UpdateSummary
+                | SlackJob::PostEvent { .. }
+                | SlackJob::Post { .. }
+                | SlackJob::Nudge { .. }
+                | SlackJob::RenameChannel
+                | SlackJob::TellRole { .. }
+                | SlackJob::CaptureMessage { .. }
+                | SlackJob::TellTeam { .. },
+            ) => 1,
+            Job::Slack(
+                SlackJob::AnnounceDeclared
+                | SlackJob::AnnounceEvent { .. }
+                | SlackJob::RefreshAnnouncement
+                | SlackJob::Announce { .. }
+                | SlackJob::PostTriage { .. }
+                | SlackJob::GamedayReport { .. }
+                | SlackJob::ArchiveChannel,
+            )
+            | Job::Confluence(_)
+            | Job::Jira(_) => 2,
+        }
+    }
+
+    /// Its place in the claim order for an incident of `severity`, lowest first:
+    /// `10 × the severity's number + rank`, as `insert_job!` computes it in SQL.
+    pub fn priority(&self, severity: Severity) -> i32 {
+        10 * (severity as i32 + 1) + self.rank()
+    }
+
     pub fn to_payload(&self) -> String {
         serde_json::to_string(self).expect("a job serializes")
     }

@@ -1,5 +1,6 @@
 //! The janitor: every minute, forgets delivery and idempotency keys past their window
-//! and deletes finished jobs and audit entries past their retention, until stopped.
+//! and Slack call paces past, and deletes finished jobs and audit entries past their
+//! retention, until stopped.
 
 use std::time::Duration;
 
@@ -49,6 +50,9 @@ pub async fn run(
             .await
         {
             tracing::warn!(error = %e, "cannot forget old idempotency keys");
+        }
+        if let Err(e) = store.forget_slots(ago(Duration::from_secs(60))).await {
+            tracing::warn!(error = %e, "cannot forget the paces of Slack calls past");
         }
         if let Err(e) = store.purge_sessions(crate::now()).await {
             tracing::warn!(error = %e, "cannot delete ended dashboard sessions");

@@ -43,6 +43,10 @@ pub enum JobError {
     /// is not there yet.
     #[error("{reason}")]
     Wait { reason: String, wait: Duration },
+    /// Not run yet through no fault of its own: the service's rate limit (a method's
+    /// pace, a 429) puts it off `wait`. Not a failure: the retry horizon does not count it.
+    #[error("{reason}")]
+    Paced { reason: String, wait: Duration },
     /// Trying again will not help until someone fixes the cause.
     #[error("{0}")]
     Permanent(String),
@@ -60,9 +64,15 @@ impl JobError {
 impl From<SlackError> for JobError {
     fn from(e: SlackError) -> Self {
         match e {
-            SlackError::RateLimited { retry_after } => JobError::Transient {
+            // The method is held back for every worker (`slack::client::Pace`); Slack's
+            // other methods are not limited, so the service is not paused.
+            SlackError::RateLimited { retry_after } => JobError::Paced {
                 reason: e.to_string(),
-                retry_after,
+                wait: retry_after.unwrap_or(Duration::from_secs(30)),
+            },
+            SlackError::Paced { wait, .. } => JobError::Paced {
+                reason: e.to_string(),
+                wait,
             },
             SlackError::Transient(_) => JobError::transient(e.to_string()),
             SlackError::Refused { .. } => JobError::Permanent(e.to_string()),

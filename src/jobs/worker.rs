@@ -167,11 +167,15 @@ impl Worker {
         let outcome = match &finish {
             Finish::Done => JobOutcome::Done,
             Finish::Retry { .. } => JobOutcome::Retried,
+            Finish::Later { .. } => JobOutcome::Paced,
             Finish::Dead { .. } => JobOutcome::Dead,
         };
         self.metrics.job_run(service, kind, outcome);
         match &finish {
             Finish::Done => {}
+            Finish::Later { why, at } => {
+                tracing::debug!(job = claimed.id, incident = ?claimed.incident_id, %why, next = %at, "job put off by a rate limit");
+            }
             Finish::Retry { error, at } => {
                 tracing::warn!(job = claimed.id, incident = ?claimed.incident_id, attempt = claimed.attempts, %error, next = %at, "job failed; will retry");
             }
@@ -254,7 +258,7 @@ impl Worker {
             attempt: claimed.attempts,
             at: now,
         };
-        match self.handlers.run(job, run).await {
+        match crate::outbound::on_clock(now, self.handlers.run(job, run)).await {
             Ok(()) => Finish::Done,
             Err(e) => {
                 let e = match e {
@@ -270,6 +274,10 @@ impl Worker {
                             retry_after,
                         }
                     }
+                    JobError::Paced { reason, wait } => JobError::Paced {
+                        reason: format!("{} {reason}", job.kind()),
+                        wait,
+                    },
                     JobError::Wait { reason, wait } => JobError::Wait {
                         reason: format!("{} {reason}", job.kind()),
                         wait,
@@ -284,7 +292,8 @@ impl Worker {
     }
 
     /// A failure for now is retried until the job has been failing for longer than the
-    /// retry horizon; a permanent one is dead at once. `claimed_at` is when the run began
+    /// retry horizon; a permanent one is dead at once; a job put off by a rate limit has
+    /// not failed. `claimed_at` is when the run began
     /// (a test's clock may be ahead of the real one).
     fn failed(&self, claimed: &ClaimedJob, claimed_at: DateTime<Utc>, error: JobError) -> Finish {
         let now = crate::now().max(claimed_at);
@@ -300,6 +309,12 @@ impl Worker {
                 (reason, wait)
             }
             JobError::Wait { reason, wait } => (reason, wait),
+            JobError::Paced { reason, wait } => {
+                return Finish::Later {
+                    at: after(now, wait),
+                    why: reason,
+                }
+            }
             JobError::Permanent(error) => return Finish::Dead { error },
         };
         let since = claimed.failing_since.unwrap_or(now);

@@ -7,14 +7,23 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use super::tiers;
 use crate::metrics::Metrics;
 use crate::outbound::{self, cause, retry_after};
+use crate::store::{Slot, Store};
+
+/// How long a method is held after a 429 that gave no `Retry-After`.
+const HOLD_WITHOUT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlackError {
     /// HTTP 429 or `ratelimited`: wait `retry_after` if Slack said.
     #[error("rate limited by Slack (retry after {retry_after:?})")]
     RateLimited { retry_after: Option<Duration> },
+    /// Not called: the method's next slot below its tier (`slack.pace_percent`) is
+    /// further than the caller may wait.
+    #[error("{method} paced below Slack's rate tier: next call in {wait:?}")]
+    Paced { method: String, wait: Duration },
     /// Worth trying again: a 5xx, a timeout, a dropped connection, Slack's own hiccups.
     #[error("Slack unreachable or failing: {0}")]
     Transient(String),
@@ -48,12 +57,70 @@ const TRANSIENT_CODES: &[&str] = &[
     "rate_limited",
 ];
 
+/// Calls paced below Slack's rate tiers, and held after a 429, for every instance on
+/// one database (`store::pace`).
+#[derive(Clone)]
+pub struct Pace {
+    pub store: Store,
+    /// The share of each tier used, in percent; 0 paces nothing (a 429 still holds its
+    /// method back for everyone).
+    pub percent: u32,
+    /// The longest a call waits for its slot; a later slot is `SlackError::Paced`.
+    pub wait: Duration,
+}
+
+impl Pace {
+    /// Waits for the next slot of `method` (on `key`) when it comes within `self.wait`.
+    async fn slot(&self, method: &str, key: &str) -> Result<(), SlackError> {
+        let Some(per_minute) = tiers::per_minute(method) else {
+            return Ok(());
+        };
+        let now = outbound::clock();
+        let latest = now + chrono::Duration::from_std(self.wait).unwrap_or_default();
+        // Unpaced, a 429's hold is still read.
+        let every = match self.percent {
+            0 => 0,
+            percent => tiers::interval_ms(per_minute, percent),
+        };
+        match self.store.take_slot(key, now, every, latest).await {
+            Ok(Slot::Taken(at)) => {
+                if let Ok(wait) = (at - now).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(())
+            }
+            Ok(Slot::NotBefore(at)) => Err(SlackError::Paced {
+                method: method.to_owned(),
+                wait: (at - now).to_std().unwrap_or_default(),
+            }),
+            Err(e) => {
+                // Slack's own 429s still hold the line.
+                tracing::warn!(error = %e, method, "cannot read the pace of Slack calls; calling unpaced");
+                Ok(())
+            }
+        }
+    }
+
+    /// No call of `method` on `key` from any instance for `retry_after`.
+    async fn hold(&self, method: &str, key: &str, retry_after: Option<Duration>) {
+        if tiers::per_minute(method).is_none() {
+            return;
+        }
+        let wait = retry_after.unwrap_or(HOLD_WITHOUT_RETRY_AFTER);
+        let until = outbound::clock() + chrono::Duration::from_std(wait).unwrap_or_default();
+        if let Err(e) = self.store.hold_slots(key, until).await {
+            tracing::warn!(error = %e, key, "cannot hold a rate-limited Slack method back");
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct SlackClient {
     http: reqwest::Client,
     base: String,
     token: SecretString,
     metrics: Option<Arc<Metrics>>,
+    pace: Option<Pace>,
 }
 
 impl SlackClient {
@@ -65,7 +132,15 @@ impl SlackClient {
             base: base.trim_end_matches('/').to_owned(),
             token,
             metrics: None,
+            pace: None,
         }
+    }
+
+    /// Paces calls below Slack's tiers and holds a method back after a 429, with every
+    /// instance sharing `pace.store`.
+    pub fn with_pace(mut self, pace: Pace) -> SlackClient {
+        self.pace = Some(pace);
+        self
     }
 
     /// Counts and times each call in `metrics`.
@@ -77,7 +152,9 @@ impl SlackClient {
     /// Calls `method` with a JSON body; the response's JSON when `ok` is true.
     #[tracing::instrument(skip(self, body))]
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
-        self.send(method, self.request(method).json(body)).await
+        let channel = body["channel"].as_str().or(body["channel_id"].as_str());
+        self.send(method, channel, self.request(method).json(body))
+            .await
     }
 
     /// Calls `method` with form fields: read methods such as `conversations.list` take
@@ -88,7 +165,9 @@ impl SlackClient {
         method: &str,
         form: &[(&str, &str)],
     ) -> Result<Value, SlackError> {
-        self.send(method, self.request(method).form(form)).await
+        let channel = form.iter().find(|(k, _)| *k == "channel").map(|(_, v)| *v);
+        self.send(method, channel, self.request(method).form(form))
+            .await
     }
 
     fn request(&self, method: &str) -> reqwest::RequestBuilder {
@@ -100,8 +179,13 @@ impl SlackClient {
     async fn send(
         &self,
         method: &str,
+        channel: Option<&str>,
         request: reqwest::RequestBuilder,
     ) -> Result<Value, SlackError> {
+        let key = tiers::key(method, channel);
+        if let Some(pace) = &self.pace {
+            pace.slot(method, &key).await?;
+        }
         let start = Instant::now();
         let result = self.exchange(method, request).await;
         if let Some(metrics) = &self.metrics {
@@ -109,8 +193,12 @@ impl SlackClient {
                 SlackError::RateLimited { .. } => "rate_limited",
                 SlackError::Transient(_) => "transient",
                 SlackError::Refused { .. } => "refused",
+                SlackError::Paced { .. } => "paced",
             });
             metrics.call("slack", method, start.elapsed(), error);
+        }
+        if let (Some(pace), Err(SlackError::RateLimited { retry_after })) = (&self.pace, &result) {
+            pace.hold(method, &key, *retry_after).await;
         }
         result
     }

@@ -13,4 +13,5 @@ pub mod names;
 pub mod reply;
 pub mod report;
 pub mod text;
+pub mod tiers;
 pub mod verify;

@@ -220,16 +220,17 @@ impl Store {
                             "pending"
                         };
                         let (service, kind, payload) = (param(), param(), param());
-                        format!("({i}, {service}, {kind}, {payload}, '{state}')")
+                        let priority = job.priority(new.severity);
+                        format!("({i}, {service}, {kind}, {payload}, '{state}', {priority})")
                     })
                     .collect();
                 let mut parts = String::new();
                 if !rows.is_empty() {
                     parts.push_str(&format!(
                         ", jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, \
-                         next_attempt_at, created_at) SELECT incident.id, j.service, j.kind, \
-                         j.payload, j.state, $5, $5 FROM incident, (VALUES {}) AS \
-                         j (n, service, kind, payload, state) ORDER BY j.n)",
+                         next_attempt_at, created_at, priority) SELECT incident.id, j.service, \
+                         j.kind, j.payload, j.state, $5, $5, j.priority FROM incident, (VALUES {}) \
+                         AS j (n, service, kind, payload, state, priority) ORDER BY j.n)",
                         rows.join(", ")
                     ));
                 }
@@ -652,6 +653,17 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+            }
+            if before.severity != after.severity {
+                // Its waiting work moves with it in the claim order (`Job::priority`).
+                sqlx::query(
+                    "UPDATE jobs SET priority = priority % 10 + $2 WHERE incident_id = $1 \
+                     AND state IN ('pending', 'queued')",
+                )
+                .bind(id)
+                .bind(10 * (after.severity as i32 + 1))
+                .execute(&mut *tx)
+                .await?;
             }
             insert_event!(&mut *tx, id, &change.event);
             for job in jobs {

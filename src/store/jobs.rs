@@ -18,12 +18,16 @@ pub(super) const HOLDS_BACK: &str = "create_channel";
 
 /// Queues `$job` for incident `$id` on executor `$ex`, due at `$now`: `pending` when the
 /// incident has no unfinished job for that service (nor a dead one that holds the rest
-/// back), else `queued` behind them. A summary or announcement refresh supersedes the ones
-/// of its kind still queued.
+/// back), else `queued` behind them. Its priority is `10 × severity + rank`
+/// (`Job::rank`). A summary or announcement refresh supersedes the ones of its kind still
+/// queued, and is not queued at all when one of its kind is due and not running: that
+/// one shows the incident as it is when it runs. (Its row is locked by a no-op update
+/// until the change commits, so a worker cannot start it on the state before.)
 macro_rules! insert_job {
     ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
         let job: &crate::outbox::Job = $job;
         let service = job.service().as_str();
+        let mut covered = false;
         if job.superseded_by_later() {
             sqlx::query(
                 "UPDATE jobs SET state = 'done', finished_at = $3, \
@@ -37,21 +41,40 @@ macro_rules! insert_job {
             .bind(job.kind())
             .execute(&mut *$ex)
             .await?;
+            covered = sqlx::query(
+                "UPDATE jobs SET next_attempt_at = next_attempt_at WHERE id = (SELECT id \
+                 FROM jobs WHERE incident_id = $1 AND service = $2 AND kind = $3 \
+                 AND state = 'pending' AND lease_owner IS NULL LIMIT 1) \
+                 AND lease_owner IS NULL",
+            )
+            .bind($id)
+            .bind(service)
+            .bind(job.kind())
+            .execute(&mut *$ex)
+            .await?
+            .rows_affected()
+                == 1;
         }
-        sqlx::query(
-            "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 \
-                     AND service = $2 AND (state IN ('pending', 'queued') \
-                     OR (state = 'dead' AND kind = $6))) THEN 'queued' ELSE 'pending' END, $5, $5)",
-        )
-        .bind($id)
-        .bind(service)
-        .bind(job.kind())
-        .bind(job.to_payload())
-        .bind($now)
-        .bind(crate::store::jobs::HOLDS_BACK)
-        .execute(&mut *$ex)
-        .await?
+        if !covered {
+            sqlx::query(
+                "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, \
+                 created_at, priority) \
+                 VALUES ($1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 \
+                         AND service = $2 AND (state IN ('pending', 'queued') \
+                         OR (state = 'dead' AND kind = $6))) THEN 'queued' ELSE 'pending' END, $5, $5, \
+                         $7 + 10 * COALESCE((SELECT CAST(SUBSTR(severity, 4) AS INTEGER) \
+                                             FROM incidents WHERE id = $1), 4))",
+            )
+            .bind($id)
+            .bind(service)
+            .bind(job.kind())
+            .bind(job.to_payload())
+            .bind($now)
+            .bind(crate::store::jobs::HOLDS_BACK)
+            .bind(job.rank())
+            .execute(&mut *$ex)
+            .await?;
+        }
     }};
 }
 
@@ -92,6 +115,11 @@ pub struct ClaimedJob {
 #[derive(Debug, Clone)]
 pub enum Finish {
     Done,
+    /// Put off by a rate limit (not a failure): runs again at `at`.
+    Later {
+        at: DateTime<Utc>,
+        why: String,
+    },
     /// Failed for now; runs again at `at`.
     Retry {
         at: DateTime<Utc>,
@@ -167,7 +195,7 @@ impl Store {
                 list.push_bind(service.as_str());
             }
             claim
-                .push(") ORDER BY next_attempt_at, id LIMIT 1")
+                .push(") ORDER BY priority, id LIMIT 1")
                 .push(lock)
                 .push(") RETURNING id, incident_id, service, payload, attempts, failing_since");
             claim.build_query_as().fetch_optional(pool).await?
@@ -237,6 +265,7 @@ impl Store {
         let holds_back = matches!(&job.job, Ok(j) if j.holds_back_the_rest());
         let (state, next, error) = match &finish {
             Finish::Done => ("done", None, None),
+            Finish::Later { at, why } => ("pending", Some(*at), Some(why.as_str())),
             Finish::Retry { at, error } => ("pending", Some(*at), Some(error.as_str())),
             Finish::Dead { error } => ("dead", None, Some(error.as_str())),
         };
@@ -254,7 +283,7 @@ impl Store {
             let updated = sqlx::query(
                 "UPDATE jobs SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
                  last_error = $5, finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6 END, \
-                 failing_since = CASE WHEN $3 = 'done' THEN NULL \
+                 failing_since = CASE WHEN $3 = 'done' THEN NULL WHEN $7 THEN failing_since \
                                       ELSE COALESCE(failing_since, $6) END, \
                  lease_owner = NULL, lease_until = NULL \
                  WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
@@ -265,6 +294,7 @@ impl Store {
             .bind(next)
             .bind(error)
             .bind(now)
+            .bind(matches!(finish, Finish::Later { .. }))
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -115,6 +115,7 @@ mod idempotency;
 mod incidents;
 mod jira;
 mod names;
+mod pace;
 mod pages;
 mod rollups;
 mod sessions;
@@ -130,6 +131,7 @@ pub use idempotency::{Claim, KEY_KEPT};
 pub use incidents::{Filter, NewIncident, Page};
 pub use jira::{JiraIntent, JiraIssue};
 pub use jobs::{ClaimedJob, Finish, JobRecord};
+pub use pace::Slot;
 pub use sessions::{NewSession, SessionRecord};
 pub use tokens::TokenRecord;
 

@@ -38,6 +38,7 @@ mod jira;
 mod manifest;
 mod metrics;
 mod names;
+mod pace;
 mod paging;
 mod permissions;
 mod rollups;

@@ -40,6 +40,8 @@ impl Server {
             ("POMPIER_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("POMPIER_JOBS__POLL_INTERVAL_MS".into(), "100".into()),
             ("POMPIER_SLACK__TIMEOUT_SECS".into(), "30".into()),
+            // Slack's tiers are paced where a test says so (see `helpers::settings`).
+            ("POMPIER_SLACK__PACE_PERCENT".into(), "0".into()),
             ("RUST_LOG".into(), "warn".into()),
         ];
         for (k, v) in extra {

@@ -66,9 +66,17 @@ async fn metrics_can_have_a_listener_of_their_own(backend: Backend) {
     let app = spawn_app_with(backend, &[("POMPIER_METRICS_LISTEN", address.as_str())]).await;
     let main = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(main.status(), StatusCode::NOT_FOUND);
-    let own = reqwest::get(format!("http://{address}/metrics"))
-        .await
-        .unwrap();
+    // Bound before the main listener serves; a loaded machine may still be slow to
+    // answer its first connection.
+    let mut own = reqwest::get(format!("http://{address}/metrics")).await;
+    for _ in 0..50 {
+        if own.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        own = reqwest::get(format!("http://{address}/metrics")).await;
+    }
+    let own = own.unwrap();
     assert_eq!(own.status(), StatusCode::OK);
     assert!(own.text().await.unwrap().contains("pompier_"));
     let other = reqwest::get(format!("http://{address}/api/v1/incidents"))

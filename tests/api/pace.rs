@@ -1,0 +1,189 @@
+//! An incident storm within Slack's rate tiers: calls paced per method below the tier,
+//! shared by every instance through the database; a SEV1's work before a SEV4's; a 429
+//! holds its method back for every instance and no other method; a summary refresh made
+//! pointless by a newer one is never sent.
+
+use chrono::{DateTime, Duration, Utc};
+use pompier::app::App;
+use pompier::domain::IncidentId;
+use pompier::jobs::Worker;
+
+use crate::fake_slack::Failure;
+use crate::helpers::{settings, spawn_app_with, Backend, TestApp};
+
+const PACED: [(&str, &str); 2] = [
+    ("POMPIER_SLACK__PACE_PERCENT", "90"),
+    // Never wait in place: a call whose turn has not come puts its job off.
+    ("POMPIER_SLACK__PACE_WAIT_MS", "0"),
+];
+
+fn at(t0: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+    t0 + Duration::milliseconds(ms)
+}
+
+/// Another instance's workers on the app's database (its own pool on PostgreSQL; on
+/// SQLite, one process owns the file).
+async fn other_instance(app: &TestApp, extra: &[(&str, &str)]) -> Worker {
+    let settings = settings(&app.db, &app.slack.url, extra);
+    let store = match app.store.backend() {
+        "postgres" => pompier::open_store(&settings).await.unwrap(),
+        _ => app.store.clone(),
+    };
+    App::new(store, settings).unwrap().worker.clone()
+}
+
+async fn drain(worker: &Worker, at: DateTime<Utc>) -> usize {
+    worker.drain(at).await.unwrap()
+}
+
+/// The names of the channels created, in order.
+fn created(app: &TestApp) -> Vec<String> {
+    app.slack
+        .calls()
+        .into_iter()
+        .filter(|(m, _)| m == "conversations.create")
+        .map(|(_, body)| body["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn next_attempt(app: &TestApp, id: IncidentId, kind: &str) -> DateTime<Utc> {
+    let jobs = app.store.jobs_of(id).await.unwrap();
+    let job = jobs.iter().find(|j| j.kind == kind).unwrap();
+    assert_eq!(job.state, "pending", "{job:?}");
+    assert!(
+        job.failing_since.is_none(),
+        "put off is not failing: {job:?}"
+    );
+    job.next_attempt_at
+}
+
+async fn a_storm_is_paced_per_method_across_instances_sev1_first(backend: Backend) {
+    let app = spawn_app_with(backend, &PACED).await;
+    app.slack.enforce_tiers();
+    let other = other_instance(&app, &PACED).await;
+    let mut storm = vec![];
+    for n in 0..3 {
+        storm.push(app.declare(&format!("sev4 Region down {n}")).await);
+    }
+    let sev1 = app.declare("sev1 Everything down").await;
+    // Slack's Tier 2 at 90%: one conversations.create every 3,334 ms.
+    let t0 = pompier::now();
+    drain(&app.worker, t0).await;
+    let names = created(&app);
+    assert_eq!(names.len(), 1, "one call per slot: {names:?}");
+    assert!(
+        names[0].contains("everything-down"),
+        "the SEV1 first: {names:?}"
+    );
+    assert_eq!(app.slack.pins().len(), 1, "the SEV1 set up at once");
+    for id in &storm {
+        let next = next_attempt(&app, *id, "create_channel").await;
+        assert!(
+            next >= at(t0, 3_000),
+            "put off to the next slot: {next} vs {t0}"
+        );
+    }
+    // The other instance takes the next slot, not one the first already took. A slot
+    // taken late pushes the next one on from then (no credit for a quiet while).
+    drain(&other, at(t0, 1_000)).await;
+    assert_eq!(
+        created(&app).len(),
+        1,
+        "no slot before 3.3 s, on any instance"
+    );
+    drain(&other, at(t0, 3_400)).await;
+    assert_eq!(created(&app).len(), 2);
+    drain(&app.worker, at(t0, 3_500)).await;
+    assert_eq!(created(&app).len(), 2, "that slot is the other instance's");
+    drain(&app.worker, at(t0, 6_800)).await;
+    assert_eq!(created(&app).len(), 3);
+    drain(&other, at(t0, 10_200)).await;
+    let names = created(&app);
+    assert_eq!(names.len(), 4, "{names:?}");
+    for (n, name) in names[1..].iter().enumerate() {
+        assert!(
+            name.contains(&format!("region-down-{n}")),
+            "in order: {names:?}"
+        );
+    }
+    assert_eq!(app.slack.pins().len(), 4, "every summary pinned");
+    assert_eq!(app.slack.over_tier(), 0, "no call past a tier");
+    let _ = sev1;
+}
+
+async fn a_429_holds_its_method_back_on_every_instance_and_no_other(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let other = other_instance(&app, &[]).await;
+    app.slack.fail("pins.add", [Failure::RateLimited(30)]);
+    let first = app.declare("sev3 First").await;
+    let t0 = pompier::now();
+    drain(&app.worker, t0).await;
+    assert_eq!(app.slack.count("pins.add"), 1);
+    let put_off = next_attempt(&app, first, "post_summary").await;
+    assert!(put_off >= at(t0, 29_000), "Retry-After kept: {put_off}");
+    // Another incident on the other instance: its channel and summary go, its pin waits.
+    let second = app.declare("sev3 Second").await;
+    drain(&other, at(t0, 10_000)).await;
+    assert_eq!(app.slack.channels().len(), 2, "other methods are not held");
+    assert_eq!(app.slack.messages().len(), 2);
+    assert_eq!(
+        app.slack.count("pins.add"),
+        1,
+        "pins.add is held for everyone"
+    );
+    next_attempt(&app, second, "post_summary").await;
+    drain(&other, at(t0, 31_000)).await;
+    assert_eq!(app.slack.pins().len(), 2);
+    assert_eq!(app.slack.count("pins.add"), 3);
+}
+
+async fn a_refresh_made_pointless_by_a_newer_one_is_never_sent(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let id = app.declare("sev2 Checkout slow").await;
+    app.run_pending_jobs().await;
+    let channel = app
+        .store
+        .get(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .channel_id
+        .unwrap();
+    let channel = channel.as_str();
+    // The first refresh meets a 429: it waits, due, while three more changes come.
+    app.slack.fail("chat.update", [Failure::RateLimited(5)]);
+    app.slash_as("U0456", channel, "investigating looking")
+        .await;
+    app.run_pending_jobs().await;
+    app.slash_as("U0456", channel, "lead <@U0777>").await;
+    app.slash_as("U0456", channel, "mitigated").await;
+    app.slash_as("U0456", channel, "resolved").await;
+    let refreshes = app
+        .store
+        .jobs_of(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "update_summary" && j.state != "done")
+        .count();
+    assert_eq!(
+        refreshes, 1,
+        "the waiting refresh stands for the newer ones"
+    );
+    app.run_jobs_at(pompier::now() + Duration::seconds(6)).await;
+    let updates = app.slack.updates();
+    assert_eq!(updates.len(), 1, "one refresh sent: {updates:?}");
+    let shown = updates[0].body.to_string();
+    assert!(
+        shown.contains("resolved") && shown.contains("<@U0777>"),
+        "as the incident is now: {shown}"
+    );
+    let told = app.slack.messages_in(channel).len();
+    assert_eq!(told, 5, "the summary and the four changes, told once each");
+}
+
+crate::on_both_backends!(
+    a_storm_is_paced_per_method_across_instances_sev1_first,
+    a_429_holds_its_method_back_on_every_instance_and_no_other,
+    a_refresh_made_pointless_by_a_newer_one_is_never_sent,
+);
