@@ -18,6 +18,7 @@ psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db"
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db RUST_LOG=warn
 export POMPIER_LISTEN=127.0.0.1:$port SLACK_BOT_TOKEN=xoxb-bench
 export SLACK_API_URL=http://127.0.0.1:$slack_port/api POMPIER_JOBS__SHUTDOWN_GRACE_SECS=$grace
+export POMPIER_SLACK__PACE_PERCENT=0  # the stand-in Slack has no tiers
 $bin/pompier-load --fake-slack "127.0.0.1:$slack_port" --fake-slack-delay-ms "$delay" >/dev/null & fake=$!
 trap 'kill $fake 2>/dev/null; psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
 $bin/pompier migrate

@@ -21,6 +21,7 @@ benches=(
   "boards|bench-boards.sh|postgres 1000 10000 32|postgres 20 300 4"
   "alerts|bench-alerts.sh|32 20000 200|4 300 20"
   "jobs|bench-jobs.sh|postgres 2000 8|postgres 100 2"
+  "storm|bench-storm.sh|50 60|6 6"
   "shutdown|bench-shutdown.sh|100000 60000 10|200 0 2"
 )
 wanted=("$@")

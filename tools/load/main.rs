@@ -14,6 +14,7 @@
 
 #[path = "../fake_slack.rs"]
 mod fake_slack;
+mod storm;
 mod viewers;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -91,6 +92,18 @@ struct Args {
     /// With --viewers: the changes timed.
     #[arg(long, default_value_t = 5)]
     changes: usize,
+    /// With --fake-slack: enforce Slack's rate tiers (429 with Retry-After past them).
+    #[arg(long)]
+    tiers: bool,
+    /// With --fake-slack and --api-token: declare this many incidents through the API
+    /// over --storm-secs, alternating between --url and --url2 (`storm`).
+    #[arg(long, default_value_t = 0)]
+    storm: usize,
+    #[arg(long, default_value_t = 60)]
+    storm_secs: u64,
+    /// A second instance, for --storm.
+    #[arg(long)]
+    url2: Option<String>,
     /// With --viewers: seconds the viewers stay after the changes.
     #[arg(long, default_value_t = 0)]
     hold: u64,
@@ -439,7 +452,19 @@ async fn main() {
             "the fake Slack listens on loopback only"
         );
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-        let calls = fake_slack::spawn(listener, Duration::from_millis(args.fake_slack_delay_ms));
+        let calls = fake_slack::spawn(
+            listener,
+            Duration::from_millis(args.fake_slack_delay_ms),
+            args.tiers,
+        );
+        if args.storm > 0 {
+            let urls: Vec<String> = std::iter::once(args.url.clone())
+                .chain(args.url2.clone())
+                .collect();
+            let (count, secs) = (args.storm.min(1000), args.storm_secs.min(600));
+            storm::run(&urls, &args.api_token, count, secs, &calls).await;
+            return;
+        }
         if args.time_to_summary > 0 {
             time_to_summary(&args, &calls, args.time_to_summary.min(10_000)).await;
             return;
