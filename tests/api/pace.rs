@@ -111,6 +111,27 @@ async fn a_storm_is_paced_per_method_across_instances_sev1_first(backend: Backen
     let _ = sev1;
 }
 
+async fn a_severity_raised_moves_the_incidents_waiting_work_up(backend: Backend) {
+    let app = spawn_app_with(backend, &PACED).await;
+    app.declare("sev4 Minor first").await;
+    let raised = app.declare("sev4 Raised later").await;
+    let (status, _) = app
+        .api_post(
+            &format!("/api/v1/incidents/{}/severity", raised.0),
+            crate::helpers::API_TOKEN,
+            serde_json::json!({"severity": "SEV1"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.run_pending_jobs().await;
+    let names = created(&app);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].contains("raised-later"),
+        "the SEV1 first: {names:?}"
+    );
+}
+
 async fn a_429_holds_its_method_back_on_every_instance_and_no_other(backend: Backend) {
     let app = spawn_app_with(backend, &[]).await;
     let other = other_instance(&app, &[]).await;
@@ -184,6 +205,7 @@ async fn a_refresh_made_pointless_by_a_newer_one_is_never_sent(backend: Backend)
 
 crate::on_both_backends!(
     a_storm_is_paced_per_method_across_instances_sev1_first,
+    a_severity_raised_moves_the_incidents_waiting_work_up,
     a_429_holds_its_method_back_on_every_instance_and_no_other,
     a_refresh_made_pointless_by_a_newer_one_is_never_sent,
 );
