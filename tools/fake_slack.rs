@@ -44,12 +44,12 @@ pub struct Calls {
     pub limited: AtomicU64,
     /// Every call, with tiers on.
     pub log: Mutex<Vec<Logged>>,
-    /// The times of each tier key's calls of the last minute.
-    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    pub tiers: Tiers,
 }
 
 /// Calls a minute Slack allows, per app and workspace (its method pages: Tier 2 20,
-/// Tier 3 50, Tier 4 100; one message a second per channel).
+/// Tier 3 50, Tier 4 100; one message a second per channel). Written from Slack's pages
+/// apart from pompier's own table (`slack::tiers`), so that a mistake there shows here.
 pub fn tier(method: &str) -> Option<usize> {
     match method {
         "conversations.create"
@@ -79,11 +79,25 @@ struct Fake {
     tiers: bool,
 }
 
-impl Calls {
-    /// Whether this call goes past its tier: then the seconds until it would not.
-    fn past_tier(&self, key: &str, limit: usize, now: Instant) -> Option<u64> {
+/// Slack's tiers, enforced: the times of each method's calls of the last minute (each
+/// channel's, for `chat.postMessage`).
+#[derive(Default)]
+pub struct Tiers {
+    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl Tiers {
+    /// Whether a call of `method` with `body` now goes past its tier: then the seconds
+    /// until it would not (Slack's `Retry-After`). Counted when it does not.
+    pub fn past(&self, method: &str, body: &Value) -> Option<u64> {
+        let limit = tier(method)?;
+        let key = match body["channel"].as_str() {
+            Some(channel) if method == "chat.postMessage" => format!("{method}:{channel}"),
+            _ => method.to_owned(),
+        };
+        let now = Instant::now();
         let mut windows = self.windows.lock().expect("windows");
-        let calls = windows.entry(key.to_owned()).or_default();
+        let calls = windows.entry(key).or_default();
         while calls
             .front()
             .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
@@ -121,18 +135,13 @@ async fn answer(
     let n = fake.calls.all.fetch_add(1, Ordering::Relaxed);
     if fake.tiers {
         let body = body_of(&headers, &raw);
-        let channel = body["channel"].as_str().map(str::to_owned);
-        let key = match &channel {
-            Some(c) if method == "chat.postMessage" => format!("{method}:{c}"),
-            _ => method.clone(),
-        };
         let now = Instant::now();
-        let wait = tier(&method).and_then(|limit| fake.calls.past_tier(&key, limit, now));
+        let wait = fake.calls.tiers.past(&method, &body);
         let made = (method == "conversations.create" && wait.is_none()).then(|| format!("C{n:09}"));
         fake.calls.log.lock().expect("log").push(Logged {
             at: now,
             method: method.clone(),
-            channel,
+            channel: body["channel"].as_str().map(str::to_owned),
             text: body["text"]
                 .as_str()
                 .or(body["name"].as_str())

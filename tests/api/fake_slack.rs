@@ -74,60 +74,10 @@ struct Slack {
     homes: Vec<(String, Value)>,
     /// `chat.postEphemeral` messages.
     ephemerals: Vec<Message>,
-    /// Whether Slack's rate tiers are enforced (`enforce_tiers`): the times of the calls
-    /// of the last minute, per method (per channel for `chat.postMessage`).
-    tiers: Option<HashMap<String, VecDeque<std::time::Instant>>>,
+    /// Slack's rate tiers, when enforced (`enforce_tiers`).
+    tiers: Option<Arc<crate::bench_fake::Tiers>>,
     /// Calls refused with a 429 for going past a tier.
     over_tier: usize,
-}
-
-/// Calls a minute Slack allows, per app and workspace, as its method pages say
-/// (Tier 2: 20, Tier 3: 50, Tier 4: 100; one message a second per channel).
-fn tier(method: &str) -> Option<usize> {
-    match method {
-        "conversations.create"
-        | "conversations.setTopic"
-        | "conversations.archive"
-        | "conversations.rename"
-        | "conversations.list"
-        | "pins.add"
-        | "bookmarks.add"
-        | "usergroups.users.list" => Some(20),
-        "conversations.invite"
-        | "conversations.history"
-        | "conversations.replies"
-        | "conversations.open"
-        | "chat.update"
-        | "users.lookupByEmail" => Some(50),
-        "chat.postEphemeral" | "users.info" | "views.open" | "views.publish" => Some(100),
-        "chat.postMessage" => Some(60),
-        _ => None,
-    }
-}
-
-/// With tiers enforced, whether this call goes past its method's: then how many
-/// seconds until it would not (Slack's `Retry-After`).
-fn past_tier(s: &mut Slack, method: &str, body: &Value) -> Option<u64> {
-    let limit = tier(method)?;
-    let key = match body["channel"].as_str() {
-        Some(channel) if method == "chat.postMessage" => format!("{method}:{channel}"),
-        _ => method.to_owned(),
-    };
-    let calls = s.tiers.as_mut()?.entry(key).or_default();
-    let now = std::time::Instant::now();
-    while calls
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
-    {
-        calls.pop_front();
-    }
-    if calls.len() >= limit {
-        s.over_tier += 1;
-        let oldest = now.duration_since(*calls.front()?);
-        return Some(60 - oldest.as_secs());
-    }
-    calls.push_back(now);
-    None
 }
 
 #[derive(Clone)]
@@ -197,8 +147,11 @@ async fn api(
     let failure = {
         let mut s = fake.state.lock().unwrap();
         s.calls.push((method.clone(), body.clone()));
-        match past_tier(&mut s, &method, &body) {
-            Some(wait) => Some(Failure::RateLimited(wait)),
+        match s.tiers.as_ref().and_then(|t| t.past(&method, &body)) {
+            Some(wait) => {
+                s.over_tier += 1;
+                Some(Failure::RateLimited(wait))
+            }
             None => s.failures.get_mut(&method).and_then(VecDeque::pop_front),
         }
     };
@@ -559,7 +512,7 @@ impl FakeSlack {
     /// Enforces Slack's rate tiers from now on, as Slack does: a call past its method's
     /// calls a minute gets a 429 with `Retry-After`.
     pub fn enforce_tiers(&self) {
-        self.state.lock().unwrap().tiers = Some(HashMap::new());
+        self.state.lock().unwrap().tiers = Some(Arc::default());
     }
 
     /// How many calls went past their tier (and got a 429).

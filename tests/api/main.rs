@@ -1,5 +1,9 @@
 //! One test binary: the real server, real databases (PostgreSQL and SQLite).
 
+// The benchmarks' fake Slack, for its enforcement of Slack's tiers.
+#[allow(dead_code)]
+#[path = "../../tools/fake_slack.rs"]
+mod bench_fake;
 mod fake_confluence;
 mod fake_jira;
 mod fake_oidc;
