@@ -293,8 +293,8 @@ impl Worker {
 
     /// A failure for now is retried until the job has been failing for longer than the
     /// retry horizon; a permanent one is dead at once; a job put off by a rate limit has
-    /// not failed. `claimed_at` is when the run began
-    /// (a test's clock may be ahead of the real one).
+    /// not failed. `claimed_at` is when the run began (a test's clock may be ahead of the
+    /// real one).
     fn failed(&self, claimed: &ClaimedJob, claimed_at: DateTime<Utc>, error: JobError) -> Finish {
         let now = crate::now().max(claimed_at);
         let (reason, wait) = match error {
