@@ -44,7 +44,12 @@ measure() {
     from=$(date -u -d "$days days ago" +%Y-%m-%dT%H:%M:%SZ)
     url="http://127.0.0.1:$port/api/v1/stats?from=$from&to=$to"
     [ "$days" = 365 ] && rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
-    answer=$(curl -sf -H "Authorization: Bearer bench" "$url")
+    # The anchor over ten years may take longer than the server's request timeout.
+    if ! answer=$(curl -sf -H "Authorization: Bearer bench" "$url"); then
+      median[$1-$days]="no answer within the request timeout"
+      echo "exact_up_to=$1, last $days days: no answer within the request timeout"
+      continue
+    fi
     total=$(echo "$answer" | sed -n 's/^{[^}]*"total":\([0-9]*\).*/\1/p')
     kind=$(echo "$answer" | sed -n 's/.*"percentiles":"\([a-z_0-9]*\)".*/\1/p')
     times=$(for _ in $(seq "$runs"); do
@@ -68,8 +73,10 @@ measure "$exact"
 for days in 30 90 365 3650; do
   case $days in 30) goal=20 ;; 90) goal=40 ;; 365) goal=100 ;; *) goal=300 ;; esac
   ms=${median[5000-$days]}
+  anchor=${median[$exact-$days]}
+  [[ $anchor =~ ^[0-9.]+$ ]] && anchor="$anchor ms"
   figure "stats, last $days days, $incidents incidents ($backend)" "≤ $goal ms at 1M" \
-    "${median[$exact-$days]} ms from the incidents" "$ms ms median" "$(verdict "$ms" '<=' "$goal")"
+    "$anchor from the incidents" "$ms ms median" "$(verdict "$ms" '<=' "$goal")"
 done
 figure "stats, memory added by the 365-day request ($backend)" "≤ 20 MB" \
   "${added[$exact]} MiB from the incidents" "${added[5000]} MiB" "$(verdict "${added[5000]}" '<=' 19)"
