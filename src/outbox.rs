@@ -361,12 +361,18 @@ impl Job {
     /// Its place in the claim order for an incident of `severity`, lowest first:
     /// `10 × the severity's number + rank`, as `insert_job!` computes it in SQL.
     pub fn priority(&self, severity: Severity) -> i32 {
-        10 * (severity as i32 + 1) + self.rank()
+        severity_priority(severity) + self.rank()
     }
 
     pub fn to_payload(&self) -> String {
         serde_json::to_string(self).expect("a job serializes")
     }
+}
+
+/// The part of a job's priority its incident's severity gives: 10 for a SEV1, 40 for a
+/// SEV4 (`Job::priority` adds the job's rank).
+pub fn severity_priority(severity: Severity) -> i32 {
+    10 * (severity as i32 + 1)
 }
 
 /// Which jobs each change queues.

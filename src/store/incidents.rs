@@ -661,7 +661,7 @@ impl Store {
                      AND state IN ('pending', 'queued')",
                 )
                 .bind(id)
-                .bind(10 * (after.severity as i32 + 1))
+                .bind(crate::outbox::severity_priority(after.severity))
                 .execute(&mut *tx)
                 .await?;
             }
