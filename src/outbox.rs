@@ -369,6 +369,68 @@ impl Job {
     }
 }
 
+/// Jobs stored in one row and run in turn. A declaration queues its setup (channel,
+/// members, topic, summary) as one row, not one row per step: the row advances past each
+/// step as it finishes (`Store::finish_job`), so it keeps its place in the claim order and
+/// the incident's later jobs still wait behind all of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Steps {
+    /// The place of the first of `steps` in the chain as queued: with the row's id, what
+    /// tells one step's Slack message from another's.
+    pub at: u32,
+    pub steps: Vec<Job>,
+}
+
+impl Steps {
+    /// A row's payload: a job alone as its own JSON (`{"kind": …}`), steps as
+    /// `{"at": …, "steps": […]}`, which a version before steps cannot read (it hands
+    /// the row back rather than run only its first step).
+    pub fn to_payload(&self) -> String {
+        Steps::payload_of(self.at, &self.steps)
+    }
+
+    /// The payload of `steps` from place `at`, as `to_payload` writes it.
+    pub fn payload_of(at: u32, steps: &[Job]) -> String {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            at: u32,
+            steps: &'a [Job],
+        }
+        match steps {
+            [job] if at == 0 => job.to_payload(),
+            _ => serde_json::to_string(&Borrowed { at, steps }).expect("steps serialize"),
+        }
+    }
+
+    /// A row's payload read back; `None` when this version cannot read it.
+    pub fn from_payload(payload: &str) -> Option<Steps> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Steps(Steps),
+            One(Job),
+        }
+        match serde_json::from_str(payload).ok()? {
+            Stored::Steps(steps) if !steps.steps.is_empty() => Some(steps),
+            Stored::Steps(_) => None,
+            Stored::One(job) => Some(Steps {
+                at: 0,
+                steps: vec![job],
+            }),
+        }
+    }
+}
+
+/// `jobs` as rows, in order: consecutive jobs of one service and one rank share a row
+/// (`Steps`), but a job a later one supersedes stays alone, for that one to mark done.
+pub fn chained(jobs: &[Job]) -> Vec<&[Job]> {
+    let alone = |job: &Job| job.superseded_by_later();
+    jobs.chunk_by(|a, b| {
+        a.service() == b.service() && a.rank() == b.rank() && !alone(a) && !alone(b)
+    })
+    .collect()
+}
+
 /// The part of a job's priority its incident's severity gives: 10 for a SEV1, 40 for a
 /// SEV4 (`Job::priority` adds the job's rank).
 pub fn severity_priority(severity: Severity) -> i32 {
@@ -878,6 +940,68 @@ mod tests {
             serde_json::from_str::<Job>(&page.to_payload()).unwrap(),
             page
         );
+    }
+
+    #[test]
+    fn a_declarations_setup_is_one_row_and_steps_read_back() {
+        let effects = Effects {
+            announce: true,
+            paging: paging(),
+            ..Effects::default()
+        };
+        let jobs = effects.on_declare(Severity::Sev1, false, false, None);
+        let rows = chained(&jobs);
+        let kinds: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|steps| steps.iter().map(Job::kind).collect())
+            .collect();
+        // One row per service and rank, in the order queued.
+        assert_eq!(
+            kinds[..2],
+            [
+                vec!["create_channel", "invite", "set_topic", "post_summary"],
+                vec!["announce_declared"],
+            ]
+        );
+        assert!(!pages(&jobs).is_empty());
+        for row in &rows[2..] {
+            assert!(row.iter().all(|j| matches!(j, Job::Paging(_))));
+            assert!(row.iter().all(|j| j.service() == row[0].service()));
+        }
+        assert_eq!(rows.iter().map(|r| r.len()).sum::<usize>(), jobs.len());
+        // A job a later one supersedes stays alone.
+        let post = |text: &str| Job::from(SlackJob::Post { text: text.into() });
+        let refresh = [
+            post("a"),
+            post("b"),
+            SlackJob::UpdateSummary.into(),
+            SlackJob::UpdateSummary.into(),
+        ];
+        assert_eq!(
+            chained(&refresh)
+                .iter()
+                .map(|r| r.len())
+                .collect::<Vec<_>>(),
+            [2, 1, 1]
+        );
+        // Steps round-trip from any place; a job alone keeps its own payload.
+        let setup = rows[0];
+        for at in [0, 2] {
+            let payload = Steps::payload_of(at, setup);
+            let back = Steps::from_payload(&payload).unwrap();
+            assert_eq!((back.at, back.steps.as_slice()), (at, setup));
+        }
+        let alone = Steps::payload_of(0, &setup[..1]);
+        assert_eq!(alone, setup[0].to_payload());
+        assert_eq!(Steps::from_payload(&alone).unwrap().steps, &setup[..1]);
+        // What this version cannot run is not read as a part of it.
+        for unreadable in [
+            r#"{"at":0,"steps":[]}"#,
+            r#"{"at":1,"steps":[{"kind":"teleport"}]}"#,
+            "{",
+        ] {
+            assert_eq!(Steps::from_payload(unreadable), None, "{unreadable}");
+        }
     }
 
     fn paging() -> Paging {

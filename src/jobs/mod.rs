@@ -93,6 +93,8 @@ impl From<StoreError> for JobError {
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
     pub job_id: i64,
+    /// Its place among the steps of its row (`outbox::Steps`; 0 for a job alone).
+    pub step: u32,
     /// `None` for a job of no incident (an alert posted to triage).
     pub incident_id: Option<IncidentId>,
     /// 1 for the first.

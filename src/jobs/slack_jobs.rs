@@ -386,19 +386,20 @@ impl SlackJobs {
         self.post(run, message).await.map(|_| ())
     }
 
-    /// Posts `message` once: each message carries its job's id as metadata, and a retry
-    /// first looks in the channel for a message an earlier attempt posted (one whose
-    /// answer was lost to a timeout or a 5xx) and takes its `ts` instead of posting again.
+    /// Posts `message` once: each message carries its job's id (and step) as metadata,
+    /// and a retry first looks in the channel for a message an earlier attempt posted
+    /// (one whose answer was lost to a timeout or a 5xx) and takes its `ts` instead of
+    /// posting again.
     async fn post(&self, run: Run, mut message: serde_json::Value) -> Result<String, JobError> {
         let channel = message["channel"].as_str().unwrap_or_default().to_owned();
         if run.attempt > 1 {
             let thread = message["thread_ts"].as_str();
-            if let Some(ts) = self.posted_by(&channel, thread, run.job_id).await {
+            if let Some(ts) = self.posted_by(&channel, thread, run).await {
                 return Ok(ts);
             }
         }
-        message["metadata"] =
-            json!({"event_type": METADATA_EVENT, "event_payload": {"job": run.job_id}});
+        message["metadata"] = json!({"event_type": METADATA_EVENT,
+                                     "event_payload": {"job": run.job_id, "step": run.step}});
         let response = self.slack.call("chat.postMessage", &message).await?;
         response["ts"]
             .as_str()
@@ -407,9 +408,9 @@ impl SlackJobs {
     }
 
     /// The `ts` of the recent message in `channel` (in `thread` when given) posted for
-    /// job `job_id`, if Slack lets this bot read the channel's history (scope
+    /// `run`'s job and step, if Slack lets this bot read the channel's history (scope
     /// `channels:history`, `im:history` for a direct message).
-    async fn posted_by(&self, channel: &str, thread: Option<&str>, job_id: i64) -> Option<String> {
+    async fn posted_by(&self, channel: &str, thread: Option<&str>, run: Run) -> Option<String> {
         let mut asked = vec![
             ("channel", channel),
             ("limit", "100"),
@@ -432,8 +433,11 @@ impl SlackJobs {
             }
         };
         history["messages"].as_array()?.iter().find_map(|m| {
+            let posted = &m["metadata"]["event_payload"];
+            // A message posted before steps carries no step: the job's only one, 0.
             let ours = m["metadata"]["event_type"] == METADATA_EVENT
-                && m["metadata"]["event_payload"]["job"].as_i64() == Some(job_id);
+                && posted["job"].as_i64() == Some(run.job_id)
+                && posted["step"].as_u64().unwrap_or(0) == u64::from(run.step);
             ours.then(|| m["ts"].as_str().map(str::to_owned)).flatten()
         })
     }

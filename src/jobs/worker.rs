@@ -254,6 +254,7 @@ impl Worker {
         };
         let run = Run {
             job_id: claimed.id,
+            step: claimed.step,
             incident_id: claimed.incident_id,
             attempt: claimed.attempts,
             at: now,

@@ -10,7 +10,7 @@ use crate::domain::{
     Actor, Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity,
     SlackUserId, Status, Team,
 };
-use crate::outbox::Job;
+use crate::outbox::{chained, Job, Steps};
 
 /// How often a change is re-decided when another writer got there first.
 const MAX_ATTEMPTS: usize = 32;
@@ -176,7 +176,8 @@ pub struct Page {
 }
 
 impl Store {
-    /// Stores a new incident, its `declared` event and `jobs`, in one transaction.
+    /// Stores a new incident, its `declared` event and `jobs`, in one transaction. The
+    /// jobs go in as few rows as keep their order and priority (`outbox::chained`).
     #[tracing::instrument(skip_all, fields(severity = %new.severity))]
     pub async fn declare(&self, new: NewIncident, jobs: &[Job]) -> Result<Incident, StoreError> {
         let event = Event {
@@ -208,8 +209,10 @@ impl Store {
                     format!("${n}")
                 };
                 let mut seen = Vec::new();
-                let rows: Vec<String> = jobs
+                let chains = chained(jobs);
+                let rows: Vec<String> = chains
                     .iter()
+                    .map(|steps| &steps[0])
                     .enumerate()
                     .map(|(i, job)| {
                         // A new incident: the first job of each service runs first.
@@ -284,11 +287,11 @@ impl Store {
                     .bind(new.declared_by.to_string())
                     .bind(new.at)
                     .bind(EventKind::Declared.as_str());
-                for job in jobs {
+                for steps in &chains {
                     query = query
-                        .bind(job.service().as_str())
-                        .bind(job.kind())
-                        .bind(job.to_payload());
+                        .bind(steps[0].service().as_str())
+                        .bind(steps[0].kind())
+                        .bind(Steps::payload_of(0, steps));
                 }
                 if let Some(key) = &new.once {
                     query = query.bind(key);
@@ -346,8 +349,8 @@ impl Store {
                 for extra in &new.first_events {
                     insert_event!(&mut *tx, row.id, extra);
                 }
-                for job in jobs {
-                    insert_job!(tx, row.id, job, new.at);
+                for steps in chained(jobs) {
+                    insert_job!(tx, row.id, &steps[0], new.at, Steps::payload_of(0, steps));
                 }
                 if let Some(key) = &new.answers {
                     sqlx::query("UPDATE idempotency_keys SET incident_id = $2 WHERE key = $1")

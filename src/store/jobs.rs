@@ -11,7 +11,7 @@ use sqlx::QueryBuilder;
 
 use super::{Db, Store, StoreError};
 use crate::domain::IncidentId;
-use crate::outbox::{Job, Service};
+use crate::outbox::{Job, Service, Steps};
 
 /// The kind of job whose death holds back the rest of its incident's queue.
 pub(super) const HOLDS_BACK: &str = "create_channel";
@@ -23,8 +23,13 @@ pub(super) const HOLDS_BACK: &str = "create_channel";
 /// queued, and is not queued at all when one of its kind is due and not running: that
 /// one shows the incident as it is when it runs. (Its row is locked by a no-op update
 /// until the change commits, so a worker cannot start it on the state before.)
+/// `insert_job!(…, $payload)` stores `$payload` instead of the job's own: steps
+/// (`outbox::Steps`) whose first is `$job`.
 macro_rules! insert_job {
-    ($ex:expr, $id:expr, $job:expr, $now:expr) => {{
+    ($ex:expr, $id:expr, $job:expr, $now:expr) => {
+        insert_job!($ex, $id, $job, $now, ($job).to_payload())
+    };
+    ($ex:expr, $id:expr, $job:expr, $now:expr, $payload:expr) => {{
         let job: &crate::outbox::Job = $job;
         let service = job.service().as_str();
         let mut covered = false;
@@ -68,7 +73,7 @@ macro_rules! insert_job {
             .bind($id)
             .bind(service)
             .bind(job.kind())
-            .bind(job.to_payload())
+            .bind($payload)
             .bind($now)
             .bind(crate::store::jobs::HOLDS_BACK)
             .bind(job.rank())
@@ -105,6 +110,11 @@ pub struct ClaimedJob {
     /// `Err` carries the payload that did not decode (a newer version's job, during a
     /// rolling deploy): its lease is handed back for a while, for that version to run.
     pub job: Result<Job, String>,
+    /// The steps stored after it in its row (`outbox::Steps`): once it is done, the row
+    /// moves on to them instead of finishing.
+    pub then: Vec<Job>,
+    /// Its place among the steps its row was queued with (0 for a job alone).
+    pub step: u32,
     /// Including this one.
     pub attempts: u32,
     /// When it first failed, if it has.
@@ -200,13 +210,21 @@ impl Store {
                 .push(") RETURNING id, incident_id, service, payload, attempts, failing_since");
             claim.build_query_as().fetch_optional(pool).await?
         });
-        Ok(row.map(|r| ClaimedJob {
-            id: r.id,
-            incident_id: r.incident_id.map(IncidentId),
-            job: serde_json::from_str(&r.payload).map_err(|_| r.payload.clone()),
-            service: r.service,
-            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-            failing_since: r.failing_since,
+        Ok(row.map(|r| {
+            let (job, then, step) = match Steps::from_payload(&r.payload) {
+                Some(Steps { at, mut steps }) => (Ok(steps.remove(0)), steps, at),
+                None => (Err(r.payload), Vec::new(), 0),
+            };
+            ClaimedJob {
+                id: r.id,
+                incident_id: r.incident_id.map(IncidentId),
+                job,
+                then,
+                step,
+                service: r.service,
+                attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+                failing_since: r.failing_since,
+            }
         }))
     }
 
@@ -254,7 +272,10 @@ impl Store {
     }
 
     /// Records how `job` ended, if `owner` still holds it; false when its lease was lost
-    /// to another worker, whose outcome then stands.
+    /// to another worker, whose outcome then stands. A step done with steps after it in
+    /// its row moves the row on to the next; a step dead that does not hold
+    /// back the rest stays dead alone, and the rest go on in a new row at the head of
+    /// the incident's queue.
     pub async fn finish_job(
         &self,
         job: &ClaimedJob,
@@ -263,6 +284,14 @@ impl Store {
         finish: Finish,
     ) -> Result<bool, StoreError> {
         let holds_back = matches!(&job.job, Ok(j) if j.holds_back_the_rest());
+        if let (Finish::Done, [next, ..]) = (&finish, job.then.as_slice()) {
+            return self.advance_job(job, next, owner).await;
+        }
+        // The rest of the row, when it goes on without this step.
+        let rest = match (&finish, &job.job, job.then.first()) {
+            (Finish::Dead { .. }, Ok(head), Some(next)) if !holds_back => Some((head, next)),
+            _ => None,
+        };
         let (state, next, error) = match &finish {
             Finish::Done => ("done", None, None),
             Finish::Later { at, why } => ("pending", Some(*at), Some(why.as_str())),
@@ -301,7 +330,23 @@ impl Store {
             if updated == 0 {
                 return Ok(false);
             }
-            if promote {
+            if let Some((head, next)) = rest {
+                sqlx::query("UPDATE jobs SET payload = $2 WHERE id = $1")
+                    .bind(job.id)
+                    .bind(Steps::payload_of(job.step, std::slice::from_ref(head)))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO jobs (incident_id, service, kind, payload, state, \
+                     next_attempt_at, created_at, priority) SELECT incident_id, service, $2, $3, \
+                     'pending', next_attempt_at, created_at, priority FROM jobs WHERE id = $1",
+                )
+                .bind(job.id)
+                .bind(next.kind())
+                .bind(Steps::payload_of(job.step + 1, &job.then))
+                .execute(&mut *tx)
+                .await?;
+            } else if promote {
                 sqlx::query(&PROMOTE.replace("{WHERE}", "AND q.incident_id = $1 AND q.service = $2"))
                     .bind(job.incident_id.map(|id| id.0))
                     .bind(&job.service)
@@ -311,6 +356,33 @@ impl Store {
             tx.commit().await?;
         });
         Ok(true)
+    }
+
+    /// Moves `job`'s row on to its next step, `next`, with its lease given back and
+    /// still due (its next attempt as when it was claimed): one update of columns no index
+    /// holds, and the row keeps its place in the claim order. False when the lease was
+    /// lost.
+    async fn advance_job(
+        &self,
+        job: &ClaimedJob,
+        next: &Job,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = with_db!(self, write pool => {
+            sqlx::query(
+                "UPDATE jobs SET kind = $3, payload = $4, attempts = 0, failing_since = NULL, \
+                 last_error = NULL, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+            )
+            .bind(job.id)
+            .bind(owner)
+            .bind(next.kind())
+            .bind(Steps::payload_of(job.step + 1, &job.then))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated == 1)
     }
 
     /// Unfinished jobs by service, kind and state (`queued`, `pending`, `running`: leased

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pompier::outbox::Service;
+use pompier::outbox::{Service, SlackJob};
 
 use crate::fake_slack::Failure;
 use crate::helpers::{spawn_app, Backend};
@@ -24,8 +24,15 @@ async fn metrics_count_requests_commands_jobs_calls_and_incidents(backend: Backe
         ("state", "pending"),
     ];
     assert_eq!(app.metric("pompier_jobs", &pending).await, 1.0);
+    // The setup's steps (channel, members, topic, summary) are that one row; a job
+    // queued after it waits behind it.
     let queued = [("service", "slack"), ("kind", "all"), ("state", "queued")];
-    assert_eq!(app.metric("pompier_jobs", &queued).await, 3.0);
+    assert_eq!(app.metric("pompier_jobs", &queued).await, 0.0);
+    app.store
+        .queue(id, &[SlackJob::UpdateSummary.into()])
+        .await
+        .unwrap();
+    assert_eq!(app.metric("pompier_jobs", &queued).await, 1.0);
 
     // A worker holds the job: it counts as running, not pending.
     let now = pompier::now();

@@ -228,8 +228,12 @@ async fn server_errors_then_a_restart_complete_the_work_once(backend: Backend) {
     );
     let channel = channel_of(&app, id).await;
     assert_eq!(app.slack.messages_in(&channel).len(), 1);
-    let create = &app.store.jobs_of(id).await.unwrap()[0];
-    assert_eq!((create.state.as_str(), create.attempts), ("done", 4));
+    // The setup's row went through all its steps, the channel's after four tries.
+    let setup = &app.store.jobs_of(id).await.unwrap()[0];
+    assert_eq!(
+        (setup.state.as_str(), setup.kind.as_str()),
+        ("done", "post_summary")
+    );
     assert!(app.slack.count("conversations.create") == 4);
 }
 
@@ -493,6 +497,54 @@ async fn a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried
     );
 }
 
+async fn a_declarations_setup_is_one_row_and_a_dead_step_leaves_the_rest_going(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.slack.fail(
+        "conversations.setTopic",
+        [Failure::Error("restricted_action")],
+    );
+    let id = app.declare("Topic refused").await;
+    // Channel, members, topic and summary: one row, at its first step.
+    assert_eq!(
+        job_states(&app, id).await,
+        [("create_channel".to_owned(), "pending".to_owned())]
+    );
+    app.slash(&format!("{id} note after the setup")).await;
+    app.run_pending_jobs().await;
+    // The refused topic is dead alone; the summary went on before the note, in a row of
+    // its own, and the note's jobs after it.
+    assert_eq!(
+        job_states(&app, id).await,
+        [
+            ("set_topic", "dead"),
+            ("post_event", "done"),
+            ("update_summary", "done"),
+            ("post_summary", "done"),
+        ]
+        .map(|(k, s)| (k.to_owned(), s.to_owned()))
+    );
+    let channel = channel_of(&app, id).await;
+    let texts = |app: &crate::helpers::TestApp| -> Vec<String> {
+        app.slack
+            .messages_in(&channel)
+            .iter()
+            .map(|m| m.body.to_string())
+            .collect()
+    };
+    let posted = texts(&app);
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert!(posted[0].contains("Topic refused") && !posted[0].contains("after the setup"));
+    assert!(posted[1].contains("after the setup"));
+    // Sent back, the dead step runs once more, alone: the topic, nothing posted again.
+    let said = crate::process::cli(&app.db, &["jobs", "retry", "--all-dead"]);
+    assert!(said.contains("1 dead job(s) sent back"), "{said}");
+    app.run_pending_jobs().await;
+    assert!(job_states(&app, id).await.iter().all(|(_, s)| s == "done"));
+    assert_eq!(app.slack.count("conversations.setTopic"), 2);
+    assert_eq!(app.slack.count("conversations.create"), 1);
+    assert_eq!(texts(&app), posted);
+}
+
 async fn a_long_slack_outage_loses_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     // Down for minutes: every call fails until it comes back.
@@ -592,13 +644,17 @@ async fn the_background_workers_run_jobs_without_being_asked(backend: Backend) {
 async fn finished_jobs_are_deleted_after_their_retention(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.declare("Old news").await;
+    app.slash(&format!("{id} investigating")).await;
     app.run_pending_jobs().await;
-    assert_eq!(app.store.jobs_of(id).await.unwrap().len(), 4);
+    // The setup's row, and the change's post and summary update.
+    let done = app.store.jobs_of(id).await.unwrap();
+    assert_eq!(done.len(), 3);
+    assert!(done.iter().all(|j| j.state == "done"));
     let before = app.metrics().await;
     // Kept for a week by default: a restart's purge leaves them.
     let app = app.restart(&[("POMPIER_JOBS__ENABLED", "true")]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.store.jobs_of(id).await.unwrap().len(), 4);
+    assert_eq!(app.store.jobs_of(id).await.unwrap().len(), 3);
     let app = app
         .restart(&[
             ("POMPIER_JOBS__ENABLED", "true"),
@@ -639,6 +695,7 @@ crate::on_both_backends!(
     a_worker_killed_mid_job_is_replaced_after_its_lease,
     one_failing_call_does_not_stop_the_others,
     a_permanent_refusal_is_dead_holds_back_what_needs_it_and_can_be_retried,
+    a_declarations_setup_is_one_row_and_a_dead_step_leaves_the_rest_going,
     a_long_slack_outage_loses_nothing,
     a_job_failing_for_now_dies_only_past_the_retry_horizon,
     without_a_bot_token_jobs_wait_until_one_is_set,
