@@ -22,6 +22,9 @@ use sqlx::ConnectOptions;
 use crate::config::{DatabaseSettings, SqliteSync};
 use crate::domain::{IncidentId, Rejected};
 
+/// A PostgreSQL connection idle longer than this is pinged before it is used.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("incident #{0} does not exist")]
@@ -165,6 +168,8 @@ impl Store {
                 SqlitePoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(settings.acquire_timeout())
+                    // A file's connection does not die in the pool: no ping before use.
+                    .test_before_acquire(false)
                     .connect_with(options.clone())
             };
             let write = pool(1).await?;
@@ -175,6 +180,18 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout())
+                // A connection idle for a while (the server may have restarted, a
+                // firewall dropped it) is pinged before use; one in use under load is
+                // not: a ping per query is a round trip the server wakes for.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PING_IDLE_AFTER {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await?;
             Db::Postgres(pool)
