@@ -137,27 +137,68 @@ impl Worker {
         tracing::warn!(service = service.as_str(), %until, "rate limited: no calls to this service until then");
     }
 
-    /// Claims and runs one job due at `now` as `owner`; false when none is due.
-    pub async fn run_one(&self, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Claims one job due at `now` as `owner` and runs it (a row's steps one after
+    /// another); how many steps ran, 0 when none is due.
+    pub async fn run_one(&self, owner: &str, mut now: DateTime<Utc>) -> Result<usize, StoreError> {
         let lease = self.settings.lease;
         let services = self.callable(now);
-        let Some(claimed) = self
+        let Some(mut claimed) = self
             .store
             .claim_job(owner, &services, now, after(now, lease))
             .await?
         else {
-            return Ok(false);
+            return Ok(0);
         };
         if self.claimed.fetch_add(1, Ordering::Relaxed) % STATS_EVERY == STATS_EVERY - 1 {
             if let Err(e) = self.store.refresh_job_stats().await {
                 tracing::warn!(error = %e, "cannot refresh the job queue's statistics");
             }
         }
-        let finish = match self.supervise(&claimed, owner, now).await {
+        let mut ran = 0;
+        loop {
+            ran += 1;
+            let finish = self.run_claimed(&claimed, owner, now).await;
+            // A step done with more in its row: this worker goes on with the next under
+            // the same lease (the row keeps its place in the claim order), unless stopping.
+            if !(matches!(finish, Some(Finish::Done)) && !claimed.then.is_empty())
+                || *self.signals.stop.borrow()
+            {
+                if let Some(finish) = finish {
+                    self.finish(&claimed, owner, now, finish).await?;
+                }
+                return Ok(ran);
+            }
+            now = crate::now().max(now);
+            match self
+                .store
+                .advance_job(&claimed, owner, Some(after(now, lease)))
+                .await?
+            {
+                Some(next) => claimed = next,
+                None => {
+                    tracing::warn!(
+                        job = claimed.id,
+                        "lease lost: another worker took this job over"
+                    );
+                    return Ok(ran);
+                }
+            }
+        }
+    }
+
+    /// Runs the job `claimed` under `owner`'s lease and counts how it ended; `None` when
+    /// it was abandoned (its lease lost, or shutting down).
+    async fn run_claimed(
+        &self,
+        claimed: &ClaimedJob,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Finish> {
+        let finish = match self.supervise(claimed, owner, now).await {
             Ran::Finished(finish) => finish,
             Ran::Abandoned(why) => {
                 tracing::info!(job = claimed.id, incident = ?claimed.incident_id, "{why}");
-                return Ok(true);
+                return None;
             }
         };
         let (service, kind) = match &claimed.job {
@@ -183,9 +224,20 @@ impl Worker {
                 tracing::error!(job = claimed.id, incident = ?claimed.incident_id, attempt = claimed.attempts, %error, "job failed for good; kept as dead (`pompier jobs retry {}` once fixed)", claimed.id);
             }
         }
+        Some(finish)
+    }
+
+    /// Records how `claimed` ended.
+    async fn finish(
+        &self,
+        claimed: &ClaimedJob,
+        owner: &str,
+        now: DateTime<Utc>,
+        finish: Finish,
+    ) -> Result<(), StoreError> {
         if !self
             .store
-            .finish_job(&claimed, owner, crate::now().max(now), finish)
+            .finish_job(claimed, owner, crate::now().max(now), finish)
             .await?
         {
             tracing::warn!(
@@ -193,7 +245,7 @@ impl Worker {
                 "lease lost: another worker took this job over"
             );
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Runs the job while renewing its lease, within the job deadline, until it ends or
@@ -331,13 +383,16 @@ impl Worker {
         }
     }
 
-    /// Runs jobs due at `now` until none is; how many ran. Tests call this to drain the
+    /// Runs jobs due at `now` until none is; how many (steps) ran. Tests call this to drain the
     /// queue without sleeping, passing a later `now` to let backoffs expire.
     pub async fn drain(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let owner = new_owner();
         let mut ran = 0;
-        while self.run_one(&owner, now).await? {
-            ran += 1;
+        loop {
+            match self.run_one(&owner, now).await? {
+                0 => break,
+                steps => ran += steps,
+            }
         }
         Ok(ran)
     }
@@ -430,8 +485,8 @@ impl Worker {
             let mut pause = self.settings.poll_interval;
             while !is_set(&stopped) {
                 match self.run_one(&owner, crate::now()).await {
-                    Ok(true) => continue,
-                    Ok(false) => break,
+                    Ok(0) => break,
+                    Ok(_) => continue,
                     Err(e) => {
                         tracing::error!(error = %e, "job queue unavailable");
                         pause = pause.max(QUEUE_ERROR_PAUSE);

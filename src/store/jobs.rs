@@ -284,8 +284,8 @@ impl Store {
         finish: Finish,
     ) -> Result<bool, StoreError> {
         let holds_back = matches!(&job.job, Ok(j) if j.holds_back_the_rest());
-        if let (Finish::Done, [next, ..]) = (&finish, job.then.as_slice()) {
-            return self.advance_job(job, next, owner).await;
+        if matches!(finish, Finish::Done) && !job.then.is_empty() {
+            return Ok(self.advance_job(job, owner, None).await?.is_some());
         }
         // The rest of the row, when it goes on without this step.
         let rest = match (&finish, &job.job, job.then.first()) {
@@ -358,31 +358,45 @@ impl Store {
         Ok(true)
     }
 
-    /// Moves `job`'s row on to its next step, `next`, with its lease given back and
-    /// still due (its next attempt as when it was claimed): one update of columns no index
-    /// holds, and the row keeps its place in the claim order. False when the lease was
-    /// lost.
-    async fn advance_job(
+    /// Moves `job`'s row on to its next step, still due (its next attempt as when it was
+    /// claimed): one update of columns no index holds, and the row keeps its place in
+    /// the claim order. With `keep_until`, `owner` keeps the lease (to that time) and the
+    /// next step, returned, is its to run; without, the lease is given back. `None`
+    /// when the lease was lost or the row has no next step.
+    pub async fn advance_job(
         &self,
         job: &ClaimedJob,
-        next: &Job,
         owner: &str,
-    ) -> Result<bool, StoreError> {
+        keep_until: Option<DateTime<Utc>>,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let Some(next) = job.then.first() else {
+            return Ok(None);
+        };
+        let attempts = u32::from(keep_until.is_some());
         let updated = with_db!(self, write pool => {
             sqlx::query(
-                "UPDATE jobs SET kind = $3, payload = $4, attempts = 0, failing_since = NULL, \
-                 last_error = NULL, lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+                "UPDATE jobs SET kind = $3, payload = $4, attempts = $5, failing_since = NULL, \
+                 last_error = NULL, lease_owner = CASE WHEN $6 IS NULL THEN NULL ELSE lease_owner END, \
+                 lease_until = $6 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
             )
             .bind(job.id)
             .bind(owner)
             .bind(next.kind())
             .bind(Steps::payload_of(job.step + 1, &job.then))
+            .bind(i32::try_from(attempts).unwrap_or_default())
+            .bind(keep_until)
             .execute(pool)
             .await?
             .rows_affected()
         });
-        Ok(updated == 1)
+        Ok((updated == 1).then(|| ClaimedJob {
+            job: Ok(next.clone()),
+            then: job.then[1..].to_vec(),
+            step: job.step + 1,
+            attempts,
+            failing_since: None,
+            ..job.clone()
+        }))
     }
 
     /// Unfinished jobs by service, kind and state (`queued`, `pending`, `running`: leased
