@@ -160,9 +160,10 @@ impl Worker {
             let finish = self.run_claimed(&claimed, owner, now).await;
             // A step done with more in its row: this worker goes on with the next under
             // the same lease (the row keeps its place in the claim order), unless stopping.
-            if !(matches!(finish, Some(Finish::Done)) && !claimed.then.is_empty())
-                || *self.signals.stop.borrow()
-            {
+            let go_on = matches!(finish, Some(Finish::Done))
+                && !claimed.then.is_empty()
+                && !*self.signals.stop.borrow();
+            if !go_on {
                 if let Some(finish) = finish {
                     self.finish(&claimed, owner, now, finish).await?;
                 }
