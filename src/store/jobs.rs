@@ -287,9 +287,13 @@ impl Store {
         if matches!(finish, Finish::Done) && !job.then.is_empty() {
             return Ok(self.advance_job(job, owner, None).await?.is_some());
         }
-        // The rest of the row, when it goes on without this step.
+        // The rest of the row, when it goes on without this step: the row keeps this step
+        // alone.
         let rest = match (&finish, &job.job, job.then.first()) {
-            (Finish::Dead { .. }, Ok(head), Some(next)) if !holds_back => Some((head, next)),
+            (Finish::Dead { .. }, Ok(head), Some(next)) if !holds_back => Some((
+                Steps::payload_of(job.step, std::slice::from_ref(head)),
+                next,
+            )),
             _ => None,
         };
         let (state, next, error) = match &finish {
@@ -314,7 +318,7 @@ impl Store {
                  last_error = $5, finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6 END, \
                  failing_since = CASE WHEN $3 = 'done' THEN NULL WHEN $7 THEN failing_since \
                                       ELSE COALESCE(failing_since, $6) END, \
-                 lease_owner = NULL, lease_until = NULL \
+                 lease_owner = NULL, lease_until = NULL, payload = COALESCE($8, payload) \
                  WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
             )
             .bind(job.id)
@@ -324,18 +328,14 @@ impl Store {
             .bind(error)
             .bind(now)
             .bind(matches!(finish, Finish::Later { .. }))
+            .bind(rest.as_ref().map(|(alone, _)| alone.as_str()))
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if updated == 0 {
                 return Ok(false);
             }
-            if let Some((head, next)) = rest {
-                sqlx::query("UPDATE jobs SET payload = $2 WHERE id = $1")
-                    .bind(job.id)
-                    .bind(Steps::payload_of(job.step, std::slice::from_ref(head)))
-                    .execute(&mut *tx)
-                    .await?;
+            if let Some((_, next)) = rest {
                 sqlx::query(
                     "INSERT INTO jobs (incident_id, service, kind, payload, state, \
                      next_attempt_at, created_at, priority) SELECT incident_id, service, $2, $3, \
