@@ -1,10 +1,11 @@
 //! Waking the workers of every instance when jobs are queued, on PostgreSQL. Within an
 //! instance the incidents service wakes its own workers at once (a `Notify`); the other
 //! instances would wait for their next poll. So each instance says "jobs queued" on a
-//! channel (`pg_notify`, at most once per `COALESCE`, from a task of its own: never in the
-//! declaring transaction, whose commit would then queue behind every other's), and
-//! listens on it to wake its workers. A lost listener only costs the poll's delay: it is
-//! reconnected with a growing pause.
+//! channel (`pg_notify`, from a task of its own: never in the declaring transaction,
+//! whose commit would then queue behind every other's), and listens on it to wake its
+//! workers. The first queuing after a quiet spell is said at once; under load, at most
+//! once per `GAP`, the queuings of a gap said together at its end. A lost listener only
+//! costs the poll's delay: it is reconnected with a growing pause.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use crate::shutdown::{is_set, until_set};
 
 /// The channel.
 const CHANNEL: &str = "pompier_jobs";
-/// Queuings this close together are said once.
-const COALESCE: Duration = Duration::from_millis(5);
+/// The least time between two sayings: queuings within it are said once, at its end.
+const GAP: Duration = Duration::from_millis(20);
 /// How long a `pg_notify` or a connection may take.
 const DEADLINE: Duration = Duration::from_secs(5);
 /// A listener that heard nothing this long connects again (a connection can die
@@ -26,12 +27,18 @@ const SILENCE: Duration = Duration::from_secs(60);
 
 /// Says on the channel, each time `queued` is told (jobs queued by this instance).
 pub async fn announce(pool: PgPool, queued: Arc<Notify>, mut stopping: watch::Receiver<bool>) {
+    // `queued` wakes only those waiting: the next wait is registered before each saying,
+    // so what is queued while it is said, or during the gap after it, is said next.
+    let next = queued.notified();
+    tokio::pin!(next);
+    next.as_mut().enable();
     loop {
         tokio::select! {
-            _ = queued.notified() => {}
+            _ = next.as_mut() => {}
             _ = until_set(&mut stopping) => return,
         }
-        tokio::time::sleep(COALESCE).await;
+        next.set(queued.notified());
+        next.as_mut().enable();
         let said = sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
             .execute(&pool);
@@ -39,6 +46,10 @@ pub async fn announce(pool: PgPool, queued: Arc<Notify>, mut stopping: watch::Re
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::debug!(error = %e, "cannot tell other instances of new jobs"),
             Err(_) => tracing::debug!("telling other instances of new jobs timed out"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(GAP) => {}
+            _ = until_set(&mut stopping) => return,
         }
     }
 }

@@ -272,3 +272,58 @@ async fn jobs_queued_on_one_instance_wake_the_workers_of_another() {
     workers.stop(std::time::Duration::from_secs(2)).await;
     assert!(made, "the other instance's workers slept until their poll");
 }
+
+/// An instance says "jobs queued" at once after a quiet spell, at most once per gap
+/// (20 ms) under a burst, and never leaves the last queuing of a burst unsaid.
+#[tokio::test]
+async fn queuings_are_said_at_once_then_at_most_once_per_gap_and_the_last_is_never_lost() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new(Backend::Postgres).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+    listener.listen("pompier_jobs").await.unwrap();
+    let queued = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let announcer = tokio::spawn(pompier::jobs::wake::announce(
+        pool,
+        queued.clone(),
+        stopping,
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Nothing queued: nothing said.
+    let quiet = tokio::time::timeout(Duration::from_millis(100), listener.recv()).await;
+    assert!(quiet.is_err(), "said with nothing queued");
+    // A burst: a queuing every 2 ms for 100 ms.
+    let burst = async {
+        let started = Instant::now();
+        for _ in 0..50 {
+            queued.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        (started, Instant::now())
+    };
+    let heard = async {
+        let mut heard = Vec::new();
+        while let Ok(n) = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await {
+            n.unwrap();
+            heard.push(Instant::now());
+        }
+        heard
+    };
+    let ((started, last_queued), heard) = tokio::join!(burst, heard);
+    let _ = stop.send(true);
+    announcer.await.unwrap();
+    assert!(heard.len() >= 2, "the burst was said {} times", heard.len());
+    let at_most = last_queued.duration_since(started).as_millis() / 20 + 2;
+    assert!(
+        heard.len() as u128 <= at_most,
+        "said {} times over {:?}: not held to once per gap",
+        heard.len(),
+        last_queued.duration_since(started)
+    );
+    assert!(
+        *heard.last().unwrap() > last_queued,
+        "the burst's last queuing was never said"
+    );
+    db.drop_now().await;
+}
