@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Declarations per second and their latency, from outside, over loopback:
 #  1. saturation, job workers off (only the ingest path): pompier-load as fast as pompier
-#     answers with CONCURRENCY in flight; on PostgreSQL, pgbench then runs the same
-#     transaction (an incident, its event and its setup's job row, one statement) at the same
-#     concurrency and the two are printed side by side;
+#     answers with CONCURRENCY in flight; on PostgreSQL, pgbench then runs pompier's own
+#     statement (the incident, its event, its setup's job row and the command's delivery
+#     key) at the same concurrency and the two are printed side by side, then a naive
+#     client's minimal durable work;
 #  2. a fixed RATE requests/s (open loop) while the workers drain the jobs the
-#     declarations queue against a fake Slack that answers at once.
+#     declarations queue against a fake Slack that answers at once; on PostgreSQL, then
+#     pgbench alone at the same rate on the same statement (the database's own latency).
 # Usage: tools/bench-declare.sh [postgres|sqlite] [CONCURRENCY] [REQUESTS] [RATE]
 set -euo pipefail
 backend=${1:-postgres}
@@ -44,18 +46,21 @@ db_ms=$(awk "BEGIN {printf \"%.3f\", 1000 * ($pg1 - $pg0) / $requests}")
 echo "CPU per declaration: pompier $ours_ms ms, the database's processes $db_ms ms"
 figure "CPU per declaration, workers off ($backend)" "pompier ≤ 0.1 ms" "database $db_ms ms" "pompier $ours_ms ms" "$(verdict "$ours_ms" '<=' 0.1)"
 if [ "$backend" = postgres ]; then
-  script=$(mktemp)
-  # The setup's steps in one row (outbox::Steps), as pompier writes them.
+  statement=$(mktemp) script=$(mktemp)
+  # pompier's own statement for a slash command, as it sends it: the incident, its
+  # event, its setup's steps in one job row (outbox::Steps) and the command's delivery
+  # key (replay protection: `sig:` and the request's signature, unique per request).
   setup='{"at":0,"steps":[{"kind":"create_channel"},{"kind":"invite","users":[]},{"kind":"set_topic"},{"kind":"post_summary"}]}'
-  cat > "$script" <<SQL
-\set n random(1, 1000000000)
-WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at) VALUES ('pgbench incident ' || :n, 'SEV2', 'open', 'U0LOAD', now()) RETURNING id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, version), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'U0LOAD', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at, priority) SELECT id, 'slack', 'create_channel', '$setup', 'pending', now(), now(), 20 FROM incident) SELECT id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, version FROM incident;
+  columns="id, title, severity, status, channel_id, declared_by, opened_at, investigating_at, mitigated_at, resolved_at, postmortem_at, closed_at, postmortem_url, summary_ts, announce_ts, version, drill, team, gameday_id, failure_class, private, last_event_at, updates, late_updates, summary, impact, public_at, components"
+  cat > "$statement" <<SQL
+\set n random(1, 9000000000000000000)
+WITH incident AS (INSERT INTO incidents (title, severity, status, declared_by, opened_at, last_event_at) VALUES ('pgbench incident ' || :n, 'SEV2', 'open', 'U0LOAD', now(), now()) RETURNING $columns), event AS (INSERT INTO events (incident_id, at, kind, actor, to_value) SELECT id, now(), 'declared', 'U0LOAD', 'open' FROM incident), jobs AS (INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, created_at, priority) SELECT incident.id, j.service, j.kind, j.payload, j.state, now(), now(), j.priority FROM incident, (VALUES (0, 'slack', 'create_channel', '$setup', 'pending', 20)) AS j (n, service, kind, payload, state, priority) ORDER BY j.n), seen AS (INSERT INTO slack_deliveries (key, at) SELECT 'sig' || chr(58) || 'v0=' || md5(CAST(:n AS text) || 'a') || md5(CAST(:n AS text) || 'b'), now() FROM incident) SELECT $columns FROM incident;
 SQL
   ours=$(sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p' /tmp/pompier-bench-sat.$$)
   # pgbench's default (simple) protocol, and prepared statements as sqlx sends them.
   for mode in simple prepared; do
     tps=$(pgbench -n -h 127.0.0.1 -U postgres -M $mode -c "$concurrency" -j 2 \
-          -t $((requests / concurrency)) -f "$script" "$db" | awk '/^tps/ {print $3; exit}')
+          -t $((requests / concurrency)) -f "$statement" "$db" | awk '/^tps/ {print $3; exit}')
     pct=$(awk "BEGIN {printf \"%.0f\", 100 * $ours / $tps}")
     echo "pgbench -M $mode, same transaction, $concurrency clients: ${tps%.*}/s; pompier: ${ours}/s = $pct% of it"
     if [ "$mode" = prepared ]; then
@@ -111,10 +116,23 @@ start_server
 load --requests "$requests" --rate "$rate" | tee /tmp/pompier-bench-rate.$$
 p99=$(sed -n 's/.* p99=\([0-9.]*\)ms.*/\1/p' /tmp/pompier-bench-rate.$$)
 rm -f /tmp/pompier-bench-rate.$$
+sleep 2
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^pompier_job(s|_runs_total)' | tr '\n' ' '; echo
+stop_server
 if [ "$backend" = postgres ]; then
-  figure "declaration p99 at $rate/s, workers draining (postgres)" "≤ 3 ms" "-" "$p99 ms" "$(verdict "$p99" '<=' 3)"
+  # The database alone at the same rate, on a fresh database: pompier's statement from
+  # pgbench (prepared, as sqlx sends it), latency counted from each transaction's
+  # scheduled start as pompier-load counts it; the floor under pompier's latency.
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, events, jobs, slack_deliveries, stats_changes CASCADE"
+  logs=$(mktemp -d)
+  (cd "$logs" && pgbench -n -h 127.0.0.1 -U postgres -M prepared -c "$concurrency" -j 2 -R "$rate" \
+     -T $(( (requests + rate - 1) / rate )) -l -f "$statement" "$db" >/dev/null)
+  at_rate=$(cat "$logs"/pgbench_log.* | awk '{print $3}' | sort -n | awk '{v[NR] = $1}
+    END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f %.2f %d", v[int((NR + 1) / 2)] / 1000, v[i] / 1000, NR}')
+  rm -rf "$logs" "$statement"
+  read -r db_p50 db_p99 db_n <<<"$at_rate"
+  echo "pgbench -M prepared alone at $rate/s, same statement: $db_n transactions, p50=${db_p50}ms p99=${db_p99}ms"
+  figure "declaration p99 at $rate/s, workers draining (postgres)" "≤ 3 ms" "pgbench alone at $rate/s: p99 $db_p99 ms" "$p99 ms" "$(verdict "$p99" '<=' 3)"
 else
   figure "declaration p99 at $rate/s, workers draining ($backend)" "-" "-" "$p99 ms" "-"
 fi
-sleep 2
-curl -s "http://127.0.0.1:$port/metrics" | grep -E '^pompier_job(s|_runs_total)' | tr '\n' ' '; echo
