@@ -30,6 +30,9 @@ const FOLD_BATCH: i64 = 20_000;
 /// How often at most the folder vacuums the log.
 const TIDY_EVERY: Duration = Duration::from_secs(10);
 
+/// Days of rollups read from SQLite in one JSON array (`tally_days`).
+const JSON_DAYS: u64 = 32;
+
 /// Rows per multi-row `INSERT` (9 values each, within both databases' bind limits).
 const ROWS_PER_INSERT: usize = 1000;
 
@@ -87,7 +90,44 @@ struct DayRow {
     durations: Vec<u8>,
 }
 
+/// A row of `stats_days` as SQLite's `json_array` of it gives it (`DayRow::from_json`):
+/// the drill a number, the durations in hex, the text borrowed from the JSON.
+type DayJson<'a> = (
+    NaiveDate,
+    i64,
+    &'a str,
+    &'a str,
+    i64,
+    i64,
+    i64,
+    i64,
+    &'a str,
+);
+
 impl DayRow {
+    /// The rows of a `json_group_array` of `DayJson`s.
+    fn from_json(json: &str) -> Result<Vec<DayRow>, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("the daily rollups: {what}"));
+        let rows: Vec<DayJson> = serde_json::from_str(json).map_err(|e| corrupt(&e.to_string()))?;
+        rows.into_iter()
+            .map(
+                |(day, drill, severity, status, incidents, updates, late, postmortems, hex)| {
+                    Ok(DayRow {
+                        day,
+                        drill: drill != 0,
+                        severity: severity.to_owned(),
+                        status: status.to_owned(),
+                        incidents,
+                        updates,
+                        late_updates: late,
+                        postmortems,
+                        durations: hex::decode(hex).map_err(|_| corrupt("durations"))?,
+                    })
+                },
+            )
+            .collect()
+    }
+
     /// Its key, its counts (as a cell without durations) and its stored durations.
     fn split(self) -> Result<(Key, (Cell, Vec<u8>)), StoreError> {
         let key = Key {
@@ -321,24 +361,52 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            // `SELECT $what FROM $table` on the days from `$first` to before `$last`.
             macro_rules! days_of {
-                ($what:expr, $table:expr) => {{
+                ($what:expr, $table:expr) => {
+                    days_of!($what, $table, first, last)
+                };
+                ($what:expr, $table:expr, $first:expr, $last:expr) => {{
                     let mut query = QueryBuilder::new(format!(
                         "SELECT {} FROM {} WHERE day >= ",
                         $what, $table
                     ));
-                    query.push_bind(first).push(" AND day < ").push_bind(last);
+                    query.push_bind($first).push(" AND day < ").push_bind($last);
                     push_slice!(query, filter);
                     query
                 }};
             }
-            let mut cells = days_of!(
-                "day, drill, severity, status, incidents, updates, late_updates, postmortems, \
-                 durations",
-                "stats_days"
+            const CELL: &str = "day, drill, severity, status, incidents, updates, \
+                                late_updates, postmortems";
+            let cells: Vec<DayRow> = if postgres {
+                let mut cells = days_of!(format!("{CELL}, durations"), "stats_days");
+                cells.build_query_as().fetch_all(&mut *tx).await?
+            } else {
+                // SQLite hands each row from its thread to ours, every value copied and
+                // freed across threads: thousands of small rows cost more than reading
+                // them. So the rows come back as one JSON array per stretch of days,
+                // small enough that memory does not grow with the range.
+                let mut cells = Vec::new();
+                let mut from = first;
+                while from < last {
+                    let to = (from + chrono::Days::new(JSON_DAYS)).min(last);
+                    let mut query = days_of!(
+                        format!("json_group_array(json_array({CELL}, hex(durations)))"),
+                        "stats_days",
+                        from,
+                        to
+                    );
+                    let json: String = query.build_query_scalar().fetch_one(&mut *tx).await?;
+                    cells.extend(DayRow::from_json(&json)?);
+                    from = to;
+                }
+                cells
+            };
+            let mut classes = days_of!(
+                "failure_class, CAST(SUM(incidents) AS BIGINT)",
+                "stats_day_classes"
             );
-            let cells: Vec<DayRow> = cells.build_query_as().fetch_all(&mut *tx).await?;
-            let mut classes = days_of!("failure_class, incidents", "stats_day_classes");
+            classes.push(" GROUP BY failure_class");
             let classes: Vec<(String, i64)> = classes.build_query_as().fetch_all(&mut *tx).await?;
             let mut changes = QueryBuilder::new(format!(
                 "SELECT CAST(sign AS BIGINT) AS sign, {FACTS} FROM stats_changes \
