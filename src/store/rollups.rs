@@ -91,27 +91,25 @@ struct DayRow {
 }
 
 /// A row of `stats_days` as SQLite's `json_array` of it gives it (`DayRow::from_json`):
-/// the drill a number, the durations in hex, the text borrowed from the JSON.
-type DayJson<'a> = (
-    NaiveDate,
-    i64,
-    &'a str,
-    &'a str,
-    i64,
-    i64,
-    i64,
-    i64,
-    &'a str,
-);
+/// the drill a number, the length of its durations last.
+type DayJson<'a> = (NaiveDate, i64, &'a str, &'a str, i64, i64, i64, i64, usize);
 
 impl DayRow {
-    /// The rows of a `json_group_array` of `DayJson`s.
-    fn from_json(json: &str) -> Result<Vec<DayRow>, StoreError> {
+    /// The rows of a `json_group_array` of `DayJson`s, and their durations one after
+    /// the other in `durations` (a `group_concat` of them, stepped with the array).
+    fn from_json(json: &str, durations: &[u8]) -> Result<Vec<DayRow>, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("the daily rollups: {what}"));
         let rows: Vec<DayJson> = serde_json::from_str(json).map_err(|e| corrupt(&e.to_string()))?;
-        rows.into_iter()
+        let mut rest = durations;
+        let rows = rows
+            .into_iter()
             .map(
-                |(day, drill, severity, status, incidents, updates, late, postmortems, hex)| {
+                |(day, drill, severity, status, incidents, updates, late, postmortems, n)| {
+                    if n > rest.len() {
+                        return Err(corrupt("durations cut short"));
+                    }
+                    let (stored, after) = rest.split_at(n);
+                    rest = after;
                     Ok(DayRow {
                         day,
                         drill: drill != 0,
@@ -121,11 +119,15 @@ impl DayRow {
                         updates,
                         late_updates: late,
                         postmortems,
-                        durations: hex::decode(hex).map_err(|_| corrupt("durations"))?,
+                        durations: stored.to_vec(),
                     })
                 },
             )
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if !rest.is_empty() {
+            return Err(corrupt("durations left over"));
+        }
+        Ok(rows)
     }
 
     /// Its key, its counts (as a cell without durations) and its stored durations.
@@ -385,19 +387,24 @@ impl Store {
                 // SQLite hands each row from its thread to ours, every value copied and
                 // freed across threads: thousands of small rows cost more than reading
                 // them. So the rows come back as one JSON array per stretch of days,
-                // small enough that memory does not grow with the range.
+                // small enough that memory does not grow with the range, with their
+                // durations as one blob.
                 let mut cells = Vec::new();
                 let mut from = first;
                 while from < last {
                     let to = (from + chrono::Days::new(JSON_DAYS)).min(last);
                     let mut query = days_of!(
-                        format!("json_group_array(json_array({CELL}, hex(durations)))"),
+                        format!(
+                            "json_group_array(json_array({CELL}, length(durations))), \
+                             CAST(group_concat(durations, '') AS BLOB)"
+                        ),
                         "stats_days",
                         from,
                         to
                     );
-                    let json: String = query.build_query_scalar().fetch_one(&mut *tx).await?;
-                    cells.extend(DayRow::from_json(&json)?);
+                    let (json, durations): (String, Option<Vec<u8>>) =
+                        query.build_query_as().fetch_one(&mut *tx).await?;
+                    cells.extend(DayRow::from_json(&json, &durations.unwrap_or_default())?);
                     from = to;
                 }
                 cells
