@@ -29,11 +29,11 @@ run() {
   POMPIER_JOBS__ENABLED=$jobs "$2/pompier" serve & server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   c0=$(cpu_of "$server")
-  out=$($bin/pompier-load --url "http://127.0.0.1:$port" --concurrency 32 --requests "$requests" "${args[@]}" | tail -1)
+  out=$($bin/pompier-load --url "http://127.0.0.1:$port" --concurrency 32 --warmup 500 --requests "$requests" "${args[@]}" | tail -1)
   c1=$(cpu_of "$server")
   kill "$server"; wait "$server" 2>/dev/null || true
   psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE $db WITH (FORCE)"
-  echo "$1 $3 cpu_per_declaration=$(awk "BEGIN {printf \"%.3f\", 1000 * ($c1 - $c0) / $requests}")ms ${out#declarations }"
+  echo "$1 $3 cpu_per_declaration=$(awk "BEGIN {printf \"%.3f\", 1000 * ($c1 - $c0) / ($requests + 500)}")ms ${out#declarations }"
 }
 for _ in $(seq "$rounds"); do
   run before "$before" sat; run after "$after" sat
