@@ -309,7 +309,16 @@ impl Store {
                         .bind(&alert.signature)
                         .bind(alert.severity.as_str());
                 }
-                match query.fetch_optional(pool).await {
+                let found = match &self.lane {
+                    Some(lane) => {
+                        let mut held = lane.take().await?;
+                        let found = query.fetch_optional(held.conn()).await;
+                        super::lane::keep_after(held, &found);
+                        found
+                    }
+                    None => query.fetch_optional(pool).await,
+                };
+                match found {
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                         return Err(StoreError::Duplicate(new.duplicate_of()));
                     }

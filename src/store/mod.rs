@@ -8,6 +8,7 @@
 //! jobs it queues, so concurrent writers never lose or double an update.
 
 mod cursor;
+mod lane;
 mod rows;
 
 use std::str::FromStr;
@@ -24,6 +25,9 @@ use crate::domain::{IncidentId, Rejected};
 
 /// A PostgreSQL connection idle longer than this is pinged before it is used.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// The fewest connections sqlx's pool keeps when the declarations' lane takes its share:
+/// the job and token listeners hold one each, and every other query shares the rest.
+const POOL_FLOOR: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -141,12 +145,15 @@ pub use tokens::TokenRecord;
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// PostgreSQL: connections kept for the declaration's one statement (`lane`).
+    lane: Option<std::sync::Arc<lane::Lane>>,
     tokens: std::sync::Arc<token_cache::TokenCache>,
 }
 
 impl Store {
     /// Connects to `url` (`postgres://…` or `sqlite://FILE`, created if missing).
     pub async fn connect(url: &str, settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let mut lane = None;
         let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -177,8 +184,20 @@ impl Store {
             Db::Sqlite { read, write }
         } else {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+            // Half the connections are the declarations' lane, the rest the pool's:
+            // together they never hold more than `max_connections`. The pool keeps at
+            // least `POOL_FLOOR` (the two listeners hold one each for good).
+            let room = (settings.max_connections / 2)
+                .min(settings.max_connections.saturating_sub(POOL_FLOOR));
+            if room > 0 {
+                lane = Some(std::sync::Arc::new(lane::Lane::new(
+                    options.clone(),
+                    room,
+                    settings.acquire_timeout(),
+                )));
+            }
             let pool = PgPoolOptions::new()
-                .max_connections(settings.max_connections)
+                .max_connections(settings.max_connections - room)
                 .acquire_timeout(settings.acquire_timeout())
                 // A connection idle for a while (the server may have restarted, a
                 // firewall dropped it) is pinged before use; one in use under load is
@@ -198,6 +217,7 @@ impl Store {
         };
         Ok(Store {
             db,
+            lane,
             tokens: Default::default(),
         })
     }
@@ -257,6 +277,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(lane) = &self.lane {
+            lane.close().await;
+        }
         match &self.db {
             Db::Postgres(pool) => pool.close().await,
             Db::Sqlite { read, write } => {

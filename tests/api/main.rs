@@ -39,6 +39,7 @@ mod health;
 mod home;
 mod interactions;
 mod jira;
+mod lane;
 mod manifest;
 mod metrics;
 mod names;
