@@ -7,7 +7,10 @@
 #     client's minimal durable work;
 #  2. a fixed RATE requests/s (open loop) while the workers drain the jobs the
 #     declarations queue against a fake Slack that answers at once; on PostgreSQL, then
-#     pgbench alone at the same rate on the same statement (the database's own latency).
+#     pgbench alone at the same rate on the same statement (the database's own latency);
+#  3. saturation again, the workers on and draining, against FireFighter's answer rate
+#     (FIREFIGHTER_RATE, 140/s: FireFighter 0.0.79 under gunicorn with 8 workers, the
+#     same load generator at c=32, in issue #22's run on its machine; not measured here).
 # Usage: tools/bench-declare.sh [postgres|sqlite] [CONCURRENCY] [REQUESTS] [RATE]
 set -euo pipefail
 backend=${1:-postgres}
@@ -139,3 +142,17 @@ if [ "$backend" = postgres ]; then
 else
   figure "declaration p99 at $rate/s, workers draining ($backend)" "-" "-" "$p99 ms" "-"
 fi
+
+echo "== 3. saturation, workers on and draining (a fresh database) =="
+if [ "$backend" = postgres ]; then
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_days, stats_day_classes CASCADE"
+else
+  rm -f "$file" "$file-wal" "$file-shm"
+fi
+start_server
+ours=$(load --requests "$requests" | tee /dev/stderr | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
+stop_server
+firefighter=${FIREFIGHTER_RATE:-140}
+times=$(awk "BEGIN {printf \"%.1f\", $ours / $firefighter}")
+echo "workers on: ${ours}/s = ${times}× FireFighter's ${firefighter}/s (issue #22's figure, not this run's)"
+figure "declarations/s, workers on, c=$concurrency ($backend)" "≥ 50× FireFighter" "FireFighter ${firefighter}/s (issue #22, its machine)" "${ours%.*}/s = ${times}×" "$(verdict "$times" '>=' 50)"

@@ -400,12 +400,12 @@ impl Store {
 
     #[tracing::instrument(skip(self))]
     pub async fn get(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
-        let found: Option<(IncidentRow, Vec<RoleRow>)> = with_db!(self, read pool => {
+        let found: Option<(IncidentRow, Vec<RoleRow>)> = with_db!(self, kept read pool => {
             let row: Option<IncidentRow> = sqlx::query_as(&format!(
                 "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
             ))
             .bind(id.0)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await?;
             match row {
                 None => None,
@@ -415,7 +415,7 @@ impl Store {
                          WHERE incident_id = $1 ORDER BY role",
                     )
                     .bind(id.0)
-                    .fetch_all(pool)
+                    .fetch_all(&mut *pool)
                     .await?;
                     Some((row, roles))
                 }
@@ -544,7 +544,7 @@ impl Store {
         column: &str,
         value: &str,
     ) -> Result<(), StoreError> {
-        let done = with_db!(self, write pool => {
+        let done = with_db!(self, kept write pool => {
             sqlx::query(&format!("UPDATE incidents SET {column} = $2 WHERE id = $1"))
                 .bind(id.0)
                 .bind(value)
@@ -762,7 +762,7 @@ impl Store {
         user: &SlackUserId,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        with_db!(self, write pool => {
+        with_db!(self, kept write pool => {
             sqlx::query(
                 "INSERT INTO incident_participants (incident_id, user_id, joined_at) \
                  VALUES ($1, $2, $3) ON CONFLICT (incident_id, user_id) DO NOTHING",

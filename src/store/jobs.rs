@@ -191,7 +191,7 @@ impl Store {
         }
         // SQLite's single writer makes the statement atomic without a lock clause.
         let lock = with_db!(self, postgres _pool => " FOR UPDATE SKIP LOCKED", sqlite _pool => "");
-        let row: Option<ClaimRow> = with_db!(self, write pool => {
+        let row: Option<ClaimRow> = with_db!(self, kept write pool => {
             let mut claim = QueryBuilder::new("UPDATE jobs SET attempts = attempts + 1, lease_owner = ");
             claim.push_bind(owner).push(", lease_until = ").push_bind(until);
             claim
@@ -373,7 +373,7 @@ impl Store {
             return Ok(None);
         };
         let attempts = u32::from(keep_until.is_some());
-        let updated = with_db!(self, write pool => {
+        let updated = with_db!(self, kept write pool => {
             sqlx::query(
                 "UPDATE jobs SET kind = $3, payload = $4, attempts = $5, failing_since = NULL, \
                  last_error = NULL, lease_owner = CASE WHEN $6 IS NULL THEN NULL ELSE lease_owner END, \

@@ -25,7 +25,7 @@ use crate::domain::{IncidentId, Rejected};
 
 /// A PostgreSQL connection idle longer than this is pinged before it is used.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
-/// The fewest connections sqlx's pool keeps when the declarations' lane takes its share:
+/// The fewest connections sqlx's pool keeps when the lane takes its share:
 /// the job and token listeners hold one each, and every other query shares the rest.
 const POOL_FLOOR: u32 = 4;
 
@@ -68,7 +68,9 @@ enum Db {
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool this store has: `read` for
-/// queries, `write` for anything that changes the database. The third form gives each
+/// queries, `write` for anything that changes the database; `kept read` and `kept write`
+/// run a body of a statement or a few, outside a transaction, on the lane on PostgreSQL
+/// (the workers' every-step statements, reading an incident). The last form gives each
 /// backend its own body, for the little SQL that differs.
 macro_rules! with_db {
     ($self:expr, read $pool:ident => $body:expr) => {
@@ -81,6 +83,25 @@ macro_rules! with_db {
         match &$self.db {
             Db::Postgres($pool) => $body,
             Db::Sqlite { write: $pool, .. } => $body,
+        }
+    };
+    // A statement or a few, each on `&mut *$pool`, one connection: PostgreSQL's lane when
+    // it has one, kept after a success with no ping (an error drops it); elsewhere one
+    // connection of the `read` or `write` pool.
+    ($self:expr, kept $side:ident $pool:ident => $body:expr) => {
+        match (&$self.db, &$self.lane) {
+            (Db::Postgres(_), Some(lane)) => {
+                let mut held = lane.take().await?;
+                let $pool = held.conn();
+                let value = $body;
+                held.keep();
+                value
+            }
+            _ => with_db!($self, $side each => {
+                let mut conn = each.acquire().await?;
+                let $pool = &mut *conn;
+                $body
+            }),
         }
     };
     ($self:expr, postgres $pg:ident => $pg_body:expr, sqlite $lite:ident => $lite_body:expr) => {
@@ -145,7 +166,7 @@ pub use tokens::TokenRecord;
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    /// PostgreSQL: connections kept for the declaration's one statement (`lane`).
+    /// PostgreSQL: connections kept between statements for one-statement work (`lane`).
     lane: Option<std::sync::Arc<lane::Lane>>,
     tokens: std::sync::Arc<token_cache::TokenCache>,
 }
@@ -184,7 +205,7 @@ impl Store {
             Db::Sqlite { read, write }
         } else {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-            // Half the connections are the declarations' lane, the rest the pool's:
+            // Half the connections are the lane, the rest the pool's (transactions):
             // together they never hold more than `max_connections`. The pool keeps at
             // least `POOL_FLOOR` (the two listeners hold one each for good).
             let room = (settings.max_connections / 2)

@@ -43,7 +43,7 @@ impl Store {
             });
         }
         let greatest = with_db!(self, postgres _p => "GREATEST", sqlite _p => "MAX");
-        let taken: Option<i64> = with_db!(self, write pool => {
+        let taken: Option<i64> = with_db!(self, kept write pool => {
             sqlx::query_scalar(&format!(
                 "INSERT INTO slack_pace (key, next_ms) VALUES ($1, $2 + $3) \
                  ON CONFLICT (key) DO UPDATE SET next_ms = {greatest}(slack_pace.next_ms, $2) + $3 \
@@ -64,7 +64,7 @@ impl Store {
 
     /// When the next call of `key` may go, if it was ever paced or held.
     async fn held_until(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next: Option<i64> = with_db!(self, read pool => {
+        let next: Option<i64> = with_db!(self, kept read pool => {
             sqlx::query_scalar("SELECT next_ms FROM slack_pace WHERE key = $1")
                 .bind(key)
                 .fetch_optional(pool)
