@@ -41,6 +41,14 @@ cpu_of_postgres() {
   for p in $(pgrep -x postgres || true); do total=$(awk "BEGIN {print $total + $(cpu_of "$p" 2>/dev/null || echo 0)}"); done
   echo "$total"
 }
+# Empties the database between phases: each starts without the jobs the one before queued.
+fresh_db() {
+  if [ "$backend" = postgres ]; then
+    psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_days, stats_day_classes CASCADE"
+  else
+    rm -f "$file" "$file-wal" "$file-shm"
+  fi
+}
 echo "== 1. saturation, workers off =="
 POMPIER_JOBS__ENABLED=false start_server
 cpu0=$(cpu_of "$server"); pg0=$(cpu_of_postgres)
@@ -113,11 +121,7 @@ fi
 rm -f /tmp/pompier-bench-sat.$$
 
 echo "== 2. $rate/s while the workers drain against an instant fake Slack (a fresh database) =="
-if [ "$backend" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_days, stats_day_classes CASCADE"
-else
-  rm -f "$file" "$file-wal" "$file-shm"
-fi
+fresh_db
 start_server
 load --requests "$requests" --rate "$rate" | tee /tmp/pompier-bench-rate.$$
 p99=$(sed -n 's/.* p99=\([0-9.]*\)ms.*/\1/p' /tmp/pompier-bench-rate.$$)
@@ -144,11 +148,7 @@ else
 fi
 
 echo "== 3. saturation, workers on and draining (a fresh database) =="
-if [ "$backend" = postgres ]; then
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "TRUNCATE incidents, incident_roles, incident_participants, events, jobs, slack_deliveries, followups, gamedays, stats_changes, stats_days, stats_day_classes CASCADE"
-else
-  rm -f "$file" "$file-wal" "$file-shm"
-fi
+fresh_db
 start_server
 ours=$(load --requests "$requests" | tee /dev/stderr | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
 stop_server

@@ -27,26 +27,10 @@ async fn store(max_connections: &str) -> Option<(Store, PgConnection, TestDb)> {
     Some((store, watcher, db))
 }
 
-fn new_incident(title: &str) -> NewIncident {
-    NewIncident {
-        once: None,
-        first_events: vec![],
-        drill: None,
-        private: false,
-        team: None,
-        answers: None,
-        alert: None,
-        from_triage: None,
-        tell_in: None,
-        title: title.into(),
-        severity: Severity::Sev2,
-        declared_by: "U1".parse::<pompier::domain::SlackUserId>().unwrap().into(),
-        at: pompier::now(),
-    }
-}
-
 async fn declare(store: &Store, title: &str) -> Result<Incident, StoreError> {
-    store.declare(new_incident(title), &[]).await
+    let by: pompier::domain::SlackUserId = "U1".parse().unwrap();
+    let new = NewIncident::new(title.into(), Severity::Sev2, by, pompier::now());
+    store.declare(new, &[]).await
 }
 
 /// The store's connections to the database, as the server counts them.
