@@ -19,8 +19,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Used since longer than this, a kept connection is pinged before use.
 const PING_IDLE_AFTER: Duration = super::PING_IDLE_AFTER;
-/// Idle longer than this, or older than `MAX_AGE`, it is closed and replaced (sqlx's
-/// pool defaults: its server-side memory is given back, a restarted server is met anew).
+/// Idle longer than this, or older than `MAX_AGE`, it is closed and replaced when next
+/// taken (sqlx's pool defaults: its server-side memory is given back, a restarted server
+/// is met anew). The pool closes its idle ones on a timer; at rest the lane keeps its
+/// connections open, never more than its room.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 const MAX_AGE: Duration = Duration::from_secs(1800);
 
