@@ -17,8 +17,6 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// Used since longer than this, a kept connection is pinged before use.
-const PING_IDLE_AFTER: Duration = super::PING_IDLE_AFTER;
 /// Idle longer than this, or older than `MAX_AGE`, it is closed and replaced when next
 /// taken (sqlx's pool defaults: its server-side memory is given back, a restarted server
 /// is met anew). The pool closes its idle ones on a timer; at rest the lane keeps its
@@ -91,7 +89,7 @@ impl Lane {
                 });
                 continue;
             }
-            if kept.used.elapsed() <= PING_IDLE_AFTER {
+            if kept.used.elapsed() <= super::PING_IDLE_AFTER {
                 return Ok(self.held(kept, permit));
             }
             if let Ok(Ok(())) = tokio::time::timeout_at(deadline, kept.conn.ping()).await {

@@ -1,4 +1,4 @@
-//! PostgreSQL: the declarations' lane of kept connections (`store::lane`), seen from the
+//! PostgreSQL: the lane of kept connections (`store::lane`), seen from the
 //! server's side (`pg_stat_activity`) and through the store.
 
 use std::time::{Duration, Instant};
