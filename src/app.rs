@@ -126,11 +126,11 @@ impl App {
                 Duration::from_secs(settings.slack.timeout_secs),
             )
             .with_metrics(metrics.clone())
-            .with_pace(crate::slack::client::Pace {
-                store: store.clone(),
-                percent: settings.slack.pace_percent,
-                wait: Duration::from_millis(settings.slack.pace_wait_ms),
-            })
+            .with_pace(crate::slack::client::Pace::new(
+                store.clone(),
+                settings.slack.pace_percent,
+                Duration::from_millis(settings.slack.pace_wait_ms),
+            ))
         });
         let mut oncall = match &settings.secrets.pagerduty_api_token {
             Some(token) => Some(

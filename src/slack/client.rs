@@ -1,9 +1,11 @@
 //! Slack's Web API: one `reqwest` client with timeouts, the bot token as a secret, and
 //! Slack's `ok:false` (sent with HTTP 200) turned into an error carrying Slack's code.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -57,19 +59,41 @@ const TRANSIENT_CODES: &[&str] = &[
     "rate_limited",
 ];
 
+/// How long an instance that paces nothing trusts its copy of the holds (`Holds`):
+/// another instance's 429 holds this one back within that time.
+const HOLDS_FRESH: Duration = Duration::from_secs(1);
+
 /// Calls paced below Slack's rate tiers, and held after a 429, for every instance on
 /// one database (`store::pace`).
 #[derive(Clone)]
 pub struct Pace {
-    pub store: Store,
+    store: Store,
     /// The share of each tier used, in percent; 0 paces nothing (a 429 still holds its
     /// method back for everyone).
-    pub percent: u32,
+    percent: u32,
     /// The longest a call waits for its slot; a later slot is `SlackError::Paced`.
-    pub wait: Duration,
+    wait: Duration,
+    /// Unpaced, the holds as last read, so a call does not read the database.
+    holds: Arc<tokio::sync::Mutex<Holds>>,
+}
+
+/// The keys held back by a 429, as of `read`, and those this instance held since.
+#[derive(Default)]
+struct Holds {
+    read: Option<Instant>,
+    until: HashMap<String, DateTime<Utc>>,
 }
 
 impl Pace {
+    pub fn new(store: Store, percent: u32, wait: Duration) -> Pace {
+        Pace {
+            store,
+            percent,
+            wait,
+            holds: Arc::default(),
+        }
+    }
+
     /// Waits for the next slot of `method` (on `key`) when it comes within `self.wait`.
     async fn slot(&self, method: &str, key: &str) -> Result<(), SlackError> {
         let Some(per_minute) = tiers::per_minute(method) else {
@@ -77,12 +101,18 @@ impl Pace {
         };
         let now = outbound::clock();
         let latest = now + chrono::Duration::from_std(self.wait).unwrap_or_default();
-        // Unpaced, a 429's hold is still read.
-        let every = match self.percent {
-            0 => 0,
-            percent => tiers::interval_ms(per_minute, percent),
+        let slot = match self.percent {
+            // Unpaced, a 429's hold is still kept.
+            0 => Ok(match self.held(key, now).await {
+                Some(until) if until > latest => Slot::NotBefore(until),
+                until => Slot::Taken(until.unwrap_or(now)),
+            }),
+            percent => {
+                let every = tiers::interval_ms(per_minute, percent);
+                self.store.take_slot(key, now, every, latest).await
+            }
         };
-        match self.store.take_slot(key, now, every, latest).await {
+        match slot {
             Ok(Slot::Taken(at)) => {
                 if let Ok(wait) = (at - now).to_std() {
                     tokio::time::sleep(wait).await;
@@ -101,6 +131,24 @@ impl Pace {
         }
     }
 
+    /// Until when a 429 holds `key` back at `now`, from the holds read at most
+    /// `HOLDS_FRESH` ago (read again when older; kept when they cannot be).
+    async fn held(&self, key: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut holds = self.holds.lock().await;
+        if holds.read.is_none_or(|read| read.elapsed() >= HOLDS_FRESH) {
+            match self.store.holds(now).await {
+                Ok(until) => {
+                    holds.until = until;
+                    holds.read = Some(Instant::now());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read which Slack methods are held back; using the last read");
+                }
+            }
+        }
+        holds.until.get(key).copied().filter(|until| *until > now)
+    }
+
     /// No call of `method` on `key` from any instance for `retry_after`.
     async fn hold(&self, method: &str, key: &str, retry_after: Option<Duration>) {
         if tiers::per_minute(method).is_none() {
@@ -108,6 +156,11 @@ impl Pace {
         }
         let wait = retry_after.unwrap_or(HOLD_WITHOUT_RETRY_AFTER);
         let until = outbound::clock() + chrono::Duration::from_std(wait).unwrap_or_default();
+        // This instance holds back at once, whatever the database says.
+        let mut holds = self.holds.lock().await;
+        let held = holds.until.entry(key.to_owned()).or_insert(until);
+        *held = (*held).max(until);
+        drop(holds);
         if let Err(e) = self.store.hold_slots(key, until).await {
             tracing::warn!(error = %e, key, "cannot hold a rate-limited Slack method back");
         }

@@ -285,7 +285,7 @@ impl Store {
 
     /// The alert groups of incident `id`, oldest first.
     pub async fn alerts_of(&self, id: IncidentId) -> Result<Vec<AlertRecord>, StoreError> {
-        Ok(with_db!(self, read pool => {
+        Ok(with_db!(self, kept read pool => {
             sqlx::query_as(
                 "SELECT source, dedup_key, status, title, url, first_at, last_at, count \
                  FROM alert_groups WHERE incident_id = $1 ORDER BY id",

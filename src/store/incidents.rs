@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::alerts::NewAlert;
-use super::rows::{IncidentRow, RoleRow};
+use super::rows::{IncidentRow, RoleRow, RoledRow};
 use super::{Cursor, Db, Store, StoreError};
 use crate::domain::{
     Actor, Change, ChannelId, Event, EventKind, Incident, IncidentId, Rejected, Severity,
@@ -400,30 +400,18 @@ impl Store {
 
     #[tracing::instrument(skip(self))]
     pub async fn get(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
-        let found: Option<(IncidentRow, Vec<RoleRow>)> = with_db!(self, kept read pool => {
-            let row: Option<IncidentRow> = sqlx::query_as(&format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+        // The row and its roles in one statement: a row per role, or one with no role.
+        let rows: Vec<RoledRow> = with_db!(self, kept read pool => {
+            sqlx::query_as(&format!(
+                "SELECT {INCIDENT_COLUMNS}, r.role, r.user_id FROM incidents \
+                 LEFT JOIN incident_roles r ON r.incident_id = incidents.id \
+                 WHERE incidents.id = $1 ORDER BY r.role"
             ))
             .bind(id.0)
-            .fetch_optional(&mut *pool)
-            .await?;
-            match row {
-                None => None,
-                Some(row) => {
-                    let roles: Vec<RoleRow> = sqlx::query_as(
-                        "SELECT incident_id, role, user_id FROM incident_roles \
-                         WHERE incident_id = $1 ORDER BY role",
-                    )
-                    .bind(id.0)
-                    .fetch_all(&mut *pool)
-                    .await?;
-                    Some((row, roles))
-                }
-            }
+            .fetch_all(pool)
+            .await?
         });
-        found
-            .map(|(row, roles)| row.into_incident(roles))
-            .transpose()
+        RoledRow::into_incident(rows)
     }
 
     async fn require(&self, id: IncidentId) -> Result<Incident, StoreError> {

@@ -92,7 +92,7 @@ impl Store {
 
     /// The issues of incident `id` made so far, by follow-up (0: the incident's).
     pub async fn jira_issues(&self, id: IncidentId) -> Result<Vec<(i64, JiraIssue)>, StoreError> {
-        let rows: Vec<(i64, String, String)> = with_db!(self, read pool => {
+        let rows: Vec<(i64, String, String)> = with_db!(self, kept read pool => {
             sqlx::query_as(
                 "SELECT followup, key, url FROM jira_issues WHERE incident_id = $1 \
                  AND key IS NOT NULL AND url IS NOT NULL ORDER BY followup",

@@ -303,8 +303,8 @@ impl Store {
             Finish::Dead { error } => ("dead", None, Some(error.as_str())),
         };
         let promote = state == "done" || (state == "dead" && !holds_back);
-        with_db!(self, write pool => {
-            let mut tx = pool.begin().await?;
+        with_db!(self, kept write pool => {
+            let mut tx = sqlx::Connection::begin(&mut *pool).await?;
             if matches!(self.db, Db::Postgres(_)) {
                 // Serializes with changes to the incident, which queue jobs under the
                 // same row lock, so no job is left queued behind nothing.

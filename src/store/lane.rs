@@ -1,6 +1,7 @@
 //! A few PostgreSQL connections kept between statements, beside sqlx's pool and out of
-//! its budget: for the declaration's one statement and for work outside a transaction
-//! that runs on every step of every job (`with_db!(self, kept …)`).
+//! its budget: for the declaration's one statement and for the short work that runs on
+//! every step of every job (`with_db!(self, kept …)`; finishing a job is a transaction,
+//! committed before its connection goes back).
 //!
 //! sqlx 0.8 pings every connection it takes back into its pool, whatever
 //! `test_before_acquire` says: a round trip, a spawned task and a wake-up of the server's

@@ -69,8 +69,9 @@ enum Db {
 
 /// Runs `$body` with `$pool` bound to whichever pool this store has: `read` for
 /// queries, `write` for anything that changes the database; `kept read` and `kept write`
-/// run a body of a statement or a few, outside a transaction, on the lane on PostgreSQL
-/// (the workers' every-step statements, reading an incident). The last form gives each
+/// run a body of a statement or a few, or one short transaction it commits, on one
+/// connection: the lane's on PostgreSQL (the workers' every-step statements, finishing a
+/// job, reading an incident and what its summary links to). The last form gives each
 /// backend its own body, for the little SQL that differs.
 macro_rules! with_db {
     ($self:expr, read $pool:ident => $body:expr) => {
@@ -86,8 +87,9 @@ macro_rules! with_db {
         }
     };
     // A statement or a few, each on `&mut *$pool`, one connection: PostgreSQL's lane when
-    // it has one, kept after a success with no ping (an error drops it); elsewhere one
-    // connection of the `read` or `write` pool.
+    // it has one, kept after a success with no ping (an error or an early return drops
+    // it, with any transaction the body left open); elsewhere one connection of the
+    // `read` or `write` pool.
     ($self:expr, kept $side:ident $pool:ident => $body:expr) => {
         match (&$self.db, &$self.lane) {
             (Db::Postgres(_), Some(lane)) => {

@@ -3,6 +3,8 @@
 //! the epoch, at which its next call may go. A call takes the next slot and pushes the
 //! row on by one interval; a 429 pushes it past Slack's `Retry-After`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{Db, Store, StoreError};
@@ -26,8 +28,7 @@ fn at(ms: i64) -> DateTime<Utc> {
 
 impl Store {
     /// Takes the next slot of `key`, one every `every_ms`, if it comes no later than
-    /// `latest` (a caller waits that long at most); else says when the next one is. With
-    /// `every_ms` 0, only reads whether a 429 holds `key` back.
+    /// `latest` (a caller waits that long at most); else says when the next one is.
     pub async fn take_slot(
         &self,
         key: &str,
@@ -35,13 +36,6 @@ impl Store {
         every_ms: i64,
         latest: DateTime<Utc>,
     ) -> Result<Slot, StoreError> {
-        if every_ms == 0 {
-            let held = self.held_until(key).await?.filter(|until| *until > now);
-            return Ok(match held {
-                Some(until) if until > latest => Slot::NotBefore(until),
-                until => Slot::Taken(until.unwrap_or(now)),
-            });
-        }
         let greatest = with_db!(self, postgres _p => "GREATEST", sqlite _p => "MAX");
         let taken: Option<i64> = with_db!(self, kept write pool => {
             sqlx::query_scalar(&format!(
@@ -71,6 +65,23 @@ impl Store {
                 .await?
         });
         Ok(next.map(at))
+    }
+
+    /// Every key held back at `now` (by a 429, or paced), and until when.
+    pub async fn holds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        let rows: Vec<(String, i64)> = with_db!(self, kept read pool => {
+            sqlx::query_as("SELECT key, next_ms FROM slack_pace WHERE next_ms > $1")
+                .bind(ms(now))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(key, next)| (key, at(next)))
+            .collect())
     }
 
     /// No call of `key` before `until` (Slack's `Retry-After`), from any instance.

@@ -9,7 +9,7 @@ use crate::domain::{IncidentId, Team};
 impl Store {
     /// The pages of incident `id`, by service and team (the default routing first).
     pub async fn pages_of(&self, id: IncidentId) -> Result<Vec<Page>, StoreError> {
-        let rows: Vec<(String, String, String)> = with_db!(self, read pool => {
+        let rows: Vec<(String, String, String)> = with_db!(self, kept read pool => {
             sqlx::query_as(
                 "SELECT service, team, state FROM pages WHERE incident_id = $1 \
                  ORDER BY service, team",

@@ -54,6 +54,35 @@ pub(super) struct RoleRow {
     user_id: String,
 }
 
+/// An incident's row beside one of its roles, as a LEFT JOIN of its roles gives them:
+/// one row per role, or one row with no role.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RoledRow {
+    #[sqlx(flatten)]
+    incident: IncidentRow,
+    role: Option<String>,
+    user_id: Option<String>,
+}
+
+impl RoledRow {
+    /// The incident of `rows`, `None` when there are none.
+    pub fn into_incident(rows: Vec<RoledRow>) -> Result<Option<Incident>, StoreError> {
+        let mut roles = Vec::with_capacity(rows.len());
+        let mut incident = None;
+        for row in rows {
+            if let (Some(role), Some(user_id)) = (row.role, row.user_id) {
+                roles.push(RoleRow {
+                    incident_id: row.incident.id,
+                    role,
+                    user_id,
+                });
+            }
+            incident.get_or_insert(row.incident);
+        }
+        incident.map(|row| row.into_incident(roles)).transpose()
+    }
+}
+
 impl IncidentRow {
     pub fn into_incident(self, roles: Vec<RoleRow>) -> Result<Incident, StoreError> {
         let roles = roles

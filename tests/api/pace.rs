@@ -157,6 +157,43 @@ async fn a_429_holds_its_method_back_on_every_instance_and_no_other(backend: Bac
     assert_eq!(app.slack.count("pins.add"), 3);
 }
 
+/// Unpaced, an instance reads the holds at most once a second, not on every call: its
+/// own 429 holds it back at once, another instance's once its copy is a second old.
+async fn unpaced_a_429_holds_this_instance_at_once_and_another_within_a_second(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let other = other_instance(&app, &[]).await;
+    // The workers' clock, ahead of the declarations below.
+    let t0 = pompier::now() + Duration::seconds(1);
+    // The other instance reads the holds (none) while it works.
+    other_instance_declares(&app, &other, "sev3 Before", t0).await;
+    assert_eq!(app.slack.count("pins.add"), 1);
+    app.slack.fail("pins.add", [Failure::RateLimited(30)]);
+    app.declare("sev3 Limited").await;
+    drain(&app.worker, t0).await;
+    assert_eq!(app.slack.count("pins.add"), 2, "the 429");
+    let own = app.declare("sev3 Same instance").await;
+    drain(&app.worker, at(t0, 1_000)).await;
+    assert_eq!(app.slack.count("pins.add"), 2, "held here at once");
+    next_attempt(&app, own, "post_summary").await;
+    // Past a second, the other instance's copy is read again.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let elsewhere = other_instance_declares(&app, &other, "sev3 Elsewhere", at(t0, 2_000)).await;
+    assert_eq!(app.slack.count("pins.add"), 2, "held on the other instance");
+    next_attempt(&app, elsewhere, "post_summary").await;
+}
+
+/// Declares `title` and drains `other`'s workers at `now`.
+async fn other_instance_declares(
+    app: &TestApp,
+    other: &Worker,
+    title: &str,
+    now: DateTime<Utc>,
+) -> IncidentId {
+    let id = app.declare(title).await;
+    drain(other, now).await;
+    id
+}
+
 async fn a_refresh_made_pointless_by_a_newer_one_is_never_sent(backend: Backend) {
     let app = spawn_app_with(backend, &[]).await;
     let id = app.declare("sev2 Checkout slow").await;
@@ -206,5 +243,6 @@ crate::on_both_backends!(
     a_storm_is_paced_per_method_across_instances_sev1_first,
     a_severity_raised_moves_the_incidents_waiting_work_up,
     a_429_holds_its_method_back_on_every_instance_and_no_other,
+    unpaced_a_429_holds_this_instance_at_once_and_another_within_a_second,
     a_refresh_made_pointless_by_a_newer_one_is_never_sent,
 );
