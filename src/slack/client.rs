@@ -62,6 +62,9 @@ const TRANSIENT_CODES: &[&str] = &[
 /// How long an instance that paces nothing trusts its copy of the holds (`Holds`):
 /// another instance's 429 holds this one back within that time.
 const HOLDS_FRESH: Duration = Duration::from_secs(1);
+/// The longest a call waits for the holds to be read again; past it, or when they
+/// cannot be read, the last copy stands for another `HOLDS_FRESH`.
+const HOLDS_READ_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Calls paced below Slack's rate tiers, and held after a 429, for every instance on
 /// one database (`store::pace`).
@@ -132,19 +135,24 @@ impl Pace {
     }
 
     /// Until when a 429 holds `key` back at `now`, from the holds read at most
-    /// `HOLDS_FRESH` ago (read again when older; kept when they cannot be).
+    /// `HOLDS_FRESH` ago (read again when older, within `HOLDS_READ_DEADLINE`; the last
+    /// copy is kept when they cannot be, so a database that stalls delays one call a
+    /// second, not every call).
     async fn held(&self, key: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut holds = self.holds.lock().await;
         if holds.read.is_none_or(|read| read.elapsed() >= HOLDS_FRESH) {
-            match self.store.holds(now).await {
-                Ok(until) => {
-                    holds.until = until;
-                    holds.read = Some(Instant::now());
-                }
-                Err(e) => {
+            match tokio::time::timeout(HOLDS_READ_DEADLINE, self.store.holds(now)).await {
+                Ok(Ok(until)) => holds.until = until,
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "cannot read which Slack methods are held back; using the last read");
                 }
+                Err(_) => {
+                    tracing::warn!(
+                        "reading which Slack methods are held back timed out; using the last read"
+                    );
+                }
             }
+            holds.read = Some(Instant::now());
         }
         holds.until.get(key).copied().filter(|until| *until > now)
     }

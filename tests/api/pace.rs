@@ -182,6 +182,47 @@ async fn unpaced_a_429_holds_this_instance_at_once_and_another_within_a_second(b
     next_attempt(&app, elsewhere, "post_summary").await;
 }
 
+/// Unpaced, a database that stalls on the held rows delays a call by the read's
+/// deadline at most once a second: the setup still finishes within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpaced_a_stalled_read_of_the_holds_does_not_hold_every_call() {
+    if crate::helpers::skip(Backend::Postgres) {
+        return;
+    }
+    let app = spawn_app_with(Backend::Postgres, &[]).await;
+    // Another session keeps the rows locked for the whole test.
+    let mut locker = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db.url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE slack_pace IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let id = app.declare("sev3 Stalled pace").await;
+    let start = std::time::Instant::now();
+    let drained = tokio::time::timeout(
+        std::time::Duration::from_secs(8),
+        app.worker.drain(pompier::now()),
+    )
+    .await;
+    assert!(
+        drained.is_ok(),
+        "still draining after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(app.slack.pins().len(), 1, "the setup went through");
+    assert!(app
+        .store
+        .get(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .summary_ts
+        .is_some());
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+}
+
 /// Declares `title` and drains `other`'s workers at `now`.
 async fn other_instance_declares(
     app: &TestApp,
