@@ -79,6 +79,32 @@ impl NewIncident {
     }
 }
 
+/// The job rows a declaration of `severity` inserts for `jobs`: as few as keep their
+/// order and priority (`outbox::chained`), the first of each service pending and the
+/// others queued behind it.
+fn job_rows(severity: Severity, jobs: &[Job]) -> Vec<super::batch::JobRow> {
+    let mut seen = Vec::new();
+    chained(jobs)
+        .into_iter()
+        .map(|steps| {
+            let job = &steps[0];
+            let state = if seen.contains(&job.service()) {
+                "queued"
+            } else {
+                seen.push(job.service());
+                "pending"
+            };
+            super::batch::JobRow {
+                service: job.service().as_str(),
+                kind: job.kind(),
+                payload: Steps::payload_of(0, steps),
+                state,
+                priority: job.priority(severity) as i16,
+            }
+        })
+        .collect()
+}
+
 /// Which incidents `list` returns, newest first.
 #[derive(Debug, Clone)]
 pub struct Filter {
@@ -199,31 +225,37 @@ impl Store {
             && !new.private
             && new.from_triage.is_none();
         let row: IncidentRow = match &self.db {
-            // The hot path: one statement, so one round trip and an implicit transaction.
-            // The jobs are one multi-row insert, so their ids follow their order. Every part
-            // reads `incident`: a statement that inserts no incident writes nothing.
+            // The hot path: declarations that arrive together go in one statement, so one
+            // round trip and one commit (`super::batch`).
+            Db::Postgres(_) if plain && new.alert.is_none() => {
+                let plain = super::batch::Plain {
+                    jobs: job_rows(new.severity, jobs),
+                    title: new.title,
+                    severity: new.severity.as_str(),
+                    declared_by: new.declared_by.to_string(),
+                    at: new.at,
+                    once: new.once,
+                    answers: new.answers,
+                };
+                self.batches.declare(self, plain).await?
+            }
+            // An alert group's: one statement, so one round trip and an implicit
+            // transaction. The jobs are one multi-row insert, so their ids follow their
+            // order. Every part reads `incident`: a statement that inserts no incident
+            // writes nothing.
             Db::Postgres(pool) if plain => {
                 let mut n = 6;
                 let mut param = || {
                     n += 1;
                     format!("${n}")
                 };
-                let mut seen = Vec::new();
-                let chains = chained(jobs);
-                let rows: Vec<String> = chains
+                let job_rows = job_rows(new.severity, jobs);
+                let rows: Vec<String> = job_rows
                     .iter()
-                    .map(|steps| &steps[0])
                     .enumerate()
                     .map(|(i, job)| {
-                        // A new incident: the first job of each service runs first.
-                        let state = if seen.contains(&job.service()) {
-                            "queued"
-                        } else {
-                            seen.push(job.service());
-                            "pending"
-                        };
                         let (service, kind, payload) = (param(), param(), param());
-                        let priority = job.priority(new.severity);
+                        let (state, priority) = (job.state, job.priority);
                         format!("({i}, {service}, {kind}, {payload}, '{state}', {priority})")
                     })
                     .collect();
@@ -287,11 +319,8 @@ impl Store {
                     .bind(new.declared_by.to_string())
                     .bind(new.at)
                     .bind(EventKind::Declared.as_str());
-                for steps in &chains {
-                    query = query
-                        .bind(steps[0].service().as_str())
-                        .bind(steps[0].kind())
-                        .bind(Steps::payload_of(0, steps));
+                for job in &job_rows {
+                    query = query.bind(job.service).bind(job.kind).bind(&job.payload);
                 }
                 if let Some(key) = &new.once {
                     query = query.bind(key);

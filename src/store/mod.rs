@@ -7,6 +7,7 @@
 //! the incident's `version`, in one transaction with the event that records it and the
 //! jobs it queues, so concurrent writers never lose or double an update.
 
+mod batch;
 mod cursor;
 mod lane;
 mod rows;
@@ -170,6 +171,8 @@ pub struct Store {
     db: Db,
     /// PostgreSQL: connections kept between statements for one-statement work (`lane`).
     lane: Option<std::sync::Arc<lane::Lane>>,
+    /// PostgreSQL: declarations that arrive together, written in one statement.
+    batches: std::sync::Arc<batch::Batches>,
     tokens: std::sync::Arc<token_cache::TokenCache>,
 }
 
@@ -241,6 +244,7 @@ impl Store {
         Ok(Store {
             db,
             lane,
+            batches: Default::default(),
             tokens: Default::default(),
         })
     }

@@ -231,10 +231,96 @@ async fn list_is_newest_first_and_pages_without_gaps(backend: Backend) {
     assert_eq!(seen, ids);
 }
 
+/// Declarations arriving together (on PostgreSQL, written several to a statement):
+/// each gets its own incident, its `declared` event and its job rows in order, and a
+/// delivery key sent again among them refuses only that declaration.
+async fn declarations_at_once_each_get_their_own_rows(backend: Backend) {
+    use pompier::outbox::{JiraJob, Job, SlackJob};
+    let (store, _db) = store(backend).await;
+    let jobs: Vec<Job> = vec![
+        SlackJob::CreateChannel.into(),
+        SlackJob::SetTopic.into(),
+        SlackJob::AnnounceDeclared.into(),
+        Job::Jira(JiraJob::JiraIncidentIssue),
+    ];
+    // Polled together, they queue together: a statement takes them all at once.
+    let at_once = |numbers: std::ops::Range<usize>, key: fn(usize) -> usize| {
+        let declarations = numbers.map(|i| {
+            let (store, jobs) = (store.clone(), jobs.clone());
+            async move {
+                let severity = if i % 2 == 0 {
+                    Severity::Sev1
+                } else {
+                    Severity::Sev3
+                };
+                let mut new = NewIncident::new(
+                    format!("at once {i}"),
+                    severity,
+                    user(&format!("U{i}")),
+                    pompier::now(),
+                );
+                new.once = Some(format!("delivery {}", key(i)));
+                (i, store.declare(new, &jobs).await)
+            }
+        });
+        futures::future::join_all(declarations)
+    };
+    let mut ids = std::collections::BTreeSet::new();
+    let mut refused = vec![];
+    let first = at_once(0..40, |i| i).await;
+    // Declaration 45 sends declaration 5's key again.
+    let second = at_once(40..60, |i| if i == 45 { 5 } else { i }).await;
+    for (i, result) in first.into_iter().chain(second) {
+        match result {
+            Ok(incident) => {
+                assert_eq!(incident.title, format!("at once {i}"), "another's row");
+                assert_eq!(incident.declared_by.to_string(), format!("U{i}"));
+                assert!(ids.insert(incident.id), "one id for two declarations");
+                assert_eq!(
+                    store.get(incident.id).await.unwrap(),
+                    Some(incident.clone())
+                );
+                let timeline = store.timeline(incident.id).await.unwrap();
+                assert_eq!(timeline.len(), 1);
+                assert_eq!(timeline[0].kind, EventKind::Declared);
+                assert_eq!(timeline[0].actor.to_string(), format!("U{i}"));
+                let rows = store.jobs_of(incident.id).await.unwrap();
+                let kinds: Vec<(&str, &str, &str)> = rows
+                    .iter()
+                    .map(|j| (j.service.as_str(), j.kind.as_str(), j.state.as_str()))
+                    .collect();
+                assert_eq!(
+                    kinds,
+                    [
+                        ("slack", "create_channel", "pending"),
+                        ("slack", "announce_declared", "queued"),
+                        ("jira", "jira_incident_issue", "pending"),
+                    ],
+                    "declaration {i}'s jobs"
+                );
+                assert!(rows[0].payload.contains("set_topic"), "the setup's steps");
+            }
+            Err(StoreError::Duplicate(key)) => refused.push((i, key)),
+            Err(e) => panic!("declaration {i}: {e}"),
+        }
+    }
+    assert_eq!(refused, [(45, "delivery 5".to_string())]);
+    assert_eq!(ids.len(), 59);
+    let page = store
+        .list(&Filter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.incidents.len(), 59, "an incident of no declaration");
+}
+
 crate::on_both_backends!(
     what_is_written_reads_back_the_same,
     a_rejected_change_writes_nothing,
     concurrent_writers_lose_no_update,
     channels_find_their_incident,
     list_is_newest_first_and_pages_without_gaps,
+    declarations_at_once_each_get_their_own_rows,
 );
