@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Two builds of pompier against each other on PostgreSQL, alternating in one run, so the
 # machine's noise falls on both: declarations at saturation with the workers off, then at
-# a fixed rate while the workers drain against an instant fake Slack; each on a fresh
-# database, with pompier's CPU per declaration (workers included in the second).
+# a fixed rate while the workers drain against an instant fake Slack, then at saturation
+# with the workers on; each on a fresh database, with pompier's CPU per declaration
+# (workers included in the last two).
 # Usage: tools/bench-ab.sh BEFORE_DIR AFTER_DIR [ROUNDS] [REQUESTS] [RATE]
 # where each directory holds a `pompier` binary (e.g. a release build of another commit
 # copied there); the load generator and fake Slack are this checkout's.
@@ -21,11 +22,11 @@ trap 'kill $fake 2>/dev/null; psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-# run NAME DIR sat|rate
+# run NAME DIR sat|rate|on
 run() {
   local server out c0 c1 jobs=true args=()
   psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db"
-  if [ "$3" = sat ]; then jobs=false; else args=(--rate "$rate"); fi
+  case $3 in sat) jobs=false ;; rate) args=(--rate "$rate") ;; esac
   POMPIER_JOBS__ENABLED=$jobs "$2/pompier" serve & server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   c0=$(cpu_of "$server")
@@ -38,4 +39,5 @@ run() {
 for _ in $(seq "$rounds"); do
   run before "$before" sat; run after "$after" sat
   run after "$after" rate; run before "$before" rate
+  run before "$before" on; run after "$after" on
 done

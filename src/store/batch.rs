@@ -9,6 +9,7 @@
 //! its own verdict: a replayed delivery key fails alone, not its neighbours.
 
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
@@ -52,11 +53,14 @@ pub(super) struct JobRow {
 struct Waiting {
     plain: Plain,
     reply: oneshot::Sender<Result<IncidentRow, StoreError>>,
+    since: Instant,
 }
 
-#[derive(Default)]
 pub(super) struct Batches {
     queue: Mutex<Queue>,
+    /// The most a declaration waits for its statement to start, as it would for a
+    /// connection (`database.acquire_timeout_secs`).
+    patience: Duration,
 }
 
 #[derive(Default)]
@@ -78,6 +82,13 @@ impl Drop for Place {
 }
 
 impl Batches {
+    pub(super) fn new(patience: Duration) -> Batches {
+        Batches {
+            queue: Mutex::default(),
+            patience,
+        }
+    }
+
     /// Writes `plain` with whatever declarations arrive beside it; its incident's row.
     pub(super) async fn declare(
         self: &Arc<Self>,
@@ -87,7 +98,11 @@ impl Batches {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut queue = self.queue.lock().expect("batch queue");
-            queue.waiting.push(Waiting { plain, reply });
+            queue.waiting.push(Waiting {
+                plain,
+                reply,
+                since: Instant::now(),
+            });
             let start = queue.running < RUNNERS;
             if start {
                 queue.running += 1;
@@ -123,6 +138,20 @@ async fn run(batches: Arc<Batches>, store: Store) {
             let n = queue.waiting.len().min(MOST);
             queue.waiting.drain(..n).collect()
         };
+        // A declaration whose caller gave up (its request's deadline) is not written:
+        // its client was told it failed, and may declare again. One that waited past
+        // the patience fails as a connection waited for too long would.
+        let batch: Vec<Waiting> = batch
+            .into_iter()
+            .filter(|w| !w.reply.is_closed())
+            .filter_map(|w| {
+                if w.since.elapsed() <= batches.patience {
+                    return Some(w);
+                }
+                let _ = w.reply.send(Err(sqlx::Error::PoolTimedOut.into()));
+                None
+            })
+            .collect();
         if batch.len() > 1 {
             let (plains, replies): (Vec<Plain>, Vec<_>) =
                 batch.into_iter().map(|w| (w.plain, w.reply)).unzip();

@@ -244,7 +244,7 @@ impl Store {
         Ok(Store {
             db,
             lane,
-            batches: Default::default(),
+            batches: std::sync::Arc::new(batch::Batches::new(settings.acquire_timeout())),
             tokens: Default::default(),
         })
     }

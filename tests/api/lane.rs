@@ -13,15 +13,15 @@ use crate::helpers::{settings, skip, Backend, TestDb};
 /// all (half of them the lane, leaving the pool at least four), and a connection of the
 /// test's own to watch it.
 async fn store(max_connections: &str) -> Option<(Store, PgConnection, TestDb)> {
+    store_with(&[("POMPIER_DATABASE__MAX_CONNECTIONS", max_connections)]).await
+}
+
+async fn store_with(env: &[(&str, &str)]) -> Option<(Store, PgConnection, TestDb)> {
     if skip(Backend::Postgres) {
         return None;
     }
     let db = TestDb::new(Backend::Postgres).await;
-    let settings = settings(
-        &db,
-        "http://127.0.0.1:9/api",
-        &[("POMPIER_DATABASE__MAX_CONNECTIONS", max_connections)],
-    );
+    let settings = settings(&db, "http://127.0.0.1:9/api", env);
     let store = pompier::open_store(&settings).await.unwrap();
     let watcher = PgConnection::connect(&db.url).await.unwrap();
     Some((store, watcher, db))
@@ -152,4 +152,91 @@ async fn closing_the_store_closes_its_kept_connections() {
         declare(&store, "late").await.is_err(),
         "a closed store declared"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_given_up_while_it_queued_is_not_written() {
+    let Some((store, mut watcher, _db)) = store("16").await else {
+        return;
+    };
+    declare(&store, "warm").await.unwrap();
+    let mut lock = watcher.begin().await.unwrap();
+    sqlx::query("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    // Every statement under way waits for the lock; a declaration after them queues.
+    let mut waiting = vec![];
+    for i in 0..4 {
+        let store = store.clone();
+        waiting.push(tokio::spawn(async move {
+            declare(&store, &format!("patient {i}")).await
+        }));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its request's deadline: the caller gives up, and its client may declare again.
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(300), declare(&store, "gave up")).await;
+    assert!(gave_up.is_err(), "declared through a locked table");
+    let store2 = store.clone();
+    waiting.push(tokio::spawn(async move { declare(&store2, "after").await }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    lock.rollback().await.unwrap();
+    for declared in waiting {
+        tokio::time::timeout(Duration::from_secs(5), declared)
+            .await
+            .expect("a declaration stuck after the lock")
+            .unwrap()
+            .unwrap();
+    }
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM incidents ORDER BY id")
+        .fetch_all(&mut watcher)
+        .await
+        .unwrap();
+    assert!(!titles.contains(&"gave up".to_string()), "{titles:?}");
+    assert_eq!(titles.len(), 6, "{titles:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_queued_past_the_acquire_timeout_fails_and_is_not_written() {
+    let Some((store, mut watcher, _db)) =
+        store_with(&[("POMPIER_DATABASE__ACQUIRE_TIMEOUT_SECS", "1")]).await
+    else {
+        return;
+    };
+    declare(&store, "warm").await.unwrap();
+    let mut lock = watcher.begin().await.unwrap();
+    sqlx::query("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut under_way = vec![];
+    for i in 0..4 {
+        let store = store.clone();
+        under_way.push(tokio::spawn(async move {
+            declare(&store, &format!("under way {i}")).await
+        }));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let store2 = store.clone();
+    let queued = tokio::spawn(async move { declare(&store2, "queued").await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    lock.rollback().await.unwrap();
+    let queued = tokio::time::timeout(Duration::from_secs(5), queued)
+        .await
+        .expect("the queued declaration never answered")
+        .unwrap();
+    assert!(
+        matches!(queued, Err(StoreError::Database(sqlx::Error::PoolTimedOut))),
+        "{queued:?}"
+    );
+    for declared in under_way {
+        declared.await.unwrap().unwrap();
+    }
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM incidents ORDER BY id")
+        .fetch_all(&mut watcher)
+        .await
+        .unwrap();
+    assert!(!titles.contains(&"queued".to_string()), "{titles:?}");
+    assert_eq!(titles.len(), 5, "{titles:?}");
 }
