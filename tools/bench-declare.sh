@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Declarations per second and their latency, from outside, over loopback:
 #  1. saturation, job workers off (only the ingest path): pompier-load as fast as pompier
-#     answers with CONCURRENCY in flight; on PostgreSQL, pgbench then runs pompier's own
+#     answers with CONCURRENCY in flight; on PostgreSQL, pgbench then runs a declaration's
 #     statement (the incident, its event, its setup's job row and the command's delivery
-#     key) at the same concurrency and the two are printed side by side, then a naive
-#     client's minimal durable work;
+#     key), one declaration per transaction, at the same concurrency and the two are
+#     printed side by side, then a naive client's minimal durable work. (pompier writes
+#     the declarations that arrive together in one statement, `store::batch`: this is
+#     the database's rate for a client that does not);
 #  2. a fixed RATE requests/s (open loop) while the workers drain the jobs the
 #     declarations queue against a fake Slack that answers at once; on PostgreSQL, then
 #     pgbench alone at the same rate on the same statement (the database's own latency);
@@ -150,7 +152,10 @@ fi
 echo "== 3. saturation, workers on and draining (a fresh database) =="
 fresh_db
 start_server
-ours=$(load --requests "$requests" | tee /dev/stderr | sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p')
+# (Not `tee /dev/stderr`: with the output sent to a file, reopening it truncates it.)
+load --requests "$requests" | tee /tmp/pompier-bench-on.$$
+ours=$(sed -n 's/.*throughput=\([0-9.]*\)\/s.*/\1/p' /tmp/pompier-bench-on.$$)
+rm -f /tmp/pompier-bench-on.$$
 stop_server
 firefighter=${FIREFIGHTER_RATE:-140}
 times=$(awk "BEGIN {printf \"%.1f\", $ours / $firefighter}")

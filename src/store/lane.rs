@@ -1,5 +1,5 @@
 //! A few PostgreSQL connections kept between statements, beside sqlx's pool and out of
-//! its budget: for the declaration's one statement and for the short work that runs on
+//! its budget: for the declarations' statements and for the short work that runs on
 //! every step of every job (`with_db!(self, kept …)`; finishing a job is a transaction,
 //! committed before its connection goes back).
 //!
