@@ -154,26 +154,39 @@ async fn closing_the_store_closes_its_kept_connections() {
     );
 }
 
+/// Locks the incidents table from `watcher`, then starts four declarations a moment
+/// apart: each statement under way waits for the lock, and a declaration after them
+/// queues.
+async fn four_behind_a_lock<'c>(
+    store: &Store,
+    watcher: &'c mut PgConnection,
+) -> (
+    sqlx::Transaction<'c, sqlx::Postgres>,
+    Vec<tokio::task::JoinHandle<Result<Incident, StoreError>>>,
+) {
+    let mut lock = watcher.begin().await.unwrap();
+    sqlx::query("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut waiting = vec![];
+    for i in 0..4 {
+        let store = store.clone();
+        waiting.push(tokio::spawn(async move {
+            declare(&store, &format!("under way {i}")).await
+        }));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (lock, waiting)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declaration_given_up_while_it_queued_is_not_written() {
     let Some((store, mut watcher, _db)) = store("16").await else {
         return;
     };
     declare(&store, "warm").await.unwrap();
-    let mut lock = watcher.begin().await.unwrap();
-    sqlx::query("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    // Every statement under way waits for the lock; a declaration after them queues.
-    let mut waiting = vec![];
-    for i in 0..4 {
-        let store = store.clone();
-        waiting.push(tokio::spawn(async move {
-            declare(&store, &format!("patient {i}")).await
-        }));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (lock, mut waiting) = four_behind_a_lock(&store, &mut watcher).await;
     // Its request's deadline: the caller gives up, and its client may declare again.
     let gave_up =
         tokio::time::timeout(Duration::from_millis(300), declare(&store, "gave up")).await;
@@ -205,19 +218,7 @@ async fn a_declaration_queued_past_the_acquire_timeout_fails_and_is_not_written(
         return;
     };
     declare(&store, "warm").await.unwrap();
-    let mut lock = watcher.begin().await.unwrap();
-    sqlx::query("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    let mut under_way = vec![];
-    for i in 0..4 {
-        let store = store.clone();
-        under_way.push(tokio::spawn(async move {
-            declare(&store, &format!("under way {i}")).await
-        }));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (lock, under_way) = four_behind_a_lock(&store, &mut watcher).await;
     let store2 = store.clone();
     let queued = tokio::spawn(async move { declare(&store2, "queued").await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
