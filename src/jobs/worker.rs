@@ -27,6 +27,12 @@ const UNREADABLE_PAUSE: Duration = Duration::from_secs(300);
 const QUEUE_ERROR_PAUSE: Duration = Duration::from_secs(5);
 /// Claims between two refreshes of the queue's statistics.
 const STATS_EVERY: u64 = 1000;
+/// A claim slower than this suggests PostgreSQL sorts every due job to find the first:
+/// its statistics of the queue are stale after a burst (a storm, the end of an
+/// outage, a new database), and each claim then costs more as the queue grows. The
+/// statistics are refreshed at once, at most every `STATS_PAUSE`.
+const SLOW_CLAIM: Duration = Duration::from_millis(3);
+const STATS_PAUSE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -66,6 +72,8 @@ pub struct Worker {
     woken_elsewhere: Arc<Notify>,
     /// Jobs claimed by this process, to refresh the queue's statistics now and then.
     claimed: Arc<AtomicU64>,
+    /// When a slow claim last refreshed them.
+    stats_refreshed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     signals: Arc<Signals>,
     /// Looks for incidents due a nudge, this often.
     sweep: Option<(Incidents, Duration)>,
@@ -110,6 +118,7 @@ impl Worker {
             wake,
             woken_elsewhere: Arc::default(),
             claimed: Arc::default(),
+            stats_refreshed: Arc::default(),
             signals: Arc::new(Signals {
                 stop: watch::channel(false).0,
                 abandon: watch::channel(false).0,
@@ -142,17 +151,19 @@ impl Worker {
     pub async fn run_one(&self, owner: &str, mut now: DateTime<Utc>) -> Result<usize, StoreError> {
         let lease = self.settings.lease;
         let services = self.callable(now);
-        let Some(mut claimed) = self
+        let started = std::time::Instant::now();
+        let claimed = self
             .store
             .claim_job(owner, &services, now, after(now, lease))
-            .await?
-        else {
+            .await?;
+        if started.elapsed() > SLOW_CLAIM && self.may_refresh_stats() {
+            self.refresh_stats().await;
+        }
+        let Some(mut claimed) = claimed else {
             return Ok(0);
         };
         if self.claimed.fetch_add(1, Ordering::Relaxed) % STATS_EVERY == STATS_EVERY - 1 {
-            if let Err(e) = self.store.refresh_job_stats().await {
-                tracing::warn!(error = %e, "cannot refresh the job queue's statistics");
-            }
+            self.refresh_stats().await;
         }
         let mut ran = 0;
         loop {
@@ -184,6 +195,23 @@ impl Worker {
                     return Ok(ran);
                 }
             }
+        }
+    }
+
+    /// Whether a slow claim may refresh the queue's statistics now: none did for
+    /// `STATS_PAUSE` (the first to ask takes the turn).
+    fn may_refresh_stats(&self) -> bool {
+        let mut last = self.stats_refreshed.lock().expect("the stats clock");
+        if last.is_some_and(|at| at.elapsed() < STATS_PAUSE) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
+
+    async fn refresh_stats(&self) {
+        if let Err(e) = self.store.refresh_job_stats().await {
+            tracing::warn!(error = %e, "cannot refresh the job queue's statistics");
         }
     }
 

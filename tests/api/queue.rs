@@ -328,3 +328,44 @@ async fn queuings_are_said_at_most_once_per_gap_and_the_last_is_never_lost() {
     );
     db.drop_now().await;
 }
+
+/// PostgreSQL without statistics of a queue that grew at once (a storm, the end of an
+/// outage, a new database) sorts every due job to claim one, and each claim costs more as
+/// the queue grows. A slow claim refreshes the statistics at once, not 1,000 claims later.
+#[tokio::test]
+async fn a_slow_claim_refreshes_the_queues_statistics() {
+    let app = spawn_app(Backend::Postgres).await;
+    let id = app.declare("Burst").await;
+    execute(&app.db, "ALTER TABLE jobs SET (autovacuum_enabled = false)").await;
+    // 50,000 jobs queued at once for later (a retry's backoff), never analyzed.
+    execute(
+        &app.db,
+        &format!(
+            "INSERT INTO jobs (incident_id, service, kind, payload, state, next_attempt_at, \
+             created_at) SELECT {id}, 'slack', 'post', '{{}}', 'pending', \
+             now() + interval '1 hour', now() FROM generate_series(1, 50000)",
+            id = id.0
+        ),
+    )
+    .await;
+    let known = || async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        let tuples: f32 =
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'jobs'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        tuples
+    };
+    assert!(
+        known().await < 0.0,
+        "the queue was analyzed before its claims"
+    );
+    app.run_pending_jobs().await;
+    assert!(known().await > 40000.0, "the statistics were not refreshed");
+    assert!(
+        app.slack.channels().len() == 1,
+        "the declaration's setup did not run"
+    );
+}
