@@ -30,9 +30,9 @@ const STATS_EVERY: u64 = 1000;
 /// A claim slower than this suggests PostgreSQL sorts every due job to find the first:
 /// its statistics of the queue are stale after a burst (a storm, the end of an
 /// outage, a new database), and each claim then costs more as the queue grows. The
-/// statistics are refreshed at once, at most every `STATS_PAUSE`.
+/// statistics are then refreshed if stale, looked at most every `STATS_PAUSE`.
 const SLOW_CLAIM: Duration = Duration::from_millis(3);
-const STATS_PAUSE: Duration = Duration::from_secs(10);
+const STATS_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -72,7 +72,7 @@ pub struct Worker {
     woken_elsewhere: Arc<Notify>,
     /// Jobs claimed by this process, to refresh the queue's statistics now and then.
     claimed: Arc<AtomicU64>,
-    /// When a slow claim last refreshed them.
+    /// When a slow claim last looked at them.
     stats_refreshed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     signals: Arc<Signals>,
     /// Looks for incidents due a nudge, this often.
@@ -198,7 +198,7 @@ impl Worker {
         }
     }
 
-    /// Whether a slow claim may refresh the queue's statistics now: none did for
+    /// Whether a slow claim may look at the queue's statistics now: none did for
     /// `STATS_PAUSE` (the first to ask takes the turn).
     fn may_refresh_stats(&self) -> bool {
         let mut last = self.stats_refreshed.lock().expect("the stats clock");
@@ -210,8 +210,10 @@ impl Worker {
     }
 
     async fn refresh_stats(&self) {
-        if let Err(e) = self.store.refresh_job_stats().await {
-            tracing::warn!(error = %e, "cannot refresh the job queue's statistics");
+        match self.store.refresh_job_stats().await {
+            Ok(true) => tracing::debug!("the job queue's statistics were stale: refreshed"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot refresh the job queue's statistics"),
         }
     }
 

@@ -516,13 +516,26 @@ impl Store {
         }))
     }
 
-    /// Refreshes PostgreSQL's statistics of the queue, so that a burst of jobs (say,
-    /// after a Slack outage) is claimed through the index rather than by sorting them all.
-    pub async fn refresh_job_stats(&self) -> Result<(), StoreError> {
-        if let Db::Postgres(pool) = &self.db {
-            sqlx::query("ANALYZE jobs").execute(pool).await?;
+    /// Refreshes PostgreSQL's statistics of the queue when they are stale (more rows
+    /// changed since they were taken than 1,000 and a tenth of the rows they counted),
+    /// so that a burst of jobs (say, after a Slack outage) is claimed through the index
+    /// rather than by sorting them all. Whether they were.
+    pub async fn refresh_job_stats(&self) -> Result<bool, StoreError> {
+        let Db::Postgres(pool) = &self.db else {
+            return Ok(false);
+        };
+        let stale: Option<bool> = sqlx::query_scalar(
+            "SELECT s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0) \
+             FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+             WHERE s.relid = 'jobs'::regclass",
+        )
+        .fetch_optional(pool)
+        .await?;
+        if stale == Some(false) {
+            return Ok(false);
         }
-        Ok(())
+        sqlx::query("ANALYZE jobs").execute(pool).await?;
+        Ok(true)
     }
 }
 

@@ -362,8 +362,30 @@ async fn a_slow_claim_refreshes_the_queues_statistics() {
         known().await < 0.0,
         "the queue was analyzed before its claims"
     );
+    // The server counts the rows changed once the inserting session has ended.
+    let changed = || async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(
+            "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'jobs'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        n
+    };
+    let started = std::time::Instant::now();
+    while changed().await < 50000 {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the server never counted the burst"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     app.run_pending_jobs().await;
     assert!(known().await > 40000.0, "the statistics were not refreshed");
+    // Fresh now: not taken again.
+    assert!(!app.store.refresh_job_stats().await.unwrap());
     assert!(
         app.slack.channels().len() == 1,
         "the declaration's setup did not run"
