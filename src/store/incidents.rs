@@ -228,7 +228,7 @@ impl Store {
             // The hot path: declarations that arrive together go in one statement, so one
             // round trip and one commit (`super::batch`).
             Db::Postgres(_) if plain && new.alert.is_none() => {
-                let plain = super::batch::Plain {
+                let declaration = super::batch::Plain {
                     jobs: job_rows(new.severity, jobs),
                     title: new.title,
                     severity: new.severity.as_str(),
@@ -237,7 +237,7 @@ impl Store {
                     once: new.once,
                     answers: new.answers,
                 };
-                self.batches.declare(self, plain).await?
+                self.batches.declare(self, declaration).await?
             }
             // An alert group's: one statement, so one round trip and an implicit
             // transaction. The jobs are one multi-row insert, so their ids follow their
