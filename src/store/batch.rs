@@ -253,7 +253,6 @@ async fn write(store: &Store, plains: &[Plain]) -> Result<Vec<NumberedRow>, sqlx
         ));
     };
     let n: Vec<i32> = (0..plains.len() as i32).collect();
-    let column = |f: fn(&Plain) -> String| plains.iter().map(f).collect::<Vec<String>>();
     let jobs = plains
         .iter()
         .enumerate()
@@ -270,9 +269,14 @@ async fn write(store: &Store, plains: &[Plain]) -> Result<Vec<NumberedRow>, sqlx
     }
     let query = sqlx::query_as(&STATEMENT)
         .bind(n)
-        .bind(column(|p| p.title.clone()))
+        .bind(plains.iter().map(|p| p.title.as_str()).collect::<Vec<_>>())
         .bind(plains.iter().map(|p| p.severity).collect::<Vec<_>>())
-        .bind(column(|p| p.declared_by.clone()))
+        .bind(
+            plains
+                .iter()
+                .map(|p| p.declared_by.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(plains.iter().map(|p| p.at).collect::<Vec<_>>())
         .bind(plains.iter().map(|p| p.once.as_deref()).collect::<Vec<_>>())
         .bind(

@@ -64,15 +64,6 @@ pub(super) struct RoledRow {
     user_id: Option<String>,
 }
 
-/// An incident's row beside its declaration's place in a statement of several
-/// (`super::batch`).
-#[derive(Debug, sqlx::FromRow)]
-pub(super) struct NumberedRow {
-    pub b_n: i32,
-    #[sqlx(flatten)]
-    pub incident: IncidentRow,
-}
-
 impl RoledRow {
     /// The incident of `rows`, `None` when there are none.
     pub fn into_incident(rows: Vec<RoledRow>) -> Result<Option<Incident>, StoreError> {
@@ -90,6 +81,15 @@ impl RoledRow {
         }
         incident.map(|row| row.into_incident(roles)).transpose()
     }
+}
+
+/// An incident's row beside its declaration's place in a statement of several
+/// (`super::batch`).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct NumberedRow {
+    pub b_n: i32,
+    #[sqlx(flatten)]
+    pub incident: IncidentRow,
 }
 
 impl IncidentRow {
